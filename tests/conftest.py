@@ -1,0 +1,16 @@
+"""Shared test setup."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _workbench_home(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch):
+    """Every user folder (config, data, the image cache) under a fresh temporary folder, so a
+    test never reads or writes the real user's files."""
+    home = tmp_path_factory.mktemp("workbench_home")
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    monkeypatch.delenv("WORKBENCH_NO_CACHE", raising=False)
+    return home

@@ -1,0 +1,122 @@
+"""``workbench data inspect SOURCE``: what a data source holds, and what is wrong with it."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+
+from .common import StageProgress, fail
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("data", help="inspect a data source",
+                       description="Inspect a data source.")
+    dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    ins = dsub.add_parser("inspect", help="pairs, labels, vocabulary, image sizes, bad rows",
+                          description="Load SOURCE as training would and report what it holds: "
+                          "pairs, labels with counts, vocabulary size, image sizes and skipped "
+                          "rows. SOURCE is builtin:emoji, an image folder (metadata.jsonl or "
+                          "metadata.csv), a CSV, a COCO captions JSON or an .npz of features.")
+    ins.add_argument("source", metavar="SOURCE")
+    ins.add_argument("--images", metavar="DIR", default="",
+                     help="image folder (COCO captions; or where a CSV's paths start)")
+    ins.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                     help="fail (default): stop and list bad rows; skip: leave them out")
+    ins.add_argument("--format", default="auto",
+                     choices=("auto", "builtin", "imagefolder", "csv", "coco", "npz"))
+    ins.add_argument("--text-column", default="", metavar="NAME")
+    ins.add_argument("--image-column", default="", metavar="NAME")
+    ins.add_argument("--label-column", default="", metavar="NAME",
+                     help="label column, or 'none' for no labels")
+    ins.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any other config setting, e.g. preprocess.vocab_size=2000")
+    ins.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ins.set_defaults(run=run_inspect)
+
+
+def run_inspect(args) -> int:
+    from ..core.config import ExperimentConfig, apply_overrides
+    from ..core.data import load_pairs
+    from ..core.data.dataset import build_dataset
+    from ..core.errors import WorkbenchError
+
+    try:
+        cfg = apply_overrides(ExperimentConfig(), [
+            f"data.source={args.source}", f"data.images={args.images}",
+            f"data.on_error={args.on_error}", f"data.format={args.format}",
+            f"data.text_column={args.text_column}", f"data.image_column={args.image_column}",
+            f"data.label_column={args.label_column}", *args.set])
+        table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=StageProgress())
+        ds = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
+                           test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+    except (WorkbenchError, OSError) as exc:
+        return fail(exc)
+    report = summarize(table, ds)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def summarize(table, ds) -> dict:
+    """What ``data inspect`` reports, as plain JSON-able values."""
+    out = {
+        "source": table.source, "format": table.kind, "file": table.file,
+        "pairs": len(table),
+        "labels": table.label_counts(), "label_column": table.label_column,
+        "vocab_size": ds.vocab_size,
+        "split": ds.split.sizes(),
+        "skipped": [p.to_dict() for p in table.skipped],
+        "seconds": round(table.seconds, 3),
+    }
+    if table.images is not None:
+        sizes = Counter(tuple(int(v) for v in s) for s in table.original_sizes)
+        (w, h), n = sizes.most_common(1)[0]
+        out["images"] = {
+            "distinct": int(table.images.shape[0]), "resized_to": int(table.images.shape[-1]),
+            "most_common_size": [w, h], "most_common_count": n,
+            "min_size": [int(v) for v in table.original_sizes.min(axis=0)],
+            "max_size": [int(v) for v in table.original_sizes.max(axis=0)],
+            "from_cache": table.cache_hits,
+        }
+    if table.image_features is not None:
+        out["features"] = {"text_dim": int(table.text_features.shape[1]),
+                           "image_dim": int(table.image_features.shape[1])}
+    if table.tokens is not None:
+        lengths = [len(t) for t in table.tokens]
+        out["caption_words"] = {"min": min(lengths), "median": statistics.median(lengths),
+                                "max": max(lengths)}
+    return out
+
+
+def format_report(r: dict) -> str:
+    lines = [f"Source       {r['source']} ({r['format']})", f"Pairs        {r['pairs']}"]
+    if "images" in r:
+        im = r["images"]
+        lines.append(f"Images       {im['distinct']} distinct; most are {im['most_common_size'][0]}"
+                     f"x{im['most_common_size'][1]} ({im['most_common_count']}), smallest "
+                     f"{im['min_size'][0]}x{im['min_size'][1]}, largest {im['max_size'][0]}x"
+                     f"{im['max_size'][1]}; resized to {im['resized_to']}x{im['resized_to']}"
+                     f"; {im['from_cache']} from the cache")
+    if "features" in r:
+        f = r["features"]
+        lines.append(f"Features     text {f['text_dim']}-d, image {f['image_dim']}-d")
+    if "caption_words" in r:
+        c = r["caption_words"]
+        lines.append(f"Captions     {c['min']} to {c['max']} words (median {c['median']:g})")
+    lines.append(f"Vocabulary   {r['vocab_size']} (built on the training split)")
+    s = r["split"]
+    lines.append(f"Split        train {s['train']}, val {s['val']}, test {s['test']}")
+    if r["labels"]:
+        lines.append(f"Labels       {len(r['labels'])} in column {r['label_column']!r}")
+        width = max(len(k) for k in r["labels"])
+        lines += [f"  {name:<{width}}  {count}" for name, count in r["labels"].items()]
+    else:
+        lines.append("Labels       none (label-free algorithms only)")
+    lines.append(f"Skipped      {len(r['skipped'])} rows")
+    lines += [f"  {p['file']}" + (f", row {p['row']}" if p["row"] is not None else "") +
+              f": {p['reason']}" for p in r["skipped"]]
+    lines.append(f"Loaded in    {r['seconds']:.2f} s")
+    return "\n".join(lines)

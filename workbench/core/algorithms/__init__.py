@@ -1,0 +1,101 @@
+"""The algorithms [document 3, 4, 5]: one module each, one registry, and which fusions fit.
+
+This module is torch-free: it names each algorithm, its parameters and the algorithm x fusion
+table; the implementation is imported when a run starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from ..fusion import FUSIONS
+from ..registry import Registry, Spec
+from . import params as P
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec(Spec):
+    """An algorithm, the document section it comes from and the fusions it refuses (and why)."""
+
+    section: str = ""
+    needs_labels: bool = False
+    invalid_fusions: Mapping[str, str] = field(default_factory=dict)
+
+
+ALGORITHMS: Registry[AlgorithmSpec] = Registry("algorithm")
+
+_LATE_NO_DECISION = ("late fusion combines per-modality decisions, and {} has no per-modality "
+                     "decision to combine")
+
+_ = ALGORITHMS.register
+_(AlgorithmSpec(
+    "autoencoder", "Multimodal autoencoder",
+    "Encode both modalities into a shared code, reconstruct each, keep the two correlated.",
+    P.AutoencoderParams, "workbench.core.algorithms.autoencoder:Autoencoder",
+    section="3.1, 4.1",
+    invalid_fusions=MappingProxyType({
+        "late": _LATE_NO_DECISION.format("the autoencoder") + " (it needs one shared code to "
+                "decode both modalities from)",
+    })))
+_(AlgorithmSpec(
+    "adversarial", "Adversarial learning",
+    "A generator and a discriminator in a min-max game over text/image pairs (or modalities).",
+    P.AdversarialParams, "workbench.core.algorithms.adversarial:Adversarial",
+    section="3.2, 4.2",
+    invalid_fusions=MappingProxyType({
+        "late": "late fusion would let the discriminator judge each modality alone, so it "
+                "could never tell a mismatched pair from a matched one",
+        "coattention": "generated captions are bag-of-words vectors, not token sequences, so "
+                       "there are no tokens to attend from",
+    })))
+_(AlgorithmSpec(
+    "graph", "Graph neural network",
+    "Texts and images are nodes, pairs and nearest neighbours are edges; GCN or GAT layers.",
+    P.GraphParams, "workbench.core.algorithms.graph:GraphAlgorithm",
+    section="3.3, 4.3",
+    invalid_fusions=MappingProxyType({
+        "early": "early fusion merges text and image into one input, leaving no text and image "
+                 "nodes for the graph to connect",
+        "coattention": "graph nodes are whole texts and whole images: no token or patch "
+                       "sequences reach the fusion",
+    })))
+_(AlgorithmSpec(
+    "contrastive", "Contrastive joint embedding",
+    "Two towers into one space, trained with symmetric InfoNCE and a learnable temperature.",
+    P.ContrastiveParams, "workbench.core.algorithms.contrastive:Contrastive",
+    section="2.1",
+    invalid_fusions=MappingProxyType({
+        "early": "early fusion merges the inputs, leaving no separate text and image "
+                 "embeddings to contrast",
+        "late": _LATE_NO_DECISION.format("a contrastive model"),
+        "coattention": "cross-attention lets each caption see its own image before the loss, "
+                       "so matching pairs becomes trivial and nothing useful is learned",
+        "attention": "the contrastive loss trains the two towers only: the attention weights "
+                     "would get no gradient",
+        "tensor": "the contrastive loss trains the two towers only: the tensor fusion layer "
+                  "would get no gradient",
+        "gated": "the contrastive loss trains the two towers only: the gate would get no "
+                 "gradient",
+    })))
+_(AlgorithmSpec(
+    "classifier", "Fused classifier",
+    "Predict the label from both modalities through the chosen fusion.",
+    P.ClassifierParams, "workbench.core.algorithms.classifier:Classifier",
+    section="5, 2.3", needs_labels=True))
+del _
+
+
+def fusion_problem(algorithm: str, fusion: str) -> str | None:
+    """Why ``fusion`` cannot be used with ``algorithm``, or None when the pair is valid."""
+    if algorithm not in ALGORITHMS:
+        return f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}"
+    if fusion not in FUSIONS:
+        return f"unknown fusion {fusion!r}; known: {', '.join(FUSIONS)}"
+    return ALGORITHMS[algorithm].invalid_fusions.get(fusion)
+
+
+def valid_fusions(algorithm: str) -> list[str]:
+    """The fusions ``algorithm`` accepts, in registry order."""
+    return [f for f in FUSIONS if fusion_problem(algorithm, f) is None]

@@ -1,0 +1,183 @@
+"""The base every algorithm implements: its model, losses, training step and metrics.
+
+As in PyTorch Lightning, the maths lives here and the loop in the Trainer. An algorithm
+defines :meth:`forward_step` (losses and outputs of one batch); the default
+:meth:`training_step` back-propagates the total ``loss`` with the "main" optimiser, and the
+default :meth:`evaluate` averages the losses over a split and turns the collected outputs
+into metrics (retrieval from ``text``/``image`` vectors, classification from ``logits``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from .. import metrics as M
+from ..config import ExperimentConfig
+from ..data.dataset import Batch, PairedDataset
+from ..data.info import DataInfo
+from ..fusion.base import Fusion, FusionOutput, build_fusion
+from ..models import build
+from ..models.encoders import FeatureEncoder
+from ..models.features import ModalityFeatures
+from ..training.optim import Optimizers
+
+Losses = dict[str, Tensor]
+Outputs = dict[str, Tensor]
+
+
+class Algorithm(nn.Module):
+    """Base class. Subclasses build their modules in ``__init__`` and define
+    :meth:`forward_step`; everything else has a default that fits most algorithms."""
+
+    #: names of the modality vectors :meth:`embed` returns, in display order
+    modality_names = ("text", "image")
+    #: whether text and image vectors live in one space (then retrieval metrics mean something)
+    joint_space = True
+
+    def __init__(self, cfg: ExperimentConfig, info: DataInfo):
+        super().__init__()
+        self.cfg = cfg
+        self.info = info
+        self.params = cfg.algorithm.params
+
+    # ------------------------------------------------------------------ building blocks
+    def build_encoders(self) -> None:
+        self.text_encoder = build.text_encoder(self.cfg.model, self.info)
+        self.image_encoder = build.image_encoder(self.cfg.model, self.info)
+
+    def build_fusion(self, out_dim: int) -> Fusion:
+        return build_fusion(self.cfg.fusion.name, self.cfg.fusion.params,
+                            [self.text_encoder.dims, self.image_encoder.dims], out_dim)
+
+    def encode(self, batch: Batch, *, keep_weights: bool = False
+               ) -> tuple[ModalityFeatures, ModalityFeatures]:
+        if isinstance(self.text_encoder, FeatureEncoder):
+            text = self.text_encoder(batch)
+        else:
+            text = self.text_encoder(batch, keep_weights=keep_weights)
+        return text, self.image_encoder(batch)
+
+    def modalities(self, batch: Batch, *, keep_weights: bool = False
+                   ) -> tuple[ModalityFeatures, ModalityFeatures]:
+        """The two modalities as the fusion receives them (by default, the encoders')."""
+        return self.encode(batch, keep_weights=keep_weights)
+
+    def prepare(self, dataset: PairedDataset) -> None:
+        """Called once before training, with the whole dataset (training split statistics,
+        graphs). The default standardises feature-vector inputs."""
+        train = dataset.indices("train")
+        for enc, feats in ((getattr(self, "text_encoder", None), dataset.text_features),
+                           (getattr(self, "image_encoder", None), dataset.image_features)):
+            if isinstance(enc, FeatureEncoder) and feats is not None and len(train):
+                enc.set_stats(feats[train])
+
+    # ------------------------------------------------------------------ training
+    def forward_step(self, batch: Batch) -> tuple[Losses, Outputs]:
+        """Losses (``"loss"`` is the total that is minimised) and outputs of one batch."""
+        raise NotImplementedError  # pragma: no cover - every algorithm defines it
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"main": [p for p in self.parameters() if p.requires_grad]}
+
+    def train_batches(self, dataset: PairedDataset, batch_size: int,
+                      generator: torch.Generator) -> Iterator[Batch]:
+        return dataset.batches("train", batch_size, shuffle=True, generator=generator)
+
+    def steps_per_epoch(self, dataset: PairedDataset, batch_size: int) -> int:
+        n = len(dataset.indices("train"))
+        return max(1, -(-n // batch_size))
+
+    def training_step(self, batch: Batch, optim: Optimizers) -> Losses:
+        losses, _ = self.forward_step(batch)
+        optim.step("main", losses["loss"])
+        return {k: v.detach() for k, v in losses.items()}
+
+    # ------------------------------------------------------------------ evaluation
+    def eval_batches(self, dataset: PairedDataset, split: str,
+                     batch_size: int) -> Iterator[Batch]:
+        return dataset.batches(split, batch_size)
+
+    @torch.no_grad()
+    def evaluate(self, dataset: PairedDataset, split: str, batch_size: int,
+                 device: torch.device | str = "cpu") -> dict[str, float]:
+        """Mean losses and metrics over ``split`` (empty when the split is empty)."""
+        was_training = self.training
+        self.eval()
+        try:
+            sums: dict[str, float] = defaultdict(float)
+            outputs: dict[str, list[Tensor]] = defaultdict(list)
+            n = 0
+            for batch in self.eval_batches(dataset, split, batch_size):
+                batch = batch.to(device)
+                losses, outs = self.forward_step(batch)
+                for k, v in losses.items():
+                    sums[k] += float(v) * len(batch)
+                for k, v in outs.items():
+                    outputs[k].append(v.detach())
+                n += len(batch)
+            if n == 0:
+                return {}
+            result = {k: v / n for k, v in sums.items()}
+            result.update(self.metrics({k: torch.cat(v) for k, v in outputs.items()}))
+            return result
+        finally:
+            self.train(was_training)
+
+    def metrics(self, outputs: Outputs) -> dict[str, float]:
+        """Metrics from the outputs of a whole split."""
+        out: dict[str, float] = {}
+        if self.joint_space and {"text", "image", "image_ids"} <= outputs.keys():
+            out.update(M.retrieval_metrics(outputs["text"], outputs["image"],
+                                           outputs["image_ids"]))
+        if "logits" in outputs and "labels" in outputs and self.info.has_labels:
+            out.update(M.classification_metrics(outputs["logits"], outputs["labels"],
+                                                self.info.num_classes))
+        if "modality_weights" in outputs:
+            # Mean weight per modality over the split: plotted over time for attention fusion.
+            for name, w in zip(self.modality_names, outputs["modality_weights"].mean(0)):
+                out[f"weight_{name}"] = float(w)
+        return out
+
+    @torch.no_grad()
+    def embed(self, batch: Batch) -> dict[str, Tensor]:
+        """``text``, ``image`` and (where the algorithm has one) ``fused`` vectors."""
+        _, outs = self.forward_step(batch)
+        return {k: outs[k] for k in ("text", "image", "fused") if k in outs}
+
+    @torch.no_grad()
+    def attention(self, batch: Batch) -> dict[str, Tensor]:
+        """Attention maps of a batch of probe samples (see ``AttentionSnapshot.maps``)."""
+        text, image = self.modalities(batch, keep_weights=True)
+        maps: dict[str, Tensor] = {}
+        block = getattr(self.text_encoder, "block", None)
+        if block is not None and block.last_weights is not None:
+            maps["self_attention"] = block.last_weights
+        fusion = getattr(self, "fusion", None)
+        if fusion is not None:
+            maps.update(fusion([text, image]).attention)
+        return maps
+
+    def generate(self, n: int, generator: torch.Generator | None = None) -> dict | None:
+        """Generated samples (``images`` in [0, 1], ``bow`` scores), for generative
+        algorithms; None otherwise."""
+        return None
+
+
+def pair_outputs(batch: Batch, text: Tensor, image: Tensor,
+                 fused: FusionOutput | None = None) -> Outputs:
+    """The outputs every paired algorithm reports: the modality vectors (retrieval,
+    snapshots), the fused vector and the per-sample modality weights where the fusion has
+    them, the labels."""
+    out = {"text": text.detach(), "image": image.detach(), "image_ids": batch.image_ids}
+    if fused is not None:
+        out["fused"] = fused.z.detach()
+        weights = fused.attention.get("modality_weights")
+        if weights is not None:
+            out["modality_weights"] = weights.detach()
+    if batch.labels is not None:
+        out["labels"] = batch.labels
+    return out

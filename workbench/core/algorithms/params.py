@@ -1,0 +1,79 @@
+"""Parameters of each algorithm (no torch here: presets are validated without it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..params import param
+
+
+@dataclass
+class AutoencoderParams:
+    corr_loss: str = param("cosine", "Correlation loss between the text and image hidden "
+                           "vectors: negative cosine (the document's choice), InfoNCE or "
+                           "soft-CCA.", choices=("cosine", "infonce", "soft_cca"))
+    corr_weight: float = param(0.1, "lambda: weight of the correlation loss.", min=0.0,
+                               max=100.0, label="Correlation weight (lambda)")
+    temperature: float = param(0.1, "Temperature of the InfoNCE correlation loss.", min=0.01,
+                               max=10.0, log=True)
+    text_weight: float = param(1.0, "Weight of the text reconstruction loss.", min=0.0,
+                               max=100.0)
+    image_weight: float = param(1.0, "Weight of the image reconstruction loss.", min=0.0,
+                                max=100.0)
+    modality_dropout: float = param(0.0, "Probability that a sample's shared code is built "
+                                    "from one modality only, so the other is reconstructed "
+                                    "across modalities.", min=0.0, max=0.9)
+
+
+@dataclass
+class AdversarialParams:
+    mode: str = param("generate", "generate: a generator makes text/image pairs from noise "
+                      "against a matching-aware pair discriminator. align: a modality "
+                      "discriminator that the encoders learn to fool.",
+                      choices=("generate", "align"))
+    noise_dim: int = param(32, "Size of the generator's noise vector.", min=2, max=512)
+    d_steps: int = param(1, "Discriminator steps per generator step.", min=1, max=10)
+    mismatch_weight: float = param(1.0, "Weight of real images with wrong real captions as "
+                                   "fakes (matching-aware discriminator; 0 turns it off).",
+                                   min=0.0, max=10.0)
+    label_smoothing: float = param(0.1, "One-sided label smoothing of the discriminator's "
+                                   "real targets.", min=0.0, max=0.5)
+    adv_weight: float = param(0.1, "align mode: weight of the encoders' fool-the-"
+                              "discriminator loss.", min=0.0, max=10.0)
+    pair_weight: float = param(1.0, "align mode: weight of the pairing loss that keeps each "
+                               "caption next to its image.", min=0.0, max=10.0)
+
+
+@dataclass
+class GraphParams:
+    conv: str = param("gcn", "Graph layer: GCN (c_ij = sqrt(d_i d_j)) or graph attention "
+                      "(GAT, whose weights are shown).", choices=("gcn", "gat"))
+    layers: int = param(2, "Graph layers.", min=1, max=6)
+    heads: int = param(2, "Attention heads (GAT only).", min=1, max=8)
+    k: int = param(5, "Each node is linked to its k nearest neighbours by feature "
+                   "similarity.", min=0, max=50)
+    cross_modal_knn: bool = param(False, "Also link nearest neighbours across modalities "
+                                  "(text to image), not only within each.")
+    edge_holdout: float = param(0.1, "Fraction of the training pair edges hidden from the "
+                                "graph and predicted (link prediction).", min=0.0, max=0.5)
+    node_weight: float = param(1.0, "Weight of the node classification loss (when labels "
+                               "exist).", min=0.0, max=10.0)
+    edge_weight: float = param(1.0, "Weight of the pair-edge prediction loss.", min=0.0,
+                               max=10.0)
+
+
+@dataclass
+class ContrastiveParams:
+    init_temperature: float = param(0.07, "Starting temperature of the symmetric InfoNCE "
+                                    "loss.", min=0.005, max=1.0, log=True)
+    learn_temperature: bool = param(True, "Learn the temperature (as CLIP does) instead of "
+                                    "keeping it fixed.")
+
+
+@dataclass
+class ClassifierParams:
+    label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", min=0.0,
+                                   max=0.5)
+    modality_dropout: float = param(0.0, "Probability of blanking one modality of a training "
+                                    "sample, so the model learns to use each alone.",
+                                    min=0.0, max=0.9)

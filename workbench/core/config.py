@@ -1,0 +1,383 @@
+"""The experiment config: everything needed to reproduce a run. A preset is a saved config.
+
+One TOML file holds ``schema_version``, data, preprocessing, model sizes, algorithm and fusion
+(each with its own parameter table), optimiser, training and seed. Loading checks every key and
+value and names the file, the key, the value and what is allowed; unknown keys are errors.
+Files written by older versions are upgraded by the ordered functions in ``MIGRATIONS``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import tomli_w
+
+from .algorithms import ALGORITHMS, fusion_problem
+from .atomic import atomic_write_bytes
+from .errors import ConfigError
+from .fusion import FUSIONS
+from .params import build, describe, param, to_table
+
+SCHEMA_VERSION = 1
+
+# MIGRATIONS[v] upgrades a raw TOML dict from schema v to v + 1; they run in order, so a file
+# of any old version reaches SCHEMA_VERSION. Add one here whenever the schema changes.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+@dataclass
+class DataConfig:
+    source: str = param("builtin:emoji", "Where the pairs come from: builtin:emoji, an image "
+                        "folder, a CSV, a COCO captions JSON or an .npz of features.")
+    images: str = param("", "Image folder for a COCO captions file (or to resolve a CSV's "
+                        "relative paths elsewhere); empty: next to the source.")
+    format: str = param("auto", "Source format; auto detects it from the path.",
+                        choices=("auto", "builtin", "imagefolder", "csv", "coco", "npz"))
+    text_column: str = param("", "Caption column; empty: detect (text, caption, title, ...).")
+    image_column: str = param("", "Image path column; empty: detect (image, file_name, "
+                              "filepath, ...).")
+    label_column: str = param("", "Label column; empty: detect (label, class, category, "
+                              "...); 'none': no labels.")
+    val_fraction: float = param(0.1, "Fraction of pairs held out for validation.", min=0.0,
+                                max=0.9)
+    test_fraction: float = param(0.1, "Fraction of pairs held out for the final test.",
+                                 min=0.0, max=0.9)
+    on_error: str = param("fail", "fail: stop at bad rows and list them; skip: leave them out "
+                          "and report each.", choices=("fail", "skip"))
+    allow_outside_paths: bool = param(False, "Allow image paths that leave the dataset's "
+                                      "folder (../.., absolute paths).")
+
+
+@dataclass
+class PreprocessConfig:
+    image_size: int = param(32, "Images are resized to this square (pixels).", min=8, max=256)
+    max_tokens: int = param(24, "Captions are cut to this many words.", min=1, max=512)
+    vocab_size: int = param(5000, "Most frequent words kept (built on the training split "
+                            "only); the rest become the out-of-vocabulary token.", min=10,
+                            max=200_000)
+    min_count: int = param(1, "Words seen fewer times in training become out-of-vocabulary.",
+                           min=1, max=1000)
+
+
+@dataclass
+class ModelConfig:
+    embed_dim: int = param(64, "Size of token and patch features.", min=8, max=1024)
+    hidden_dim: int = param(128, "Size of each modality's pooled vector and of the fused "
+                            "representation.", min=8, max=2048)
+    text_self_attention: bool = param(True, "A self-attention layer over the caption's tokens "
+                                      "(document 2.4) before pooling.")
+    image_encoder: str = param("cnn", "Image encoder: a small CNN or a patch embedding.",
+                               choices=("cnn", "patch"))
+    patch_size: int = param(8, "Patch size of the patch embedding (pixels).", min=2, max=64)
+    dropout: float = param(0.1, "Dropout in the encoders and heads.", min=0.0, max=0.9)
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = param("adam", "Optimiser.", choices=("adam", "adamw", "sgd"))
+    lr: float = param(1e-3, "Learning rate.", min=1e-6, max=10.0, log=True,
+                      label="Learning rate")
+    weight_decay: float = param(0.0, "Weight decay.", min=0.0, max=1.0)
+    momentum: float = param(0.9, "Momentum (SGD only).", min=0.0, max=0.999)
+    schedule: str = param("none", "Learning-rate schedule over the epochs.",
+                          choices=("none", "cosine", "step"))
+    step_epochs: int = param(10, "step schedule: epochs between decays.", min=1, max=10_000)
+    gamma: float = param(0.5, "step schedule: factor applied at each decay.", min=0.01, max=1.0)
+    warmup_epochs: int = param(0, "Epochs of linear warm-up before the schedule.", min=0,
+                               max=1000)
+    grad_clip: float = param(0.0, "Clip the gradient norm to this (0: off).", min=0.0,
+                             max=1000.0)
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = param(20, "Passes over the training split.", min=1, max=100_000)
+    batch_size: int = param(64, "Pairs per step.", min=1, max=65_536)
+    val_every: int = param(1, "Validate every N epochs.", min=1, max=10_000,
+                           label="Validate every (epochs)")
+    snapshot_every: int = param(1, "Attention and embedding snapshots every N epochs.", min=1,
+                                max=10_000, label="Snapshot every (epochs)")
+    checkpoint_every: int = param(5, "Write a checkpoint every N epochs (and at the end).",
+                                  min=1, max=10_000, label="Checkpoint every (epochs)")
+    probe_samples: int = param(4, "Validation samples whose attention is shown live.", min=1,
+                               max=32)
+
+
+@dataclass
+class AlgorithmConfig:
+    name: str = "contrastive"
+    params: Any = None
+
+    def __post_init__(self) -> None:
+        if self.params is None:
+            self.params = ALGORITHMS[self.name].params()
+
+
+@dataclass
+class FusionConfig:
+    name: str = "mean"
+    params: Any = None
+
+    def __post_init__(self) -> None:
+        if self.params is None:
+            self.params = FUSIONS[self.name].params()
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment; saved as a preset TOML file."""
+
+    description: str = ""
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def copy(self) -> "ExperimentConfig":
+        return copy.deepcopy(self)
+
+
+_DEVICES = ("auto", "cpu", "cuda", "mps")
+_SECTIONS = {"data": DataConfig, "preprocess": PreprocessConfig, "model": ModelConfig,
+             "optimizer": OptimizerConfig, "training": TrainingConfig}
+_COMPONENTS = {"algorithm": ALGORITHMS, "fusion": FUSIONS}
+_ORDER = ("data", "preprocess", "model", "algorithm", "fusion", "optimizer", "training")
+
+
+# ---------------------------------------------------------------- dict <-> config
+
+def to_dict(cfg: ExperimentConfig) -> dict:
+    """The config as the TOML document it is saved as (``schema_version`` first)."""
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "description": cfg.description,
+                           "seed": cfg.seed, "device": cfg.device}
+    for name in _ORDER:
+        value = getattr(cfg, name)
+        out[name] = (to_table(value) if name in _SECTIONS
+                     else {"name": value.name, "params": to_table(value.params)})
+    return out
+
+
+def from_dict(raw: dict, *, file: str | Path | None = None) -> ExperimentConfig:
+    """Check and build a config from a parsed TOML document (any schema version)."""
+    file = str(file) if file is not None else None
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a TOML table at the top level", file=file)
+    raw = migrate(raw, file=file)
+    raw = dict(raw)
+    raw.pop("schema_version", None)
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "description":
+            if not isinstance(value, str):
+                raise ConfigError(f"got {value!r}, expected a string", file=file, key=key,
+                                  value=value, allowed="a string")
+            kwargs[key] = value
+        elif key == "seed":
+            kwargs[key] = _check_seed(value, file)
+        elif key == "device":
+            kwargs[key] = _check_device(value, file)
+        elif key in _SECTIONS:
+            kwargs[key] = build(_SECTIONS[key], value, prefix=key, file=file)
+        elif key in _COMPONENTS:
+            kwargs[key] = _build_component(key, value, file)
+        else:
+            known = ", ".join(["schema_version", "description", "seed", "device", *_SECTIONS,
+                               *_COMPONENTS])
+            raise ConfigError(f"unknown key (known top-level keys: {known})", file=file,
+                              key=key, value=value, allowed=known)
+    cfg = ExperimentConfig(**kwargs)
+    check(cfg, file=file)
+    return cfg
+
+
+def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
+    """Checks that span several keys."""
+    d = cfg.data
+    if d.val_fraction + d.test_fraction >= 1.0:
+        raise ConfigError(
+            f"val_fraction + test_fraction = {d.val_fraction + d.test_fraction:g}, expected "
+            "less than 1 so that some pairs are left for training", file=file,
+            key="data.val_fraction", value=d.val_fraction, allowed="val + test < 1")
+    m = cfg.model
+    if m.image_encoder == "patch" and cfg.preprocess.image_size % m.patch_size:
+        raise ConfigError(f"patch_size = {m.patch_size} does not divide preprocess.image_size "
+                          f"= {cfg.preprocess.image_size}", file=file, key="model.patch_size",
+                          value=m.patch_size,
+                          allowed=f"a divisor of {cfg.preprocess.image_size}")
+    problem = fusion_problem(cfg.algorithm.name, cfg.fusion.name)
+    if problem:
+        raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
+                          f"{problem}", file=file, key="fusion.name", value=cfg.fusion.name)
+    if cfg.fusion.name == "coattention" and cfg.model.embed_dim % cfg.fusion.params.heads:
+        raise ConfigError(f"heads = {cfg.fusion.params.heads} does not divide model.embed_dim "
+                          f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",
+                          value=cfg.fusion.params.heads,
+                          allowed=f"a divisor of {cfg.model.embed_dim}")
+
+
+def _check_seed(value: Any, file: str | None) -> int:
+    allowed = "an integer from 0 to 4294967295"
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32:
+        return value
+    raise ConfigError(f"got {value!r}, expected {allowed}", file=file, key="seed", value=value,
+                      allowed=allowed)
+
+
+def _check_device(value: Any, file: str | None) -> str:
+    allowed = "auto, cpu, cuda, cuda:N or mps"
+    if isinstance(value, str):
+        base, _, index = value.partition(":")
+        if value in _DEVICES or (base == "cuda" and index.isdigit()):
+            return value
+    raise ConfigError(f"got {value!r}, expected {allowed}", file=file, key="device", value=value,
+                      allowed=allowed)
+
+
+def _build_component(key: str, table: Any, file: str | None):
+    registry = _COMPONENTS[key]
+    cls = AlgorithmConfig if key == "algorithm" else FusionConfig
+    if not isinstance(table, dict):
+        raise ConfigError(f"expected a table with 'name' and 'params', got {table!r}",
+                          file=file, key=key)
+    unknown = set(table) - {"name", "params"}
+    if unknown:
+        raise ConfigError("unknown key (known keys here: name, params)", file=file,
+                          key=f"{key}.{sorted(unknown)[0]}", allowed="name, params")
+    name = table.get("name", cls.name)
+    if name not in registry:
+        allowed = ", ".join(repr(n) for n in registry)
+        raise ConfigError(f"got {name!r}, expected one of {allowed}", file=file,
+                          key=f"{key}.name", value=name, allowed=allowed)
+    params = build(registry[name].params, table.get("params", {}), prefix=f"{key}.params",
+                   file=file)
+    return cls(name=name, params=params)
+
+
+def migrate(raw: dict, *, file: str | None = None) -> dict:
+    """Upgrade a raw document to ``SCHEMA_VERSION`` through the ordered ``MIGRATIONS``.
+
+    A file without ``schema_version`` is taken as current (a hand-written preset); a newer one
+    is refused, since silently dropping what a newer version wrote would lose settings.
+    """
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ConfigError(f"got {version!r}, expected a whole number", file=file,
+                          key="schema_version", value=version)
+    if version > SCHEMA_VERSION:
+        raise ConfigError(f"this file was written for schema {version}, newer than this "
+                          f"Workbench understands ({SCHEMA_VERSION}); upgrade Workbench to "
+                          "open it", file=file, key="schema_version", value=version,
+                          allowed=f"<= {SCHEMA_VERSION}")
+    raw = copy.deepcopy(raw)
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise ConfigError(f"no migration from schema {version}", file=file,
+                              key="schema_version", value=version)
+        raw = step(raw)
+        version += 1
+        raw["schema_version"] = version
+    return raw
+
+
+# ---------------------------------------------------------------- files
+
+def loads(text: str, *, file: str | Path | None = None) -> ExperimentConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    return from_dict(raw, file=file)
+
+
+def dumps(cfg: ExperimentConfig) -> str:
+    return tomli_w.dumps(to_dict(cfg))
+
+
+def load(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+    return loads(text, file=path)
+
+
+def save(cfg: ExperimentConfig, path: str | Path) -> Path:
+    """Write atomically: a crash mid-save leaves the previous file as it was."""
+    check(cfg, file=str(path))
+    return atomic_write_bytes(path, dumps(cfg).encode("utf-8"))
+
+
+# ---------------------------------------------------------------- overrides
+
+def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """A copy of ``cfg`` with ``dotted.key=value`` strings applied, each type-checked.
+
+    ``algorithm.name`` and ``fusion.name`` are applied before any ``*.params.*`` key, and a
+    new name starts from that component's defaults.
+    """
+    cfg = cfg.copy()
+    pairs = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"expected key=value, got {item!r}", key=item)
+        pairs.append((key, value))
+    pairs.sort(key=lambda kv: not kv[0].endswith(".name"))  # stable: names first
+    for key, value in pairs:
+        _apply_one(cfg, key, value)
+    check(cfg)
+    return cfg
+
+
+def _apply_one(cfg: ExperimentConfig, key: str, text: str) -> None:
+    parts = key.split(".")
+    if parts[0] in _COMPONENTS and parts[1:] == ["name"]:
+        registry = _COMPONENTS[parts[0]]
+        if text not in registry:
+            allowed = ", ".join(repr(n) for n in registry)
+            raise ConfigError(f"got {text!r}, expected one of {allowed}", key=key, value=text,
+                              allowed=allowed)
+        comp = getattr(cfg, parts[0])
+        if comp.name != text:
+            comp.name, comp.params = text, registry[text].params()
+        return
+    if key == "seed":
+        try:
+            value: Any = int(text)
+        except ValueError:
+            value = text
+        cfg.seed = _check_seed(value, None)
+        return
+    if key in ("description", "device"):
+        setattr(cfg, key, text if key == "description" else _check_device(text, None))
+        return
+    target: Any = cfg
+    for part in parts[:-1]:
+        if not hasattr(target, part) or not dataclasses.is_dataclass(getattr(target, part)):
+            raise ConfigError(f"unknown key {key!r}", key=key)
+        target = getattr(target, part)
+    infos = {p.name: p for p in describe(type(target))}
+    if parts[-1] not in infos:
+        raise ConfigError(f"unknown key (known keys here: {', '.join(infos) or 'none'})",
+                          key=key, allowed=", ".join(infos))
+    setattr(target, parts[-1], infos[parts[-1]].parse(text, key=key))

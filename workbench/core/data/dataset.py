@@ -1,0 +1,163 @@
+"""The in-memory paired dataset the Trainer draws batches from.
+
+Everything lives in a few tensors (token ids, uint8 images, features, labels); a batch is
+gathered with one index tensor per field, so there is no per-item Python ``__getitem__`` on
+the training hot path. Bag-of-words vectors are made per batch from the token ids (a
+vocabulary-sized dense matrix for 100,000 captions would not fit in memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..config import PreprocessConfig
+from .info import DataInfo
+from .loader import PairTable
+from .split import Split, split_indices
+from .text import PAD, Vocabulary
+
+
+@dataclass
+class Batch:
+    """One batch; absent modalities are None. ``index`` holds the pairs' dataset rows."""
+
+    index: torch.Tensor
+    tokens: torch.Tensor | None = None  # (B, L) int64, PAD = 0
+    mask: torch.Tensor | None = None  # (B, L) bool, True where a real token is
+    bow: torch.Tensor | None = None  # (B, V) float 0/1 word presence
+    images: torch.Tensor | None = None  # (B, 3, S, S) float in [0, 1]
+    text_features: torch.Tensor | None = None  # (B, Dt)
+    image_features: torch.Tensor | None = None  # (B, Di)
+    labels: torch.Tensor | None = None  # (B,) int64
+    image_ids: torch.Tensor | None = None  # (B,) which distinct image each pair shows
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        moved = {f.name: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
+                 for f in fields(self) for v in [getattr(self, f.name)]}
+        return Batch(**moved)
+
+
+class PairedDataset:
+    """Tensors for every pair, the vocabulary, the label names and the split."""
+
+    def __init__(self, table: PairTable, vocab: Vocabulary | None, split: Split,
+                 max_tokens: int):
+        self.table = table
+        self.vocab = vocab
+        self.split = split
+        self.max_tokens = max_tokens
+        self.tokens = self.lengths = None
+        if vocab is not None and table.tokens is not None:
+            ids, lengths = vocab.encode_batch(table.tokens, max_tokens)
+            self.tokens, self.lengths = torch.from_numpy(ids), torch.from_numpy(lengths)
+        self.images = torch.from_numpy(table.images) if table.images is not None else None
+        self.image_index = torch.from_numpy(table.image_index)
+        self.text_features = _tensor(table.text_features)
+        self.image_features = _tensor(table.image_features)
+        self.labels = torch.from_numpy(table.labels) if table.labels is not None else None
+        self._splits = {k: torch.from_numpy(v) for k, v in
+                        (("train", split.train), ("val", split.val), ("test", split.test))}
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    # -- what the models need to know ------------------------------------------------
+    @property
+    def label_names(self) -> list[str]:
+        return self.table.label_names
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.table.label_names)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab) if self.vocab is not None else 0
+
+    @property
+    def image_size(self) -> int | None:
+        return None if self.images is None else int(self.images.shape[-1])
+
+    @property
+    def text_dim(self) -> int | None:
+        return None if self.text_features is None else int(self.text_features.shape[1])
+
+    @property
+    def image_dim(self) -> int | None:
+        return None if self.image_features is None else int(self.image_features.shape[1])
+
+    def info(self) -> DataInfo:
+        return DataInfo(vocab_size=self.vocab_size,
+                        max_tokens=self.max_tokens if self.tokens is not None else 0,
+                        image_size=self.image_size or 0, text_dim=self.text_dim or 0,
+                        image_dim=self.image_dim or 0, label_names=tuple(self.label_names))
+
+    def indices(self, split: str) -> torch.Tensor:
+        return self._splits[split]
+
+    # -- batches ---------------------------------------------------------------------
+    def batch(self, index: torch.Tensor) -> Batch:
+        """Gather the pairs at ``index`` (a 1-D int64 tensor of dataset rows)."""
+        b = Batch(index=index)
+        if self.tokens is not None:
+            # Trim padding columns no pair in this batch uses: shorter sequences, same result.
+            length = int(self.lengths[index].max().clamp(min=1))
+            b.tokens = self.tokens[index, :length]
+            b.mask = b.tokens != PAD
+            b.bow = bag_of_words(b.tokens, len(self.vocab))
+        if self.images is not None:
+            b.image_ids = self.image_index[index]
+            b.images = self.images[b.image_ids].float().div_(255.0)
+        if self.text_features is not None:
+            b.text_features = self.text_features[index]
+        if self.image_features is not None:
+            b.image_features = self.image_features[index]
+            b.image_ids = index
+        if self.labels is not None:
+            b.labels = self.labels[index]
+        return b
+
+    def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
+                generator: torch.Generator | None = None,
+                drop_last: bool = False) -> Iterator[Batch]:
+        """Batches of one split, shuffled with ``generator`` when asked."""
+        idx = self._splits[split]
+        if shuffle:
+            idx = idx[torch.randperm(len(idx), generator=generator)]
+        stop = len(idx) - (len(idx) % batch_size if drop_last else 0)
+        for start in range(0, stop, batch_size):
+            yield self.batch(idx[start:start + batch_size])
+
+
+def bag_of_words(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(B, L) token ids -> (B, V) 0/1 presence of each word; PAD is never present."""
+    bow = torch.zeros(tokens.shape[0], vocab_size, dtype=torch.float32, device=tokens.device)
+    bow.scatter_(1, tokens, 1.0)
+    bow[:, PAD] = 0.0
+    return bow
+
+
+def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
+    return None if a is None else torch.from_numpy(a)
+
+
+def build_dataset(table: PairTable, pre: PreprocessConfig, *, val_fraction: float,
+                  test_fraction: float, seed: int) -> PairedDataset:
+    """Split ``table`` (stratified by label, grouped by image) and build the vocabulary on
+    the training split only, so validation words the model never saw stay out-of-vocabulary."""
+    groups = table.image_index if table.images is not None and \
+        len(np.unique(table.image_index)) < len(table) else None
+    split = split_indices(len(table), val_fraction, test_fraction, seed, labels=table.labels,
+                          groups=groups)
+    vocab = None
+    if table.tokens is not None:
+        vocab = Vocabulary.build((table.tokens[i] for i in split.train), max_size=pre.vocab_size,
+                                 min_count=pre.min_count)
+    return PairedDataset(table, vocab, split, pre.max_tokens)

@@ -1,0 +1,171 @@
+"""Decoding images into one uint8 array: any mode to RGB, letterboxed to a square.
+
+Decoding runs in a thread pool: Pillow releases the GIL while it inflates and resamples, so
+threads use every core without the start-up cost (and fork hazards) of processes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Larger than any sensible training image, far below a decompression bomb: checked from the
+# header before any pixel is decoded.
+MAX_PIXELS = 64_000_000
+BACKGROUND = (255, 255, 255)
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never half an image
+# MAX_PIXELS is checked from the header, with a clear message; Pillow's own warning for
+# large images (raised before that check) would only repeat it less clearly.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class ImageProblem(Exception):
+    """Why one image could not be used (the caller adds the file and row)."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    pixels: np.ndarray  # (3, size, size) uint8
+    original_size: tuple[int, int]  # (width, height) as stored
+
+
+def decode_image(path: str | Path, size: int) -> Decoded:
+    """Read ``path`` and return it as RGB on white, fitted into a ``size`` square."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageProblem(f"image is {w}x{h} pixels, more than the {MAX_PIXELS:,} "
+                                   "allowed (a decompression bomb or a huge scan)")
+            # JPEG can decode straight at a reduced scale: much faster for big photos.
+            im.draft("RGB", (size, size))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            rgb = to_rgb(im)
+    except ImageProblem:
+        raise
+    except FileNotFoundError:
+        raise ImageProblem("image file not found") from None
+    except IsADirectoryError:
+        raise ImageProblem("expected an image file, found a folder") from None
+    except PermissionError:
+        raise ImageProblem("image file cannot be read (permission denied)") from None
+    except UnidentifiedImageError:
+        raise ImageProblem("not an image Pillow can read (empty, corrupt or another kind "
+                           "of file)") from None
+    except Image.DecompressionBombError:
+        # Pillow's own limit, hit in Image.open before MAX_PIXELS can be checked.
+        raise ImageProblem(f"image declares more than the {MAX_PIXELS:,} pixels allowed "
+                           "(a decompression bomb or a huge scan)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageProblem(f"corrupt or truncated image ({exc})") from None
+    return Decoded(letterbox(rgb, size), (w, h))
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode as RGB; transparency is composited onto white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        im = _to_8bit(np.asarray(im, dtype=np.float64), full_scale=65535.0)
+    elif im.mode == "F":
+        im = _to_8bit(np.nan_to_num(np.asarray(im, dtype=np.float64)), full_scale=1.0)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, BACKGROUND)
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return im.convert("RGB")
+
+
+def _to_8bit(arr: np.ndarray, *, full_scale: float) -> Image.Image:
+    """High-depth greyscale to 8 bits, stretched over the image's own range (16-bit scans
+    often use a small part of 0..65535); a flat image keeps its level on the type's scale."""
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi > lo:
+        arr = (arr - lo) * (255.0 / (hi - lo))
+    else:
+        arr = np.clip(arr * (255.0 / full_scale), 0, 255)
+    return Image.fromarray(arr.round().astype(np.uint8), "L")
+
+
+def letterbox(im: Image.Image, size: int) -> np.ndarray:
+    """Fit ``im`` into a ``size`` square keeping its aspect ratio, padded with white."""
+    w, h = im.size
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if (nw, nh) != (size, size):
+        canvas = Image.new("RGB", (size, size), BACKGROUND)
+        canvas.paste(im, ((size - nw) // 2, (size - nh) // 2))
+        im = canvas
+    return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def resize_array(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (N, 3, H, W) uint8 array of squares to (N, 3, size, size)."""
+    n, _, h, w = images.shape
+    if (h, w) == (size, size):
+        return images
+    if h == w and h % size == 0:
+        f = h // size  # exact box filter: fast and the same as Pillow's BOX resample
+        total = images.reshape(n, 3, size, f, size, f).sum(axis=(3, 5), dtype=np.uint32)
+        return ((total + f * f // 2) // (f * f)).astype(np.uint8)
+    out = np.empty((n, 3, size, size), dtype=np.uint8)
+    for i in range(n):
+        im = Image.fromarray(images[i].transpose(1, 2, 0))
+        out[i] = letterbox(im, size)
+    return out
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def decode_many(paths: Sequence[Path], size: int, *, workers: int | None = None,
+                progress: Callable[[int, int], None] | None = None):
+    """Decode ``paths`` in parallel.
+
+    Returns ``(pixels, sizes, problems)``: pixels (N, 3, size, size) uint8 (zeros where a
+    file failed), original sizes (N, 2) and ``{index: reason}`` for the files that failed.
+    """
+    n = len(paths)
+    pixels = np.zeros((n, 3, size, size), dtype=np.uint8)
+    sizes = np.zeros((n, 2), dtype=np.int64)
+    problems: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        try:
+            d = decode_image(paths[i], size)
+        except ImageProblem as exc:
+            problems[i] = str(exc)
+            return
+        pixels[i] = d.pixels
+        sizes[i] = d.original_size
+
+    workers = workers or default_workers()
+    if workers == 1 or n < 64:
+        for i in range(n):
+            one(i)
+            if progress and (i % 256 == 0 or i == n - 1):
+                progress(i + 1, n)
+        return pixels, sizes, problems
+    chunk = 128
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        done = 0
+        for start in range(0, n, chunk * workers):
+            idx = range(start, min(n, start + chunk * workers))
+            list(pool.map(one, idx, chunksize=chunk))
+            done = idx.stop
+            if progress:
+                progress(done, n)
+    return pixels, sizes, problems

@@ -1,0 +1,47 @@
+"""What a model needs to know about its data, saved with every checkpoint (torch-free)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Shapes and names of one dataset's modalities and labels.
+
+    Text is either token ids (``vocab_size`` > 0, ``max_tokens``) or feature vectors
+    (``text_dim``); images are either pixels (``image_size``) or feature vectors
+    (``image_dim``).
+    """
+
+    vocab_size: int = 0
+    max_tokens: int = 0
+    image_size: int = 0
+    text_dim: int = 0
+    image_dim: int = 0
+    label_names: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(self.label_names)
+
+    @property
+    def text_is_tokens(self) -> bool:
+        return self.vocab_size > 0
+
+    @property
+    def image_is_pixels(self) -> bool:
+        return self.image_size > 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["label_names"] = list(self.label_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataInfo":
+        return cls(**{**d, "label_names": tuple(d.get("label_names", ()))})

@@ -1,0 +1,186 @@
+"""From a data config to checked, decoded pairs: read the source, check every row, decode.
+
+``load_pairs`` is the slow part (image decoding, cached on disk); the result, a
+:class:`PairTable`, is independent of the vocabulary and the split, so changing those only
+re-runs :func:`workbench.core.data.dataset.build_dataset`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..config import DataConfig
+from ..errors import DataError, RowProblem
+from .cache import ImageCache
+from .images import resize_array
+from .rows import Problems, SourceRows, keep_rows
+from .sources import read_source
+from .text import tokenize
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class PairTable:
+    """Checked pairs with decoded images, before tokenising and splitting.
+
+    Images are stored once per distinct file (``image_index`` maps pair -> image row), so
+    several captions of one COCO image share its pixels and stay in one split.
+    """
+
+    source: str
+    kind: str
+    file: str
+    rows: list[int]
+    captions: list[str] | None
+    tokens: list[list[str]] | None
+    images: np.ndarray | None  # (M, 3, S, S) uint8
+    image_index: np.ndarray  # (N,) int64
+    image_paths: list[str] | None  # (M,)
+    original_sizes: np.ndarray | None  # (M, 2) width, height
+    text_features: np.ndarray | None  # (N, Dt) float32
+    image_features: np.ndarray | None  # (N, Di) float32
+    labels: np.ndarray | None  # (N,) int64
+    label_names: list[str]
+    label_column: str | None
+    extras: dict[str, list] = field(default_factory=dict)
+    skipped: list[RowProblem] = field(default_factory=list)
+    cache_hits: int = 0
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.labels is not None
+
+    def label_counts(self) -> dict[str, int]:
+        if self.labels is None:
+            return {}
+        counts = np.bincount(self.labels, minlength=len(self.label_names))
+        return {name: int(c) for name, c in zip(self.label_names, counts)}
+
+    def caption(self, i: int) -> str:
+        if self.captions is not None:
+            return self.captions[i]
+        extra = self.extras.get("caption")
+        return extra[i] if extra else f"pair {self.rows[i]}"
+
+
+def load_pairs(cfg: DataConfig, image_size: int, *, progress: Progress | None = None,
+               cache: ImageCache | None = None) -> PairTable:
+    """Read, check and decode the pairs ``cfg`` names.
+
+    With ``on_error = "fail"`` any bad row raises a :class:`DataError` listing the first ones;
+    with ``"skip"`` bad rows are left out and each is reported in ``PairTable.skipped``.
+    """
+    t0 = time.perf_counter()
+    problems = Problems(cfg.on_error)
+    src = read_source(cfg, problems)
+    problems.check(str(src.file))
+    src = _check_rows(src, problems)
+    images, image_index, image_paths, sizes, hits = None, None, None, None, 0
+    if src.image_paths is not None:
+        src, images, image_index, image_paths, sizes, hits = _decode(
+            src, image_size, problems, progress, cache or ImageCache())
+    elif src.images is not None:
+        images = resize_array(src.images, image_size)
+        sizes = np.tile(src.images.shape[2:][::-1], (len(src), 1)).astype(np.int64)
+    if len(src) == 0:
+        detail = f" ({len(problems)} rows skipped)" if len(problems) else ""
+        raise DataError(f"{src.file}: no usable pairs{detail}; the dataset is empty",
+                        problems.items)
+    if image_index is None:
+        image_index = np.arange(len(src), dtype=np.int64)
+    labels, names = _label_ids(src)
+    tokens = [tokenize(c) for c in src.captions] if src.captions is not None else None
+    return PairTable(
+        source=cfg.source, kind=src.kind, file=str(src.file), rows=src.rows,
+        captions=src.captions, tokens=tokens, images=images, image_index=image_index,
+        image_paths=image_paths, original_sizes=sizes, text_features=src.text_features,
+        image_features=src.image_features, labels=labels, label_names=names,
+        label_column=src.label_column, extras=src.extras,
+        skipped=sorted(problems.items, key=lambda p: (p.file, p.row or 0)),
+        cache_hits=hits, seconds=time.perf_counter() - t0)
+
+
+def _check_rows(src: SourceRows, problems: Problems) -> SourceRows:
+    """Captions, labels and duplicates, row by row."""
+    keep = np.ones(len(src), dtype=bool)
+    labels = src.labels.get(src.label_column) if src.label_column else None
+    seen: dict[tuple, int] = {}
+    for i, row in enumerate(src.rows):
+        reason = None
+        if src.captions is not None:
+            caption = src.captions[i]
+            if not caption.strip():
+                reason = "empty caption"
+            elif not tokenize(caption):
+                reason = f"caption {caption[:40]!r} has no words"
+        if reason is None and labels is not None and labels[i] is None:
+            reason = f"no label in column {src.label_column!r}"
+        if reason is None and src.image_paths is not None:
+            key = (str(src.image_paths[i]), src.captions[i] if src.captions else None)
+            if key in seen:
+                reason = f"duplicate of row {seen[key]} (same image and caption)"
+            else:
+                seen[key] = row
+        if reason:
+            problems.add(src.file, row, reason)
+            keep[i] = False
+    problems.check(str(src.file))
+    return keep_rows(src, keep) if not keep.all() else src
+
+
+def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress | None,
+            cache: ImageCache):
+    unique: dict[Path, int] = {}
+    index = np.array([unique.setdefault(p, len(unique)) for p in src.image_paths],
+                     dtype=np.int64)
+    paths = list(unique)
+    report = (lambda done, total: progress("decoding images", done, total)) if progress else None
+    result = cache.decode(paths, size, source=src.file, progress=report)
+    if result.problems:
+        for i, img in enumerate(index):
+            reason = result.problems.get(int(img))
+            if reason:
+                problems.add(src.file, src.rows[i], f"{_show(paths[img], src.root)}: {reason}")
+        problems.check(str(src.file))
+        keep_img = np.array([i not in result.problems for i in range(len(paths))])
+        keep_rows_mask = keep_img[index]
+        src = keep_rows(src, keep_rows_mask)
+        remap = np.cumsum(keep_img) - 1
+        index = remap[index[keep_rows_mask]]
+        pixels, sizes = result.pixels[keep_img], result.sizes[keep_img]
+        paths = [p for p, k in zip(paths, keep_img) if k]
+    else:
+        pixels, sizes = result.pixels, result.sizes
+    return src, pixels, index, [str(p) for p in paths], sizes, result.hits
+
+
+def _show(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _natural(name: str):
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower())
+            for t in re.split(r"(\d+)", name) if t]
+
+
+def _label_ids(src: SourceRows) -> tuple[np.ndarray | None, list[str]]:
+    if not src.label_column:
+        return None, []
+    values = src.labels[src.label_column]
+    names = sorted(set(values), key=_natural)
+    ids = {n: i for i, n in enumerate(names)}
+    return np.array([ids[v] for v in values], dtype=np.int64), names

@@ -1,0 +1,78 @@
+"""What a data source reads, and the bad-row bookkeeping every source shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, RowProblem
+
+
+@dataclass
+class SourceRows:
+    """The candidate pairs one source read, before images are decoded and rows checked.
+
+    ``rows`` holds each pair's row number in ``file`` (1-based, as an editor shows it) so a
+    problem found later still names the right row. Exactly one of ``image_paths`` (files to
+    decode), ``images`` (already decoded) or ``image_features`` (vectors) is set, and
+    ``captions`` or ``text_features``.
+    """
+
+    kind: str
+    file: Path
+    root: Path
+    rows: list[int]
+    captions: list[str] | None = None
+    image_paths: list[Path] | None = None
+    images: np.ndarray | None = None
+    text_features: np.ndarray | None = None
+    image_features: np.ndarray | None = None
+    labels: dict[str, list[str | None]] = field(default_factory=dict)
+    label_column: str | None = None
+    extras: dict[str, list] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class Problems:
+    """Collects bad rows; in ``fail`` mode the load stops with the first ones listed."""
+
+    def __init__(self, on_error: str = "fail"):
+        if on_error not in ("fail", "skip"):
+            raise ValueError(f"on_error must be 'fail' or 'skip', not {on_error!r}")
+        self.on_error = on_error
+        self.items: list[RowProblem] = []
+
+    def add(self, file: str | Path, row: int | None, reason: str) -> None:
+        self.items.append(RowProblem(str(file), row, reason))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def check(self, what: str) -> None:
+        """Raise a DataError listing the problems so far when failing on errors."""
+        if self.on_error == "fail" and self.items:
+            n = len(self.items)
+            raise DataError(f"{n} bad row{'s' if n != 1 else ''} in {what} (set "
+                            "data.on_error = \"skip\" to leave them out):", self.items)
+
+
+def keep_rows(src: SourceRows, keep: np.ndarray) -> SourceRows:
+    """``src`` with only the rows where ``keep`` is true (every per-row field follows)."""
+    idx = np.flatnonzero(keep)
+    pick = (lambda seq: [seq[i] for i in idx])
+
+    def arr(a):
+        return None if a is None else a[idx]
+
+    return SourceRows(
+        kind=src.kind, file=src.file, root=src.root, rows=pick(src.rows),
+        captions=None if src.captions is None else pick(src.captions),
+        image_paths=None if src.image_paths is None else pick(src.image_paths),
+        images=arr(src.images), text_features=arr(src.text_features),
+        image_features=arr(src.image_features),
+        labels={k: pick(v) for k, v in src.labels.items()}, label_column=src.label_column,
+        extras={k: pick(v) for k, v in src.extras.items()})

@@ -1,0 +1,74 @@
+"""COCO captions: a JSON with ``images`` (id, file_name) and ``annotations`` (image_id,
+caption), plus the folder of images. Each caption is a pair; an image's captions share it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ...config import DataConfig
+from ...errors import DataError
+from ..rows import Problems, SourceRows
+from ..safepath import PathRefused, resolve_image_path
+from ..tables import read_text
+
+
+def looks_like_coco(path: Path) -> bool:
+    """Cheap check on the start of a .json file, for detection."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    return b'"images"' in head or b'"annotations"' in head
+
+
+def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
+    try:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) \
+            or not isinstance(doc.get("annotations"), list):
+        raise DataError(f"{path}: expected a COCO captions JSON object with 'images' and "
+                        "'annotations' lists")
+    root = Path(cfg.images) if cfg.images else path.parent
+    files: dict[object, Path] = {}
+    refused: set[object] = set()
+    for n, img in enumerate(doc["images"], start=1):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            problems.add(path, n, "images entry without 'id' and 'file_name'")
+            continue
+        if not _is_id(img["id"]):
+            problems.add(path, n, f"images entry 'id' {img['id']!r} is not a number or string")
+            continue
+        try:
+            files[img["id"]] = resolve_image_path(root, str(img["file_name"]),
+                                                  allow_outside=cfg.allow_outside_paths)
+        except PathRefused as exc:
+            problems.add(path, n, f"images entry {img['id']!r}: {exc}")
+            refused.add(img["id"])
+    rows, captions, paths = [], [], []
+    for n, ann in enumerate(doc["annotations"], start=1):
+        if not isinstance(ann, dict) or "image_id" not in ann:
+            problems.add(path, n, "annotation without 'image_id'")
+            continue
+        known = _is_id(ann["image_id"])
+        image = files.get(ann["image_id"]) if known else None
+        if image is None:
+            why = ("has a refused images entry" if known and ann["image_id"] in refused
+                   else "is not in 'images'")
+            problems.add(path, n, f"annotation {ann.get('id', n)!r}: image_id "
+                                  f"{ann['image_id']!r} {why}")
+            continue
+        caption = ann.get("caption", "")
+        rows.append(n)
+        captions.append(caption if isinstance(caption, str) else "")
+        paths.append(image)
+    return SourceRows(kind="coco", file=path, root=root, rows=rows, captions=captions,
+                      image_paths=paths)
+
+
+def _is_id(value: object) -> bool:
+    """A usable COCO id: a number or a string (a list or object cannot key the images)."""
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool)

@@ -1,0 +1,132 @@
+"""Reading tabular metadata (CSV, JSON lines) into rows that keep their line numbers.
+
+Both the CSV source and the image-folder source (``metadata.csv`` / ``metadata.jsonl``) read
+through here, then map columns to pairs with :func:`rows_from_table`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..errors import DataError
+from .columns import choose_column
+from .rows import Problems, SourceRows
+from .safepath import PathRefused, resolve_image_path
+
+Record = tuple[int, dict[str, str]]  # (line number, column -> value)
+
+
+def read_text(path: Path) -> str:
+    """A file's text as UTF-8 (a BOM is dropped), or a DataError naming the bad line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                        f"at offset {exc.start}); save the file as UTF-8") from None
+
+
+def read_csv_table(path: Path, problems: Problems) -> tuple[list[str], list[Record]]:
+    """Header and records of a CSV; the delimiter (, ; tab |) is detected."""
+    text = read_text(path)
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty (expected a header row and data rows)")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise DataError(f"{path}: line 1: cannot parse the header ({exc})") from None
+    header = [h.strip() for h in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path}: line 1: the header repeats column {dupes[0]!r}")
+    records: list[Record] = []
+    line = reader.line_num + 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {line}: cannot parse ({exc})") from None
+        start, line = line, reader.line_num + 1
+        if not fields or all(not f.strip() for f in fields):
+            continue  # blank lines are not rows
+        if len(fields) > len(header) and not any(f.strip() for f in fields[len(header):]):
+            fields = fields[: len(header)]  # trailing delimiters add nothing
+        if len(fields) != len(header):
+            problems.add(path, start, f"{len(fields)} fields, but the header has "
+                                      f"{len(header)} ({', '.join(header)})")
+            continue
+        records.append((start, dict(zip(header, fields))))
+    return header, records
+
+
+def _sniff(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def read_jsonl_table(path: Path, problems: Problems) -> tuple[list[str], list[Record]]:
+    """Records of a JSON-lines file; columns are the union of keys, in first-seen order."""
+    text = read_text(path)
+    columns: dict[str, None] = {}
+    records: list[Record] = []
+    # Only \n ends a record: splitlines() would also cut at U+2028, U+0085, ... which JSON
+    # allows unescaped inside strings.
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.add(path, line_no, f"not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            problems.add(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        columns.update(dict.fromkeys(obj))
+        records.append((line_no, {k: _cell(v) for k, v in obj.items()}))
+    return list(columns), records
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def rows_from_table(kind: str, file: Path, root: Path, columns: list[str],
+                    records: list[Record], *, text_column: str, image_column: str,
+                    label_column: str, allow_outside: bool, problems: Problems) -> SourceRows:
+    """Map a table's columns to pairs: image paths resolved under ``root``, captions, labels."""
+    image_col = choose_column("image", columns, image_column, file)
+    text_col = choose_column("text", columns, text_column, file)
+    label_col = choose_column("label", columns, label_column, file, required=False)
+    rows, captions, paths, labels = [], [], [], []
+    for line, rec in records:
+        try:
+            path = resolve_image_path(root, rec.get(image_col, ""), allow_outside=allow_outside)
+        except PathRefused as exc:
+            problems.add(file, line, str(exc))
+            continue
+        rows.append(line)
+        captions.append(rec.get(text_col, ""))
+        paths.append(path)
+        if label_col is not None:
+            labels.append(rec.get(label_col, "").strip() or None)
+    return SourceRows(kind=kind, file=file, root=root, rows=rows, captions=captions,
+                      image_paths=paths, labels={label_col: labels} if label_col else {},
+                      label_column=label_col)

@@ -1,0 +1,96 @@
+"""Co-attention: text tokens attend to image patches and patches to tokens [document 2.4].
+
+"Co-attention learns attention weights between modalities, capturing cross-modal
+associations." Each block updates both sides at once from the previous block's outputs (as in
+ViLBERT's co-attentional layers): text queries over image keys, image queries over text keys,
+each with a residual, LayerNorm and a small feed-forward. Each side is then pooled by a masked
+mean and the two are concatenated and projected to ``out_dim``.
+
+The last block's weights, averaged over heads, are reported as ``text_to_image`` (B, L, P) and
+``image_to_text`` (B, P, L): the token x patch heatmap the GUI draws over the image.
+
+An absent modality (``present`` False) offers no keys and pools to zero. A softmax over keys
+that are all masked is NaN, so such a sample keeps its first key unmasked as a dummy, and its
+cross-attended output and weights are then zeroed: the other side sees only its own residual.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..models.blocks import masked_mean
+from ..models.features import ModalityDims, ModalityFeatures
+from .base import Fusion, FusionOutput, presence_matrix
+from .params import CoAttentionParams
+
+
+class _CrossAttention(nn.Module):
+    """One direction: queries ``x`` attend to keys ``y``; residual + LayerNorm, then FFN."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor, y: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
+        """``keys`` (B, Ly) True where a key may be attended to; returns x and (B, Lx, Ly)."""
+        has_keys = keys.any(1)  # (B,)
+        dummy = torch.zeros_like(keys)
+        dummy[:, 0] = ~has_keys
+        out, weights = self.attn(x, y, y, key_padding_mask=~(keys | dummy), need_weights=True,
+                                 average_attn_weights=True)
+        out = torch.where(has_keys[:, None, None], out, 0.0)
+        weights = torch.where(has_keys[:, None, None], weights, 0.0)
+        x = self.norm1(x + out)
+        return self.norm2(x + self.ff(x)), weights
+
+
+class _CoAttentionBlock(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.text_from_image = _CrossAttention(dim, heads)
+        self.image_from_text = _CrossAttention(dim, heads)
+
+    def forward(self, t: Tensor, i: Tensor, t_keys: Tensor, i_keys: Tensor):
+        t_new, t2i = self.text_from_image(t, i, i_keys)
+        i_new, i2t = self.image_from_text(i, t, t_keys)
+        return t_new, i_new, t2i, i2t
+
+
+class CoAttentionFusion(Fusion):
+    """``params.layers`` co-attention blocks over text tokens and image patches."""
+
+    def __init__(self, params: CoAttentionParams, dims: Sequence[ModalityDims], out_dim: int):
+        super().__init__(params, dims, out_dim)
+        names = tuple(d.name for d in self.dims)
+        if names != ("text", "image"):
+            raise ValueError(f"co-attention needs exactly two modalities, text then image; "
+                             f"got {', '.join(names) or 'none'}")
+        dim = self.dims[0].token
+        if dim % params.heads:
+            raise ValueError(f"co-attention heads ({params.heads}) must divide the token "
+                             f"size ({dim})")
+        # Attention needs one embedding size on both sides: the image side is brought to the
+        # text's rather than the reverse, so the reported maps stay in word space.
+        image_dim = self.dims[1].token
+        self.image_in = nn.Identity() if image_dim == dim else nn.Linear(image_dim, dim)
+        self.blocks = nn.ModuleList(_CoAttentionBlock(dim, params.heads)
+                                    for _ in range(params.layers))
+        self.out = nn.Linear(2 * dim, out_dim)
+
+    def forward(self, mods: Sequence[ModalityFeatures]) -> FusionOutput:
+        text, image = mods
+        present = presence_matrix(mods) > 0  # (B, 2)
+        t_keys = text.mask.bool() & present[:, :1]
+        i_keys = image.mask.bool() & present[:, 1:]
+        t, i = text.tokens, self.image_in(image.tokens)
+        for block in self.blocks:
+            t, i, t2i, i2t = block(t, i, t_keys, i_keys)
+        # masked_mean of an absent side (no keys) is zero: it adds nothing to z.
+        pooled = torch.cat([masked_mean(t, t_keys), masked_mean(i, i_keys)], dim=-1)
+        return FusionOutput(self.out(pooled), {"text_to_image": t2i, "image_to_text": i2t})

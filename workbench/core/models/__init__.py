@@ -1,0 +1,1 @@
+"""Encoders (text tokens, image patches, feature vectors), decoders and small heads."""

@@ -1,0 +1,105 @@
+"""Encoders: each turns one modality of a :class:`Batch` into :class:`ModalityFeatures`.
+
+Text tokens -> token features (+ optional self-attention) and a pooled vector; image pixels ->
+a grid of patch features (small CNN or patch embedding) and a pooled vector; precomputed
+feature vectors (from an .npz) -> an MLP, with the vector as a single "token".
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ..data.dataset import Batch
+from .blocks import SelfAttentionBlock, masked_mean, mlp
+from .features import ModalityDims, ModalityFeatures
+
+
+class TextEncoder(nn.Module):
+    def __init__(self, vocab_size: int, max_tokens: int, embed_dim: int, hidden_dim: int, *,
+                 self_attention: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.pos = nn.Parameter(torch.randn(max_tokens, embed_dim) * 0.02)
+        self.drop = nn.Dropout(dropout)
+        self.block = SelfAttentionBlock(embed_dim, dropout=dropout) if self_attention else None
+        self.pool = nn.Linear(embed_dim, hidden_dim)
+        self.dims = ModalityDims("text", hidden_dim, embed_dim, vocab_size)
+
+    def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
+        tokens, mask = batch.tokens, batch.mask
+        x = self.drop(self.embed(tokens) + self.pos[: tokens.shape[1]])
+        if self.block is not None:
+            x = self.block(x, mask, keep_weights=keep_weights)
+        vector = self.pool(masked_mean(x, mask))
+        return ModalityFeatures("text", vector, x, mask, batch.bow)
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN (pooling until the grid is at most 8x8) or a ViT-style patch embedding."""
+
+    def __init__(self, image_size: int, embed_dim: int, hidden_dim: int, *, kind: str = "cnn",
+                 patch_size: int = 8, dropout: float = 0.0):
+        super().__init__()
+        if kind == "cnn":
+            # Strided convolutions (no pooling, no per-layer norm): on a laptop CPU this is
+            # about 3x faster than conv + max-pool + GroupNorm at the same grid size, and a
+            # LayerNorm on the patch features keeps training stable.
+            stages = max(1, math.ceil(math.log2(image_size / 8)))
+            chans = [3] + [min(32 * 2 ** i, 128) for i in range(stages)]
+            layers: list[nn.Module] = []
+            for a, b in zip(chans[:-1], chans[1:]):
+                layers += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.ReLU()]
+            layers += [nn.Conv2d(chans[-1], embed_dim, 3, padding=1)]
+            self.features = nn.Sequential(*layers)
+            self.grid = _strided_size(image_size, stages)
+        else:
+            if image_size % patch_size:
+                raise ValueError(f"patch_size {patch_size} must divide image_size {image_size}")
+            self.features = nn.Conv2d(3, embed_dim, patch_size, stride=patch_size)
+            self.grid = image_size // patch_size
+        self.pos = nn.Parameter(torch.randn(self.grid * self.grid, embed_dim) * 0.02)
+        self.norm = nn.LayerNorm(embed_dim)
+        self.drop = nn.Dropout(dropout)
+        self.pool = nn.Linear(embed_dim, hidden_dim)
+        self.dims = ModalityDims("image", hidden_dim, embed_dim, 3 * image_size * image_size)
+
+    def forward(self, batch: Batch) -> ModalityFeatures:
+        images = batch.images
+        # Centre the pixels: images arrive in [0, 1], mostly white for emoji.
+        grid = self.features(images * 2.0 - 1.0)  # (B, E, g, g)
+        x = self.drop(self.norm(grid.flatten(2).transpose(1, 2) + self.pos))  # (B, P, E)
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        return ModalityFeatures("image", self.pool(x.mean(1)), x, mask, images.flatten(1))
+
+
+def _strided_size(size: int, stages: int) -> int:
+    for _ in range(stages):  # a 3x3 convolution, stride 2, padding 1
+        size = (size - 1) // 2 + 1
+    return size
+
+
+class FeatureEncoder(nn.Module):
+    """An MLP over precomputed feature vectors, standardised with training-split statistics."""
+
+    def __init__(self, name: str, in_dim: int, embed_dim: int, hidden_dim: int, *,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.name = name
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.net = mlp([in_dim, hidden_dim, hidden_dim], dropout=dropout)
+        self.token = nn.Linear(in_dim, embed_dim)
+        self.dims = ModalityDims(name, hidden_dim, embed_dim, in_dim)
+
+    def set_stats(self, features: Tensor) -> None:
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0, unbiased=False).clamp(min=1e-6))
+
+    def forward(self, batch: Batch) -> ModalityFeatures:
+        raw = batch.text_features if self.name == "text" else batch.image_features
+        x = (raw - self.mean) / self.std
+        mask = torch.ones(x.shape[0], 1, dtype=torch.bool, device=x.device)
+        return ModalityFeatures(self.name, self.net(x), self.token(x).unsqueeze(1), mask, x)

@@ -1,0 +1,60 @@
+"""Checkpoints: model, optimiser and RNG state plus what is needed to rebuild the model.
+
+Everything saved is a tensor, a number, a string or a list/dict of those, so a checkpoint is
+read back with ``torch.load(..., weights_only=True)``: loading one never runs code from it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from ..atomic import atomic_write_bytes
+from ..errors import WorkbenchError
+
+FORMAT = 1
+
+
+class CheckpointError(WorkbenchError):
+    """A checkpoint that cannot be used (missing, corrupt, from another version)."""
+
+
+def save_checkpoint(path: str | Path, *, model_state: dict, optim_state: dict, epoch: int,
+                    step: int, config: dict, info: dict, vocab: dict | None,
+                    rng: dict) -> Path:
+    """Write atomically: a crash mid-save leaves the previous checkpoint whole."""
+    payload = {"format": FORMAT, "model": model_state, "optim": optim_state, "epoch": epoch,
+               "step": step, "config": config, "info": info, "vocab": vocab, "rng": rng}
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a workbench checkpoint (format "
+                              f"{payload.get('format') if isinstance(payload, dict) else '?'})")
+    return payload
+
+
+def rng_state(generator: torch.Generator) -> dict:
+    state = {"torch": torch.get_rng_state(), "shuffle": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["shuffle"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,121 @@
+"""What the Trainer reports, as plain dataclasses of numbers, strings and numpy arrays.
+
+Events cross threads (the GUI) and processes (run files), so they never hold tensors that
+need grad, modules or widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class FitStarted:
+    algorithm: str
+    fusion: str
+    epochs: int
+    start_epoch: int  # > 1 when continuing from a checkpoint
+    steps_per_epoch: int
+    train_size: int
+    val_size: int
+    device: str
+    parameters: int
+    run_dir: str | None = None
+
+
+@dataclass
+class StepLogged:
+    step: int  # global, 1-based
+    epoch: int  # 1-based
+    epoch_progress: float  # fraction of this epoch done after the step
+    losses: dict[str, float]
+    lr: float
+    samples: int  # pairs in the batch
+    seconds: float  # since fit start
+
+
+@dataclass
+class EpochEnded:
+    epoch: int
+    step: int
+    train: dict[str, float]  # mean loss terms over the epoch
+    val: dict[str, float]  # validation losses and metrics; empty when not validated
+    seconds: float  # since fit start
+    lr: float = 0.0
+
+
+@dataclass
+class Probe:
+    """One validation sample whose attention is shown."""
+
+    index: int
+    caption: str
+    tokens: list[str]
+    image: np.ndarray | None  # (3, S, S) uint8
+    label: str | None
+
+
+@dataclass
+class AttentionSnapshot:
+    """Attention of the probe samples. ``maps`` hold one row per probe:
+    ``text_to_image`` (n, L, P), ``image_to_text`` (n, P, L), ``self_attention`` (n, L, L),
+    ``modality_weights`` (n, M), ``gate`` (n, H). ``graph`` holds the GAT neighbour weights
+    of the probe nodes."""
+
+    epoch: int
+    step: int
+    probes: list[Probe]
+    modality_names: list[str]
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    grid: tuple[int, int] | None = None  # image patches as rows x columns
+    graph: list[dict] | None = None  # per probe: {"node", "neighbours": [(label, kind, w)]}
+
+
+@dataclass
+class EmbeddingSnapshot:
+    """Validation-set vectors: ``text``, ``image`` and ``fused`` (N, H) float32."""
+
+    epoch: int
+    step: int
+    index: np.ndarray  # dataset rows
+    text: np.ndarray
+    image: np.ndarray
+    fused: np.ndarray | None
+    labels: np.ndarray | None
+    label_names: list[str]
+
+
+@dataclass
+class GeneratedSamples:
+    """Generator output: images (K, 3, S, S) uint8 and each sample's top words."""
+
+    epoch: int
+    step: int
+    images: np.ndarray | None
+    words: list[list[str]]
+
+
+@dataclass
+class CheckpointWritten:
+    epoch: int
+    step: int
+    path: str
+
+
+@dataclass
+class FitEnded:
+    """Always the last event of a fit, exactly once."""
+
+    status: str  # "finished", "stopped" or "failed"
+    reason: str
+    epoch: int
+    step: int
+    metrics: dict[str, float]  # the last validation metrics
+    seconds: float
+    run_dir: str | None = None
+    checkpoint: str | None = None  # the last good checkpoint
+
+
+Snapshot = AttentionSnapshot | EmbeddingSnapshot | GeneratedSamples

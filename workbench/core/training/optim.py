@@ -1,0 +1,76 @@
+"""Optimisers, learning-rate schedules and gradient clipping for one or more parameter groups.
+
+Most algorithms have one group ("main"); adversarial training has two ("d" and "g") that
+step separately, each with its own optimiser built from the same settings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ..config import OptimizerConfig
+
+_OPTIMIZERS = {
+    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay),
+    "sgd": lambda p, c: torch.optim.SGD(p, lr=c.lr, weight_decay=c.weight_decay,
+                                        momentum=c.momentum),
+}
+
+
+def lr_factor(cfg: OptimizerConfig, epochs: int, epoch: int) -> float:
+    """The learning-rate multiplier for ``epoch`` (0-based epochs completed)."""
+    if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
+        return (epoch + 1) / (cfg.warmup_epochs + 1)
+    e = epoch - cfg.warmup_epochs
+    if cfg.schedule == "cosine":
+        span = max(1, epochs - cfg.warmup_epochs)
+        return 0.5 * (1 + math.cos(math.pi * min(e, span) / span))
+    if cfg.schedule == "step":
+        return cfg.gamma ** (e // cfg.step_epochs)
+    return 1.0
+
+
+class Optimizers:
+    def __init__(self, groups: dict[str, list[nn.Parameter]], cfg: OptimizerConfig,
+                 epochs: int):
+        self.cfg = cfg
+        self.epochs = epochs
+        self.optimizers = {name: _OPTIMIZERS[cfg.name](params, cfg)
+                           for name, params in groups.items() if params}
+        self.schedulers = {
+            name: torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda e: lr_factor(cfg, epochs, e))
+            for name, opt in self.optimizers.items()}
+
+    def step(self, name: str, loss: Tensor) -> None:
+        """Back-propagate ``loss`` and step the optimiser of group ``name``."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        opt.step()
+
+    def epoch_end(self) -> None:
+        for s in self.schedulers.values():
+            s.step()
+
+    @property
+    def lr(self) -> float:
+        opt = next(iter(self.optimizers.values()))
+        return float(opt.param_groups[0]["lr"])
+
+    def state_dict(self) -> dict:
+        return {name: {"optimizer": opt.state_dict(),
+                       "scheduler": self.schedulers[name].state_dict()}
+                for name, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, s in state.items():
+            self.optimizers[name].load_state_dict(s["optimizer"])
+            self.schedulers[name].load_state_dict(s["scheduler"])

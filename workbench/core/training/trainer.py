@@ -1,0 +1,329 @@
+"""The training loop. It owns no maths (the algorithm does) and no side effects (callbacks
+do): it draws batches, steps, validates, snapshots, checkpoints and reports events.
+
+Stop and pause are ``threading.Event`` flags checked between steps, so another thread (the
+GUI) can stop a run at once without a running event loop on the training thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from .. import config as C
+from ..algorithms import ALGORITHMS, fusion_problem
+from ..algorithms.base import Algorithm
+from ..data.dataset import PairedDataset
+from ..data.info import DataInfo
+from ..errors import ConfigError, WorkbenchError
+from .callbacks import Callback
+from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
+                     FitEnded, FitStarted, GeneratedSamples, Probe, StepLogged)
+from .optim import Optimizers
+
+# Mid-epoch attention snapshots at most this often, so heatmaps move during long epochs.
+ATTENTION_INTERVAL_S = 2.0
+# Embedding snapshots cover at most this many validation pairs.
+MAX_EMBEDDING_SNAPSHOT = 5000
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but no CUDA GPU is available",
+                          key="device", value=name)
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise ConfigError("device 'mps' asked for, but Apple's MPS is not available",
+                          key="device", value=name)
+    return device
+
+
+def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
+    """The algorithm ``cfg`` names, built for data described by ``info``.
+
+    An invalid algorithm x fusion pair is refused with the registry's reason.
+    """
+    problem = fusion_problem(cfg.algorithm.name, cfg.fusion.name)
+    if problem:
+        raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
+                          f"{problem}", key="fusion.name", value=cfg.fusion.name)
+    spec = ALGORITHMS[cfg.algorithm.name]
+    if spec.needs_labels and info.num_classes < 2:
+        found = "no labels" if not info.has_labels else "only one label class"
+        raise WorkbenchError(f"{spec.title} needs labels with at least two classes, and this "
+                             f"data has {found}; pick a label column (data.label_column) or "
+                             "a label-free algorithm (contrastive, autoencoder, adversarial, "
+                             "graph)")
+    if cfg.fusion.name == "coattention" and not (info.text_is_tokens and info.image_is_pixels):
+        raise WorkbenchError("co-attention needs caption tokens and image patches, and this "
+                             "data holds precomputed feature vectors (one 'token' each, so "
+                             "every attention weight would be 1); pick another fusion")
+    return spec.load()(cfg, info)
+
+
+class Trainer:
+    def __init__(self, cfg: C.ExperimentConfig, dataset: PairedDataset, *,
+                 callbacks: Iterable[Callback] = (), run_dir: str | Path | None = None,
+                 resume_from: str | Path | None = None, device: str | None = None):
+        self.cfg = cfg
+        self.dataset = dataset
+        self.callbacks = list(callbacks)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.resume_from = resume_from
+        self.device = resolve_device(device or cfg.device)
+        self.stop_event = threading.Event()
+        self.pause_event = threading.Event()
+        self.model: Algorithm | None = None
+        self.optim: Optimizers | None = None
+        self.epoch = 0
+        self.step = 0
+        self.last_checkpoint: str | None = None
+        self.last_val: dict[str, float] = {}
+        self._epoch_done = True
+
+    # -- control from other threads ------------------------------------------------
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def pause(self) -> None:
+        self.pause_event.set()
+
+    def resume(self) -> None:
+        self.pause_event.clear()
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stop_event.is_set()
+
+    # -- the loop ----------------------------------------------------------------------
+    def fit(self) -> FitEnded:
+        """Train; always returns (and reports) exactly one :class:`FitEnded`."""
+        self._t0 = time.perf_counter()
+        status, reason = "finished", f"trained {self.cfg.training.epochs} epochs"
+        try:
+            self._setup()
+            status, reason = self._loop()
+        except Exception as exc:  # any failure inside a step: reported, never a crash
+            self._emit("on_exception", exc)
+            status = "failed"
+            reason = str(exc) if isinstance(exc, WorkbenchError) else \
+                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+        end = FitEnded(status=status, reason=reason, epoch=self.epoch, step=self.step,
+                       metrics=dict(self.last_val), seconds=self._elapsed(),
+                       run_dir=str(self.run_dir) if self.run_dir else None,
+                       checkpoint=self.last_checkpoint)
+        self._emit("on_fit_end", end)
+        return end
+
+    def _setup(self) -> None:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.model = build_algorithm(cfg, self.dataset.info())
+        self.model.prepare(self.dataset)
+        self.model.to(self.device)
+        self.optim = Optimizers(self.model.optimizer_groups(), cfg.optimizer,
+                                cfg.training.epochs)
+        self.start_epoch = 1
+        if self.resume_from is not None:
+            ckpt = load_checkpoint(self.resume_from, map_location=self.device)
+            self.model.load_state_dict(ckpt["model"])
+            self.optim.load_state_dict(ckpt["optim"])
+            restore_rng(ckpt["rng"], self.generator)
+            self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
+            self.start_epoch = self.epoch + 1
+        self.probes = self._probe_indices()
+        self._last_attention = 0.0
+        self._emit("on_fit_start", FitStarted(
+            algorithm=cfg.algorithm.name, fusion=cfg.fusion.name, epochs=cfg.training.epochs,
+            start_epoch=self.start_epoch,
+            steps_per_epoch=self.model.steps_per_epoch(self.dataset, cfg.training.batch_size),
+            train_size=len(self.dataset.indices("train")),
+            val_size=len(self.dataset.indices("val")), device=str(self.device),
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            run_dir=str(self.run_dir) if self.run_dir else None))
+
+    def _loop(self) -> tuple[str, str]:
+        t = self.cfg.training
+        model, ds = self.model, self.dataset
+        steps_per_epoch = model.steps_per_epoch(ds, t.batch_size)
+        for epoch in range(self.start_epoch, t.epochs + 1):
+            self.epoch = epoch
+            self._epoch_done = False
+            model.train()
+            sums: dict[str, float] = {}
+            n_steps = 0
+            for batch in model.train_batches(ds, t.batch_size, self.generator):
+                if self._wait_while_paused():
+                    return self._stopped()
+                losses = model.training_step(batch.to(self.device), self.optim)
+                values = {k: float(v) for k, v in losses.items()}
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                self.step += 1
+                n_steps += 1
+                if bad:
+                    return "failed", self._nan_reason(bad, values)
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                self._emit("on_step_end", StepLogged(
+                    step=self.step, epoch=epoch,
+                    epoch_progress=min(1.0, n_steps / steps_per_epoch), losses=values,
+                    lr=self.optim.lr, samples=len(batch), seconds=self._elapsed()))
+                if time.perf_counter() - self._last_attention > ATTENTION_INTERVAL_S:
+                    self._attention_snapshot()
+            self.optim.epoch_end()
+            self._epoch_done = True
+            last = epoch == t.epochs
+            val = {}
+            if epoch % t.val_every == 0 or last:
+                val = model.evaluate(ds, "val", max(t.batch_size, 256), self.device)
+                self.last_val = val
+            self._emit("on_epoch_end", EpochEnded(
+                epoch=epoch, step=self.step, train={k: v / max(n_steps, 1)
+                                                    for k, v in sums.items()},
+                val=val, seconds=self._elapsed(), lr=self.optim.lr))
+            if epoch % t.snapshot_every == 0 or last:
+                self._snapshots()
+            if self.run_dir is not None and (epoch % t.checkpoint_every == 0 or last):
+                self._checkpoint(epoch)
+            if self.should_stop:
+                return self._stopped()
+        return "finished", f"trained {t.epochs} epochs"
+
+    # -- helpers -----------------------------------------------------------------------
+    def _wait_while_paused(self) -> bool:
+        """Block while paused; True when the run should stop."""
+        while self.pause_event.is_set() and not self.stop_event.is_set():
+            self.stop_event.wait(0.05)
+        return self.stop_event.is_set()
+
+    def _stopped(self) -> tuple[str, str]:
+        if self.run_dir is not None and self.step > 0:
+            # Mid-epoch, the checkpoint counts only the epochs completed: continuing starts
+            # the interrupted epoch afresh (with the weights as they are now).
+            self._checkpoint(self.epoch if self._epoch_done else self.epoch - 1)
+        return "stopped", f"stopped by the user at epoch {self.epoch}, step {self.step}"
+
+    def _nan_reason(self, bad: list[str], values: dict[str, float]) -> str:
+        shown = ", ".join(f"{k} = {values[k]}" for k in bad)
+        kept = (f"the last good checkpoint is kept: {self.last_checkpoint}"
+                if self.last_checkpoint else "no checkpoint had been written yet")
+        return (f"the loss stopped being a finite number at step {self.step} (epoch "
+                f"{self.epoch}): {shown}. Training diverged; a lower learning rate "
+                f"(optimizer.lr) or gradient clipping (optimizer.grad_clip) usually helps; "
+                f"{kept}.")
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _emit(self, hook: str, event) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, event)
+
+    def _probe_indices(self) -> torch.Tensor:
+        idx = self.dataset.indices("val")
+        if len(idx) == 0:
+            idx = self.dataset.indices("train")
+        return idx[: self.cfg.training.probe_samples]
+
+    def _probes(self) -> list[Probe]:
+        ds = self.dataset
+        table = ds.table
+        out = []
+        for i in self.probes.tolist():
+            tokens = []
+            if ds.tokens is not None:
+                ids = ds.tokens[i, : int(ds.lengths[i])].tolist()
+                tokens = [ds.vocab.words[t] for t in ids]
+            image = None
+            if ds.images is not None:
+                image = ds.images[int(ds.image_index[i])].numpy()
+            label = ds.label_names[int(ds.labels[i])] if ds.labels is not None else None
+            out.append(Probe(i, table.caption(i), tokens, image, label))
+        return out
+
+    def _attention_snapshot(self) -> None:
+        self._last_attention = time.perf_counter()
+        if len(self.probes) == 0:
+            return
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            maps = model.attention(self.dataset.batch(self.probes).to(self.device))
+        finally:
+            model.train(was_training)
+        graph = maps.pop("graph", None)
+        arrays = {k: v.detach().float().cpu().numpy() for k, v in maps.items()}
+        if not arrays and graph is None:
+            return
+        grid = getattr(getattr(model, "image_encoder", None), "grid", None)
+        self._emit("on_snapshot", AttentionSnapshot(
+            epoch=self.epoch, step=self.step, probes=self._probes(),
+            modality_names=list(model.modality_names), maps=arrays,
+            grid=(grid, grid) if grid else None, graph=graph))
+
+    def _snapshots(self) -> None:
+        self._attention_snapshot()
+        model, ds = self.model, self.dataset
+        idx = ds.indices("val")
+        if len(idx) == 0:
+            idx = ds.indices("train")
+        idx = idx[:MAX_EMBEDDING_SNAPSHOT]
+        if len(idx):
+            was_training = model.training
+            model.eval()
+            try:
+                parts: dict[str, list] = {}
+                for start in range(0, len(idx), 512):
+                    b = ds.batch(idx[start:start + 512]).to(self.device)
+                    for k, v in model.embed(b).items():
+                        parts.setdefault(k, []).append(v.float().cpu())
+            finally:
+                model.train(was_training)
+            vec = {k: torch.cat(v).numpy() for k, v in parts.items()}
+            if "text" in vec and "image" in vec:
+                self._emit("on_snapshot", EmbeddingSnapshot(
+                    epoch=self.epoch, step=self.step, index=idx.numpy(), text=vec["text"],
+                    image=vec["image"], fused=vec.get("fused"),
+                    labels=ds.labels[idx].numpy() if ds.labels is not None else None,
+                    label_names=list(ds.label_names)))
+        generated = model.generate(16, torch.Generator().manual_seed(self.cfg.seed))
+        if generated is not None:
+            images = generated.get("images")
+            words = []
+            if "bow" in generated and ds.vocab is not None:
+                top = generated["bow"].topk(min(4, ds.vocab_size), dim=-1).indices
+                words = [[ds.vocab.words[i] for i in row.tolist()] for row in top]
+            self._emit("on_snapshot", GeneratedSamples(
+                epoch=self.epoch, step=self.step,
+                images=None if images is None else
+                (images.clamp(0, 1) * 255).round().byte().cpu().numpy(), words=words))
+
+    def _checkpoint(self, epochs_done: int) -> None:
+        path = self.run_dir / "checkpoints" / "last.pt"
+        save_checkpoint(
+            path, model_state=self.model.state_dict(), optim_state=self.optim.state_dict(),
+            epoch=epochs_done, step=self.step, config=C.to_dict(self.cfg),
+            info=self.dataset.info().to_dict(),
+            vocab=self.dataset.vocab.to_dict() if self.dataset.vocab else None,
+            rng=rng_state(self.generator))
+        self.last_checkpoint = str(path)
+        self._emit("on_checkpoint", CheckpointWritten(epochs_done, self.step, str(path)))
