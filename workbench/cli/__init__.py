@@ -12,6 +12,7 @@ from .. import __version__
 # name -> module; imported when the parser is built (the modules import nothing heavy at the
 # top level, so ``workbench --help`` stays fast).
 COMMANDS = {
+    "train": "workbench.cli.train",
     "data": "workbench.cli.data",
 }
 

@@ -85,8 +85,15 @@ class OptimizerConfig:
     name: str = param("adam", "Optimiser.", choices=("adam", "adamw", "sgd"))
     lr: float = param(1e-3, "Learning rate.", min=1e-6, max=10.0, log=True,
                       label="Learning rate")
+    embedding_lr_scale: float = param(1.0, "Learning-rate multiplier for the word "
+                                      "embeddings: each word appears in few captions, so its "
+                                      "vector learns slowly at a rate that suits the image "
+                                      "encoder.", min=0.1, max=100.0, log=True,
+                                      label="Embedding LR scale")
     weight_decay: float = param(0.0, "Weight decay.", min=0.0, max=1.0)
     momentum: float = param(0.9, "Momentum (SGD only).", min=0.0, max=0.999)
+    beta1: float = param(0.9, "Adam's first-moment decay (adam, adamw); GANs train more "
+                         "stably with 0.5.", min=0.0, max=0.999)
     schedule: str = param("none", "Learning-rate schedule over the epochs.",
                           choices=("none", "cosine", "step"))
     step_epochs: int = param(10, "step schedule: epochs between decays.", min=1, max=10_000)
@@ -109,6 +116,8 @@ class TrainingConfig:
                                   min=1, max=10_000, label="Checkpoint every (epochs)")
     probe_samples: int = param(4, "Validation samples whose attention is shown live.", min=1,
                                max=32)
+    augment_images: bool = param(False, "Randomly flip training images left-right and shift "
+                                 "them by a few pixels (more variety from few images).")
 
 
 @dataclass

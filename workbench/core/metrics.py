@@ -83,7 +83,7 @@ def retrieval_metrics(text: Tensor, image: Tensor, image_ids: Tensor) -> dict[st
     for name, ranks in (("t2i", t2i), ("i2t", i2t)):
         for k in RECALL_AT:
             out[f"{name}_r{k}"] = float((ranks <= k).float().mean())
-    out["median_rank"] = float(torch.cat([t2i, i2t]).float().median())
+    out["median_rank"] = float(torch.quantile(torch.cat([t2i, i2t]).float(), 0.5))
     return out
 
 

@@ -61,6 +61,29 @@ class Algorithm(nn.Module):
             text = self.text_encoder(batch, keep_weights=keep_weights)
         return text, self.image_encoder(batch)
 
+    def raw_modalities(self, batch: Batch) -> tuple[ModalityFeatures, ModalityFeatures]:
+        """The raw inputs only (bag of words or standardised features; pixels), for a fusion
+        that does not use the encoders (early fusion)."""
+        def features(name: str, raw: Tensor) -> ModalityFeatures:
+            empty = raw.new_zeros(raw.shape[0], 0)
+            return ModalityFeatures(name, empty, empty[:, :, None], empty.bool(), raw)
+
+        text = batch.bow if self.info.text_is_tokens else self.text_encoder(batch).raw
+        image = batch.images.flatten(1) if self.info.image_is_pixels else \
+            self.image_encoder(batch).raw
+        return features("text", text), features("image", image)
+
+    def modality_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters that read each modality (encoders, and fusion layers fed by raw
+        inputs): training must move some of each, or a modality is being ignored."""
+        out = {"text": list(self.text_encoder.parameters()),
+               "image": list(self.image_encoder.parameters())}
+        fusion = getattr(self, "fusion", None)
+        if fusion is not None:
+            for name, params in fusion.modality_parameters().items():
+                out[name] = out.get(name, []) + params
+        return out
+
     def modalities(self, batch: Batch, *, keep_weights: bool = False
                    ) -> tuple[ModalityFeatures, ModalityFeatures]:
         """The two modalities as the fusion receives them (by default, the encoders')."""

@@ -30,8 +30,13 @@ class Classifier(Algorithm):
         from ..fusion import FUSIONS
         return FUSIONS[self.cfg.fusion.name].load().decision_level
 
+    def modalities(self, batch, *, keep_weights=False):
+        if not self.fusion.uses_encoders:  # early fusion reads the raw inputs only
+            return self.raw_modalities(batch)
+        return self.encode(batch, keep_weights=keep_weights)
+
     def forward_step(self, batch):
-        text, image = self.encode(batch)
+        text, image = self.modalities(batch)
         b = len(batch)
         if self._hide is not None:
             keep_t, keep_i = (torch.full((b,), v, dtype=torch.bool, device=text.vector.device)
@@ -46,6 +51,8 @@ class Classifier(Algorithm):
         loss = F.cross_entropy(logits, batch.labels,
                                label_smoothing=self.params.label_smoothing)
         out = pair_outputs(batch, text.vector, image.vector, fused)
+        if not self.fusion.uses_encoders:  # no text or image vectors of their own to show
+            del out["text"], out["image"]
         out["logits"] = logits.detach()
         return {"loss": loss}, out
 

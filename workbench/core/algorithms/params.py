@@ -54,7 +54,7 @@ class GraphParams:
                    "similarity.", min=0, max=50)
     cross_modal_knn: bool = param(False, "Also link nearest neighbours across modalities "
                                   "(text to image), not only within each.")
-    edge_holdout: float = param(0.1, "Fraction of the training pair edges hidden from the "
+    edge_holdout: float = param(0.3, "Fraction of the training pair edges hidden from the "
                                 "graph and predicted (link prediction).", min=0.0, max=0.5)
     node_weight: float = param(1.0, "Weight of the node classification loss (when labels "
                                "exist).", min=0.0, max=10.0)

@@ -32,6 +32,9 @@ class Fusion(nn.Module):
     not a representation: the algorithm then uses ``z`` as its prediction directly."""
 
     decision_level = False
+    #: False for strategies that read only the raw inputs (early fusion): the algorithm then
+    #: need not run its encoders for this fusion
+    uses_encoders = True
 
     def __init__(self, params, dims: Sequence[ModalityDims], out_dim: int):
         super().__init__()
@@ -41,6 +44,11 @@ class Fusion(nn.Module):
 
     def forward(self, mods: Sequence[ModalityFeatures]) -> FusionOutput:  # pragma: no cover
         raise NotImplementedError
+
+    def modality_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters that read one modality only, by modality name (for strategies that
+        take raw inputs, where no encoder stands between the input and the fusion)."""
+        return {}
 
 
 def build_fusion(name: str, params, dims: Sequence[ModalityDims], out_dim: int) -> Fusion:

@@ -27,10 +27,15 @@ from .params import EarlyParams
 class EarlyFusion(Fusion):
     """Per-modality LayerNorm of the raw inputs, concatenation, ``params.layers`` Linear layers."""
 
+    uses_encoders = False
+
     def __init__(self, params: EarlyParams, dims: Sequence[ModalityDims], out_dim: int):
         super().__init__(params, dims, out_dim)
         self.norms = nn.ModuleList(nn.LayerNorm(d.raw) for d in self.dims)
         self.net = mlp([sum(d.raw for d in self.dims)] + [out_dim] * params.layers)
+
+    def modality_parameters(self) -> dict[str, list[nn.Parameter]]:
+        return {d.name: list(norm.parameters()) for d, norm in zip(self.dims, self.norms)}
 
     def forward(self, mods: Sequence[ModalityFeatures]) -> FusionOutput:
         present = presence_matrix(mods) > 0  # (B, M)

@@ -18,10 +18,18 @@ from .features import ModalityDims, ModalityFeatures
 
 
 class TextEncoder(nn.Module):
+    """Word embeddings and positions, optional self-attention, masked-mean pooling."""
+
     def __init__(self, vocab_size: int, max_tokens: int, embed_dim: int, hidden_dim: int, *,
                  self_attention: bool = True, dropout: float = 0.0):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        # Small initial vectors (as BERT/GPT): with the default N(0, 1) a word seen once in
+        # training keeps a large random vector that swamps the mean of a short caption
+        # (measured on emoji: 0.79 -> 0.83 text-only accuracy).
+        nn.init.normal_(self.embed.weight, std=0.02)
+        with torch.no_grad():
+            self.embed.weight[0].zero_()
         self.pos = nn.Parameter(torch.randn(max_tokens, embed_dim) * 0.02)
         self.drop = nn.Dropout(dropout)
         self.block = SelfAttentionBlock(embed_dim, dropout=dropout) if self_attention else None

@@ -61,8 +61,9 @@ class Probe:
 class AttentionSnapshot:
     """Attention of the probe samples. ``maps`` hold one row per probe:
     ``text_to_image`` (n, L, P), ``image_to_text`` (n, P, L), ``self_attention`` (n, L, L),
-    ``modality_weights`` (n, M), ``gate`` (n, H). ``graph`` holds the GAT neighbour weights
-    of the probe nodes."""
+    ``modality_weights`` (n, M), ``gate`` (n, H). ``graph`` holds, per probe caption node,
+    its neighbours' weights: GAT attention (last layer, mean over heads) or, for GCN, the
+    fixed 1 / c_ij; the node's own self loop included."""
 
     epoch: int
     step: int
@@ -75,13 +76,14 @@ class AttentionSnapshot:
 
 @dataclass
 class EmbeddingSnapshot:
-    """Validation-set vectors: ``text``, ``image`` and ``fused`` (N, H) float32."""
+    """Validation-set vectors: ``text``, ``image`` and ``fused`` (N, H) float32; a model
+    without separate modality vectors (early fusion) has only ``fused``."""
 
     epoch: int
     step: int
     index: np.ndarray  # dataset rows
-    text: np.ndarray
-    image: np.ndarray
+    text: np.ndarray | None
+    image: np.ndarray | None
     fused: np.ndarray | None
     labels: np.ndarray | None
     label_names: list[str]

@@ -7,6 +7,7 @@ step separately, each with its own optimiser built from the same settings.
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -14,8 +15,10 @@ from torch import Tensor, nn
 from ..config import OptimizerConfig
 
 _OPTIMIZERS = {
-    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay),
-    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay,
+                                          betas=(c.beta1, 0.999)),
+    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay,
+                                            betas=(c.beta1, 0.999)),
     "sgd": lambda p, c: torch.optim.SGD(p, lr=c.lr, weight_decay=c.weight_decay,
                                         momentum=c.momentum),
 }
@@ -35,12 +38,24 @@ def lr_factor(cfg: OptimizerConfig, epochs: int, epoch: int) -> float:
 
 
 class Optimizers:
+    """``embeddings``: parameters (word embedding tables) that learn at
+    ``cfg.embedding_lr_scale`` times the learning rate."""
+
     def __init__(self, groups: dict[str, list[nn.Parameter]], cfg: OptimizerConfig,
-                 epochs: int):
+                 epochs: int, *, embeddings: Iterable[nn.Parameter] = ()):
         self.cfg = cfg
         self.epochs = epochs
-        self.optimizers = {name: _OPTIMIZERS[cfg.name](params, cfg)
-                           for name, params in groups.items() if params}
+        special = {id(p) for p in embeddings}
+        self.optimizers = {}
+        for name, params in groups.items():
+            if not params:
+                continue
+            plain = [p for p in params if id(p) not in special]
+            emb = [p for p in params if id(p) in special]
+            param_groups = [{"params": plain}] if plain else []
+            if emb:
+                param_groups.append({"params": emb, "lr": cfg.lr * cfg.embedding_lr_scale})
+            self.optimizers[name] = _OPTIMIZERS[cfg.name](param_groups, cfg)
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(
                 opt, lambda e: lr_factor(cfg, epochs, e))

@@ -20,6 +20,7 @@ import torch
 from .. import config as C
 from ..algorithms import ALGORITHMS, fusion_problem
 from ..algorithms.base import Algorithm
+from ..data.augment import augment_images
 from ..data.dataset import PairedDataset
 from ..data.info import DataInfo
 from ..errors import ConfigError, WorkbenchError
@@ -140,7 +141,9 @@ class Trainer:
         self.model.prepare(self.dataset)
         self.model.to(self.device)
         self.optim = Optimizers(self.model.optimizer_groups(), cfg.optimizer,
-                                cfg.training.epochs)
+                                cfg.training.epochs, embeddings=[
+                                    m.weight for m in self.model.modules()
+                                    if isinstance(m, torch.nn.Embedding)])
         self.start_epoch = 1
         if self.resume_from is not None:
             ckpt = load_checkpoint(self.resume_from, map_location=self.device)
@@ -173,7 +176,10 @@ class Trainer:
             for batch in model.train_batches(ds, t.batch_size, self.generator):
                 if self._wait_while_paused():
                     return self._stopped()
-                losses = model.training_step(batch.to(self.device), self.optim)
+                batch = batch.to(self.device)
+                if t.augment_images and batch.images is not None:
+                    batch.images = augment_images(batch.images, self.generator)
+                losses = model.training_step(batch, self.optim)
                 values = {k: float(v) for k, v in losses.items()}
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 self.step += 1
@@ -287,30 +293,30 @@ class Trainer:
         if len(idx) == 0:
             idx = ds.indices("train")
         idx = idx[:MAX_EMBEDDING_SNAPSHOT]
-        if len(idx):
-            was_training = model.training
-            model.eval()
-            try:
-                parts: dict[str, list] = {}
-                for start in range(0, len(idx), 512):
-                    b = ds.batch(idx[start:start + 512]).to(self.device)
-                    for k, v in model.embed(b).items():
-                        parts.setdefault(k, []).append(v.float().cpu())
-            finally:
-                model.train(was_training)
-            vec = {k: torch.cat(v).numpy() for k, v in parts.items()}
-            if "text" in vec and "image" in vec:
-                self._emit("on_snapshot", EmbeddingSnapshot(
-                    epoch=self.epoch, step=self.step, index=idx.numpy(), text=vec["text"],
-                    image=vec["image"], fused=vec.get("fused"),
-                    labels=ds.labels[idx].numpy() if ds.labels is not None else None,
-                    label_names=list(ds.label_names)))
-        generated = model.generate(16, torch.Generator().manual_seed(self.cfg.seed))
+        was_training = model.training
+        model.eval()
+        try:
+            parts: dict[str, list] = {}
+            for start in range(0, len(idx), 512):
+                b = ds.batch(idx[start:start + 512]).to(self.device)
+                for k, v in model.embed(b).items():
+                    parts.setdefault(k, []).append(v.float().cpu())
+            generated = model.generate(16, torch.Generator().manual_seed(self.cfg.seed))
+        finally:
+            model.train(was_training)
+        vec = {k: torch.cat(v).numpy() for k, v in parts.items()}
+        if vec:
+            self._emit("on_snapshot", EmbeddingSnapshot(
+                epoch=self.epoch, step=self.step, index=idx.numpy(), text=vec.get("text"),
+                image=vec.get("image"), fused=vec.get("fused"),
+                labels=ds.labels[idx].numpy() if ds.labels is not None else None,
+                label_names=list(ds.label_names)))
         if generated is not None:
             images = generated.get("images")
             words = []
-            if "bow" in generated and ds.vocab is not None:
-                top = generated["bow"].topk(min(4, ds.vocab_size), dim=-1).indices
+            bow = generated.get("bow")
+            if bow is not None and ds.vocab is not None:
+                top = bow.topk(min(4, ds.vocab_size), dim=-1).indices
                 words = [[ds.vocab.words[i] for i in row.tolist()] for row in top]
             self._emit("on_snapshot", GeneratedSamples(
                 epoch=self.epoch, step=self.step,

@@ -1,0 +1,161 @@
+"""Quality side by side with scikit-learn on the built-in emoji data (label = group).
+
+Trains the workbench's classifier presets (one per fusion) and its contrastive preset, then
+runs scikit-learn on exactly the same train / validation / test split:
+
+- LogisticRegression on TF-IDF of the captions, on the pixels, and on both concatenated
+  (C chosen on the validation split, as the workbench's presets were);
+- CCA between PCA-reduced TF-IDF and pixels for text -> image retrieval.
+
+Every number is on the test split, which neither side saw while training or choosing
+settings. Needs scikit-learn (``pip install -e ".[quality]"``).
+
+    python scripts/quality.py [--epochs-scale 1.0] [--json] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+from workbench.core import metrics as M
+from workbench.core.data import load_dataset
+from workbench.core.presets import list_presets, load_preset
+from workbench.core.training import Trainer
+
+
+def train_and_test(name: str, epochs_scale: float) -> tuple[dict, float]:
+    cfg = load_preset(name)
+    cfg.training.epochs = max(1, round(cfg.training.epochs * epochs_scale))
+    ds = load_dataset(cfg)
+    t0 = time.perf_counter()
+    trainer = Trainer(cfg, ds)
+    end = trainer.fit()
+    if end.status != "finished":
+        raise SystemExit(f"{name}: {end.status}: {end.reason}")
+    seconds = time.perf_counter() - t0
+    return trainer.model.evaluate(ds, "test", 512), seconds
+
+
+def sklearn_baselines(seed_preset: str, seed: int | None = None) -> dict:
+    from sklearn.cross_decomposition import CCA
+    from sklearn.decomposition import PCA
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.preprocessing import StandardScaler
+    from scipy.sparse import csr_matrix, hstack
+
+    from workbench.core.data.text import tokenize
+
+    cfg = load_preset(seed_preset)
+    if seed is not None:
+        cfg.seed = seed
+    ds = load_dataset(cfg)  # the same split as the workbench runs (same seed, same data)
+    table = ds.table
+    tr, va, te = (ds.split.train, ds.split.val, ds.split.test)
+    captions = np.array(table.captions, dtype=object)
+    y = table.labels
+    tfidf = TfidfVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None)
+    t_tr = tfidf.fit_transform(captions[tr])
+    t_va, t_te = tfidf.transform(captions[va]), tfidf.transform(captions[te])
+    pixels = table.images[table.image_index].reshape(len(table), -1).astype(np.float32) / 255
+    scaler = StandardScaler().fit(pixels[tr])
+    p_tr, p_va, p_te = (scaler.transform(pixels[s]) for s in (tr, va, te))
+    # Put the two blocks on a comparable scale: TF-IDF rows have unit norm, pixel rows ~ sqrt(D).
+    w = 1.0 / np.sqrt(pixels.shape[1])
+    both = [hstack([t, csr_matrix(p * w)]).tocsr() for t, p in ((t_tr, p_tr), (t_va, p_va),
+                                                               (t_te, p_te))]
+    out = {}
+    for name, (a, b, c) in {"LogisticRegression, TF-IDF text": (t_tr, t_va, t_te),
+                            "LogisticRegression, pixels": (p_tr, p_va, p_te),
+                            "LogisticRegression, text + pixels": tuple(both)}.items():
+        best = None
+        for C_ in (0.1, 1.0, 10.0, 100.0):
+            model = LogisticRegression(C=C_, max_iter=3000).fit(a, y[tr])
+            score = accuracy_score(y[va], model.predict(b))
+            if best is None or score > best[0]:
+                best = (score, model, C_)
+        pred = best[1].predict(c)
+        out[name] = {"accuracy": accuracy_score(y[te], pred),
+                     "macro_f1": f1_score(y[te], pred, average="macro"), "C": best[2]}
+    # CCA after PCA for text -> image retrieval
+    best = None
+    for dims in (16, 32, 64):
+        pt = PCA(n_components=min(128, t_tr.shape[1] - 1), random_state=0).fit(t_tr.toarray())
+        pp = PCA(n_components=128, random_state=0).fit(p_tr)
+        cca = CCA(n_components=dims, max_iter=2000).fit(pt.transform(t_tr.toarray()),
+                                                         pp.transform(p_tr))
+
+        def r10(t, p, ids):
+            a, b = cca.transform(pt.transform(t.toarray()), pp.transform(p))
+            return M.retrieval_metrics(torch.from_numpy(a).float(), torch.from_numpy(b).float(),
+                                       torch.from_numpy(ids))
+
+        ids = table.image_index
+        val = r10(t_va, p_va, ids[va])
+        if best is None or val["t2i_r10"] > best[0]:
+            best = (val["t2i_r10"], r10(t_te, p_te, ids[te]), dims)
+    out["CCA (PCA 128 -> CCA), text -> image"] = {**best[1], "components": best[2]}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs-scale", type=float, default=1.0,
+                        help="scale every preset's epochs (e.g. 0.2 for a quick look)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table here")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    classifiers = [p.name for p in list_presets() if p.builtin and p.name.startswith("classifier-")]
+    rows = {}
+    for name in classifiers + ["contrastive-emoji"]:
+        print(f"training {name} ...", file=sys.stderr)
+        test, seconds = train_and_test(name, args.epochs_scale)
+        rows[name] = {**test, "seconds": round(seconds, 1)}
+        print(f"  {json.dumps({k: round(v, 4) for k, v in test.items()})}", file=sys.stderr)
+    print("running scikit-learn ...", file=sys.stderr)
+    baselines = sklearn_baselines("contrastive-emoji")
+    best_fusion = max(classifiers, key=lambda n: rows[n]["accuracy"])
+    lr_best = max(v["accuracy"] for k, v in baselines.items() if k.startswith("Logistic"))
+    cca = baselines["CCA (PCA 128 -> CCA), text -> image"]["t2i_r10"]
+    verdict = {"best_classifier": best_fusion,
+               "classifier_beats_all_logistic": rows[best_fusion]["accuracy"] > lr_best,
+               "contrastive_beats_cca_r10": rows["contrastive-emoji"]["t2i_r10"] > cca}
+    lines = ["| method | test accuracy | test macro-F1 | text->image R@10 | train time |",
+             "| --- | --- | --- | --- | --- |"]
+    for name in classifiers:
+        r = rows[name]
+        lines.append(f"| workbench `{name}` | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+                     f"| {r['seconds']:.0f} s |")
+    r = rows["contrastive-emoji"]
+    lines.append(f"| workbench `contrastive-emoji` | | | {r['t2i_r10']:.3f} | "
+                 f"{r['seconds']:.0f} s |")
+    for name, b in baselines.items():
+        if "accuracy" in b:
+            lines.append(f"| scikit-learn {name} (C={b['C']:g}) | {b['accuracy']:.3f} | "
+                         f"{b['macro_f1']:.3f} | | |")
+        else:
+            lines.append(f"| scikit-learn {name} ({b['components']} components) | | | "
+                         f"{b['t2i_r10']:.3f} | |")
+    table = "\n".join(lines)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as fh:
+            fh.write(table + "\n")
+    if args.json:
+        print(json.dumps({"workbench": rows, "sklearn": baselines, **verdict}, default=float))
+    else:
+        print(table)
+        print(json.dumps(verdict))
+    return 0 if verdict["classifier_beats_all_logistic"] and \
+        verdict["contrastive_beats_cca_r10"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

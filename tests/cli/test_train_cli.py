@@ -1,0 +1,52 @@
+"""``workbench train``: JSON output, run folder, errors."""
+
+from __future__ import annotations
+
+import json
+
+from fixtures import make_image_folder, tiny_config
+from workbench.cli import main
+from workbench.core import config as C
+
+
+def test_train_json_and_run_folder(tmp_path, capsys):
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder, "algorithm.name=classifier", "fusion.name=late"),
+                    tmp_path / "tiny.toml")
+    out = tmp_path / "run"
+    code = main(["train", str(preset), "--epochs", "2", "--out", str(out), "--json",
+                 "--set", "optimizer.lr=0.003"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads(captured.out)
+    assert result["algorithm"] == "classifier" and result["fusion"] == "late"
+    assert result["epochs"] == 2 and result["run_dir"] == str(out)
+    assert {"accuracy", "macro_f1", "loss"} <= result["metrics"].keys()
+    assert "epoch 1/2" in captured.err and "epoch 2/2" in captured.err
+    saved = C.load(out / "config.toml")
+    assert saved.optimizer.lr == 0.003 and saved.training.epochs == 2
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["status"] == "finished" and summary["metrics"] == result["metrics"]
+    assert (out / "checkpoints" / "last.pt").is_file()
+
+
+def test_retrieval_keys_in_json(tmp_path, capsys):
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder), tmp_path / "c.toml")
+    assert main(["train", str(preset), "--out", str(tmp_path / "r"), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    for key in ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "median_rank"):
+        assert key in metrics
+
+
+def test_bad_inputs_exit_nonzero(tmp_path, capsys):
+    assert main(["train", "no-such-preset"]) == 1
+    assert "no preset named 'no-such-preset'" in capsys.readouterr().err
+    assert main(["train", "contrastive-emoji", "--set", "fusion.name=early"]) == 1
+    assert "contrastive cannot use 'early'" in capsys.readouterr().err
+    assert main(["train", "contrastive-emoji", "--data", str(tmp_path / "none.csv")]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
+    assert main(["train", "contrastive-emoji", "--set", "training.epochs=0"]) == 1
+    assert "training.epochs" in capsys.readouterr().err

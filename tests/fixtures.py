@@ -1,0 +1,60 @@
+"""Tiny datasets made the way a user would make them, for engine and GUI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from workbench.core import config as C
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220),
+           "yellow": (230, 210, 30)}
+SHAPES = ("square", "circle")
+
+
+def make_image_folder(root: Path, n_per_class: int = 6, size: int = 16) -> Path:
+    """An image folder with metadata.jsonl: coloured shapes captioned with their colour and
+    shape, labelled by colour."""
+    import json
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    lines = []
+    for colour, rgb in COLOURS.items():
+        for i in range(n_per_class):
+            shape = SHAPES[i % 2]
+            im = Image.new("RGB", (size, size), (255, 255, 255))
+            px = np.asarray(im).copy()
+            yy, xx = np.mgrid[:size, :size]
+            c = size / 2 + rng.uniform(-1, 1)
+            r = size / 3
+            mask = (np.abs(yy - c) < r) & (np.abs(xx - c) < r) if shape == "square" else \
+                (yy - c) ** 2 + (xx - c) ** 2 < r * r
+            px[mask] = rgb
+            name = f"{colour}_{shape}_{i}.png"
+            Image.fromarray(px).save(root / name)
+            lines.append({"file_name": name, "text": f"a {colour} {shape} number {i}",
+                          "label": colour})
+    (root / "metadata.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return root
+
+
+def make_npz(path: Path, n: int = 40, labels: bool = True) -> Path:
+    rng = np.random.default_rng(1)
+    y = np.arange(n) % 2
+    text = rng.normal(size=(n, 12)) + y[:, None]
+    image = rng.normal(size=(n, 9)) - y[:, None]
+    arrays = {"text": text, "image": image}
+    if labels:
+        arrays["label"] = y
+    np.savez(path, **arrays)
+    return path
+
+
+def tiny_config(source: str | Path, *overrides: str) -> C.ExperimentConfig:
+    """Small, fast settings for a tiny dataset."""
+    return C.apply_overrides(C.ExperimentConfig(), [
+        f"data.source={source}", "preprocess.image_size=16", "model.embed_dim=16",
+        "model.hidden_dim=16", "training.batch_size=8", "training.epochs=1",
+        "data.val_fraction=0.25", "data.test_fraction=0.0", *overrides])

@@ -1,0 +1,151 @@
+"""``workbench train PRESET``: train from the command line, with the GUI's engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+from ..core.training.callbacks import Callback
+from .common import StageProgress, fail
+
+# The metrics shown on each epoch line, when the run has them.
+HEADLINE = ("accuracy", "macro_f1", "t2i_r1", "t2i_r10", "i2t_r10", "median_rank",
+            "recon_error_image", "d_real", "d_fake")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a preset from the command line",
+                       description="Train PRESET (a built-in or user preset name, or a TOML "
+                       "file). Progress and one line per epoch go to stderr; the run folder "
+                       "(config, metrics, checkpoints, embeddings) is written under the user "
+                       "data folder or --out.")
+    p.add_argument("preset", metavar="PRESET")
+    p.add_argument("--data", metavar="SOURCE", help="data source (overrides data.source)")
+    p.add_argument("--images", metavar="DIR", help="image folder (overrides data.images)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any setting, e.g. --set optimizer.lr=3e-4 (repeatable)")
+    p.add_argument("--epochs", type=int, metavar="N", help="overrides training.epochs")
+    p.add_argument("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--out", metavar="DIR", help="write the run folder here")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue from a checkpoint (a run's checkpoints/last.pt)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object with the final metrics on stdout")
+    p.set_defaults(run=run_train)
+
+
+def run_train(args) -> int:
+    from ..core import config as C
+    from ..core.errors import WorkbenchError
+    from ..core.presets import load_preset
+
+    overrides = []
+    if args.data:
+        overrides.append(f"data.source={args.data}")
+    if args.images:
+        overrides.append(f"data.images={args.images}")
+    if args.epochs is not None:
+        overrides.append(f"training.epochs={args.epochs}")
+    if args.device:
+        overrides.append(f"device={args.device}")
+    try:
+        cfg = C.apply_overrides(load_preset(args.preset), overrides + args.set)
+        return _train(cfg, args)
+    except WorkbenchError as exc:
+        return fail(exc)
+
+
+def _train(cfg, args) -> int:
+    from pathlib import Path
+
+    from ..core.data import load_dataset
+    from ..core.runs import RunWriter, new_run_dir
+    from ..core.training import Trainer
+
+    dataset = load_dataset(cfg, progress=StageProgress())
+    name = Path(args.preset).stem if args.preset.endswith(".toml") else args.preset
+    run_dir = Path(args.out) if args.out else new_run_dir(name)
+    callbacks = [RunWriter(run_dir, cfg, preset=name), ProgressPrinter()]
+    trainer = Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
+                      resume_from=args.resume)
+    with _stop_on_interrupt(trainer):
+        end = trainer.fit()
+    if args.json:
+        print(json.dumps({"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
+                          "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
+                          "seconds": round(end.seconds, 3), "metrics": end.metrics}))
+    if end.status == "failed":
+        print(f"error: {end.reason}", file=sys.stderr)
+        return 1
+    print(f"{end.status}: {end.reason}; run folder: {run_dir}", file=sys.stderr)
+    return 0 if end.status == "finished" else 130
+
+
+class _stop_on_interrupt:
+    """The first Ctrl-C stops the run cleanly (a checkpoint is written); a second one
+    interrupts at once."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def __enter__(self):
+        self.previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+            self.trainer.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        try:
+            signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def format_metrics(values: dict[str, float], keys=HEADLINE) -> str:
+    return "  ".join(f"{k} {values[k]:.3f}" if k != "median_rank" else f"{k} {values[k]:g}"
+                     for k in keys if k in values)
+
+
+class ProgressPrinter(Callback):
+    """A progress bar (when stderr is a terminal) and one line per epoch on stderr."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.bar = StageProgress(self.stream)
+        self.epochs = 0
+        self.steps_per_epoch = 1
+        self._last_bar = 0.0
+
+    def on_fit_start(self, trainer, e):
+        self.epochs, self.steps_per_epoch = e.epochs, e.steps_per_epoch
+        print(f"training {e.algorithm} + {e.fusion} on {e.train_size} pairs ({e.val_size} "
+              f"validation), {e.parameters:,} parameters, {e.device}", file=self.stream)
+
+    def on_step_end(self, trainer, e):
+        if not self.bar.enabled or time.monotonic() - self._last_bar < 0.2:
+            return
+        self._last_bar = time.monotonic()
+        done = (e.epoch - 1) + e.epoch_progress
+        eta = e.seconds / max(done - trainer.start_epoch + 1, 1e-9) * (self.epochs - done)
+        width = 24
+        filled = int(width * e.epoch_progress)
+        self.stream.write(f"\repoch {e.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}]"
+                          f" loss {e.losses.get('loss', float('nan')):.4f}  ETA {eta:5.0f} s ")
+        self.stream.flush()
+
+    def on_epoch_end(self, trainer, e):
+        if self.bar.enabled:
+            self.stream.write("\r" + " " * 78 + "\r")
+        val = f"  val loss {e.val['loss']:.4f}" if "loss" in e.val else ""
+        print(f"epoch {e.epoch}/{self.epochs}  loss {e.train.get('loss', float('nan')):.4f}"
+              f"{val}  {format_metrics(e.val)}  ({e.seconds:.1f} s)".rstrip(),
+              file=self.stream)

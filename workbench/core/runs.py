@@ -1,0 +1,134 @@
+"""Run folders: what a training run leaves behind, written by a callback as it goes.
+
+::
+
+    <run>/config.toml        the resolved config (a preset that reproduces the run)
+    <run>/run.json           summary: status, algorithm, fusion, data, metrics, duration
+    <run>/metrics.jsonl      one line per epoch: train losses, validation losses and metrics
+    <run>/steps.jsonl        one line per step: every loss term
+    <run>/checkpoints/last.pt
+    <run>/snapshots/embeddings-e0003.npz, attention-e0003.npz, generated-e0003.npz
+
+Every whole-file write is atomic; the JSON-lines files are appended and flushed per epoch, so
+a crash loses at most the steps of the current epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import config as C
+from .atomic import atomic_write, atomic_write_bytes
+from .paths import runs_dir
+from .training.callbacks import Callback
+from .training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, FitEnded,
+                              FitStarted, GeneratedSamples, StepLogged)
+
+
+def new_run_dir(name: str, base: str | Path | None = None) -> Path:
+    """A fresh, unique folder ``<base>/<date>-<time>-<name>`` (base: the user runs folder)."""
+    base = Path(base) if base is not None else runs_dir()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = base / (f"{stamp}-{slug}" + (f"-{n}" if n else ""))
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a run folder under {base}")
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=2, default=_json_default,
+                                        ensure_ascii=False).encode("utf-8"))
+
+
+class RunWriter(Callback):
+    """Writes the run folder for one fit."""
+
+    def __init__(self, run_dir: str | Path, cfg: C.ExperimentConfig, *, preset: str = "",
+                 data_summary: dict | None = None):
+        self.dir = Path(run_dir)
+        self.cfg = cfg
+        self.summary = {"id": self.dir.name, "created": datetime.now().isoformat(timespec="seconds"),
+                        "preset": preset, "algorithm": cfg.algorithm.name,
+                        "fusion": cfg.fusion.name, "data": cfg.data.source,
+                        "description": cfg.description, "status": "running",
+                        **({"data_summary": data_summary} if data_summary else {})}
+        self._steps = None
+        self._metrics = None
+
+    def on_fit_start(self, trainer, event: FitStarted) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        C.save(self.cfg, self.dir / "config.toml")
+        self.summary.update(epochs=event.epochs, device=event.device,
+                            parameters=event.parameters, train_size=event.train_size,
+                            val_size=event.val_size, start_epoch=event.start_epoch)
+        self._write_summary()
+        self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")
+        self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
+        self._t0 = time.time()
+
+    def on_step_end(self, trainer, event: StepLogged) -> None:
+        self._steps.write(json.dumps({"step": event.step, "epoch": event.epoch,
+                                      "losses": event.losses, "lr": event.lr,
+                                      "seconds": round(event.seconds, 3)}) + "\n")
+
+    def on_epoch_end(self, trainer, event: EpochEnded) -> None:
+        self._metrics.write(json.dumps({"epoch": event.epoch, "step": event.step,
+                                        "seconds": round(event.seconds, 3), "lr": event.lr,
+                                        "train": event.train, "val": event.val}) + "\n")
+        self._steps.flush()
+        self._metrics.flush()
+
+    def on_snapshot(self, trainer, event) -> None:
+        folder = self.dir / "snapshots"
+        if isinstance(event, EmbeddingSnapshot):
+            arrays = {"index": event.index}
+            for key in ("text", "image", "fused"):
+                if getattr(event, key) is not None:
+                    arrays[key] = getattr(event, key)
+            if event.labels is not None:
+                arrays["labels"] = event.labels
+            arrays["label_names"] = np.array(event.label_names, dtype=str)
+            _write_npz(folder / f"embeddings-e{event.epoch:04d}.npz", arrays)
+        elif isinstance(event, AttentionSnapshot):
+            arrays = {f"map_{k}": v for k, v in event.maps.items()}
+            arrays["probe_index"] = np.array([p.index for p in event.probes])
+            _write_npz(folder / f"attention-e{event.epoch:04d}.npz", arrays)
+        elif isinstance(event, GeneratedSamples) and event.images is not None:
+            _write_npz(folder / f"generated-e{event.epoch:04d}.npz", {"images": event.images})
+
+    def on_fit_end(self, trainer, event: FitEnded) -> None:
+        for fh in (self._steps, self._metrics):
+            if fh is not None:
+                fh.close()
+        self.summary.update(status=event.status, reason=event.reason,
+                            epochs_done=event.epoch, steps=event.step,
+                            seconds=round(event.seconds, 3), metrics=event.metrics,
+                            checkpoint=event.checkpoint)
+        self._write_summary()
+
+    def _write_summary(self) -> None:
+        write_json(self.dir / "run.json", self.summary)
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    atomic_write(path, write)
