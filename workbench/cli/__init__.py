@@ -12,6 +12,7 @@ from .. import __version__
 # name -> module; imported when the parser is built (the modules import nothing heavy at the
 # top level, so ``workbench --help`` stays fast).
 COMMANDS = {
+    "gui": "workbench.cli.gui",
     "train": "workbench.cli.train",
     "data": "workbench.cli.data",
 }
@@ -32,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help()
-        return 2
+        # Plain ``workbench`` (or only global options): open the application.
+        from .gui import run_gui
+        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+        return int(run_gui(args) or 0)
     return int(args.run(args) or 0)
 
 

@@ -144,9 +144,11 @@ class FusionConfig:
 class ExperimentConfig:
     """One experiment; saved as a preset TOML file."""
 
-    description: str = ""
-    seed: int = 0
-    device: str = "auto"
+    description: str = param("", "What this experiment is for (shown in the preset list).")
+    seed: int = param(0, "Seeds the weights, the shuffling and the data split: the same seed "
+                      "reproduces a run.", min=0, max=2**32 - 1)
+    device: str = param("auto", "Where to train: auto (CUDA, then Apple MPS, then the CPU), "
+                        "cpu, cuda, cuda:N or mps.")
     data: DataConfig = field(default_factory=DataConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

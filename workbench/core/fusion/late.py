@@ -11,8 +11,8 @@ heads are combined over the modalities present in each sample by ``params.combin
   log-probabilities) still trains the heads; ``z.exp()`` gives the voted probabilities.
 
 ``z`` is a decision (class logits or log-probabilities), not a representation, hence
-``decision_level``. ``modality_weights`` (B, M) is reported for every combine: uniform over
-the present modalities for mean and vote.
+``decision_level``. ``modality_weights`` (B, M) are reported for ``learned`` only: for mean
+and vote they are fixed (uniform over the present modalities) and would say nothing.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ class LateFusion(Fusion):
             weights = masked_softmax(self.modality_scores.expand_as(present), present)
         else:
             weights = present.to(logits.dtype) / present.sum(1, keepdim=True).clamp(min=1)
+        shown = {"modality_weights": weights} if self.modality_scores is not None else {}
         if self.params.combine != "vote":
-            return FusionOutput((weights.unsqueeze(-1) * logits).sum(1),
-                                {"modality_weights": weights})
+            return FusionOutput((weights.unsqueeze(-1) * logits).sum(1), shown)
         # Soft vote in log space: log sum_m w_m softmax(l_m) = logsumexp_m(log w_m + log_softmax).
         # A sample with no modality votes uniformly; its weights are made finite first so that
         # the discarded branch has no -inf to send NaN through backward.
@@ -61,4 +61,4 @@ class LateFusion(Fusion):
         safe = torch.where(nobody, 1.0 / present.shape[1], weights)
         z = torch.logsumexp(safe.log().unsqueeze(-1) + logits.log_softmax(-1), dim=1)
         z = torch.where(nobody, -math.log(self.out_dim), z)
-        return FusionOutput(z, {"modality_weights": weights})
+        return FusionOutput(z, shown)

@@ -17,7 +17,8 @@ from .base import Fusion, FusionOutput, presence_matrix
 
 
 class MeanFusion(Fusion):
-    """Mean over the present modalities' vectors (uniform ``modality_weights``)."""
+    """Mean over the present modalities' vectors. It reports no attention: its weights are
+    fixed (1/M), so they would only clutter the live views."""
 
     def __init__(self, params, dims: Sequence[ModalityDims], out_dim: int):
         super().__init__(params, dims, out_dim)
@@ -39,6 +40,5 @@ class MeanFusion(Fusion):
         v = torch.stack(vectors, dim=1)  # (B, M, H)
         # A sample with no modality left gets a zero vector (0 / 1), not 0 / 0.
         count = present.sum(1, keepdim=True).clamp(min=1)
-        weights = present.to(v.dtype) / count
         z = torch.where(present.unsqueeze(-1), v, 0.0).sum(1) / count
-        return FusionOutput(self.post(z), {"modality_weights": weights})
+        return FusionOutput(self.post(z))

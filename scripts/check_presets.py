@@ -1,0 +1,78 @@
+"""Train every built-in preset from the command line and report what it reached.
+
+For each preset: wall time, the training loss of the first and the last epoch (it must be
+finite and falling), and the headline validation metrics. Exits non-zero if any preset fails
+or its loss does not fall.
+
+    python scripts/check_presets.py [--epochs-scale 1.0] [--only NAME ...] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from workbench.core.presets import list_presets
+
+HEADLINE = ("accuracy", "macro_f1", "t2i_r10", "i2t_r10", "median_rank", "recon_error_image",
+            "recon_error_image_from_text", "d_real", "d_fake")
+
+
+def check(name: str, epochs_scale: float, out: Path) -> dict:
+    from workbench.core.presets import load_preset
+    epochs = max(2, round(load_preset(name).training.epochs * epochs_scale))
+    run_dir = out / name
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "workbench", "train", name, "--json",
+                           "--epochs", str(epochs), "--out", str(run_dir)],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"preset": name, "ok": False, "seconds": seconds,
+                "error": proc.stderr.strip().splitlines()[-1:]}
+    result = json.loads(proc.stdout)
+    losses = [json.loads(line)["train"]["loss"]
+              for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    falling = all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    return {"preset": name, "ok": falling, "seconds": round(seconds, 1), "epochs": epochs,
+            "first_loss": losses[0], "last_loss": losses[-1],
+            "metrics": {k: result["metrics"][k] for k in HEADLINE if k in result["metrics"]}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument("--only", nargs="*", metavar="NAME")
+    parser.add_argument("--markdown", metavar="FILE")
+    args = parser.parse_args()
+    names = args.only or [p.name for p in list_presets() if p.builtin]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            row = check(name, args.epochs_scale, Path(tmp))
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    lines = ["| preset | epochs | time | loss first -> last | validation |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if "first_loss" not in r:
+            lines.append(f"| `{r['preset']}` | | | FAILED: {r.get('error')} | |")
+            continue
+        shown = ", ".join(f"{k} {v:.3g}" for k, v in r["metrics"].items())
+        lines.append(f"| `{r['preset']}` | {r['epochs']} | {r['seconds']:.0f} s | "
+                     f"{r['first_loss']:.3f} -> {r['last_loss']:.3f} | {shown} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

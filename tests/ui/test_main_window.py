@@ -1,0 +1,179 @@
+"""The whole window, as a user drives it: load emoji, train every algorithm, stop, presets,
+bad input, responsiveness, closing mid-run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QTimer, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from workbench.core import config as C
+from workbench.core.presets import load_preset
+from workbench.ui.app import GuiOptions, build_window
+from workbench.ui.main_window import MainWindow
+from workbench.ui.session import Session
+
+# One preset per algorithm, shortened so each run takes seconds on emoji.
+RUNS = {
+    "contrastive": ("contrastive-emoji", False),
+    "classifier": ("classifier-coattention-emoji", True),
+    "autoencoder": ("autoencoder-emoji", False),
+    "adversarial": ("adversarial-generate-emoji", False),
+    "graph": ("graph-gat-emoji", True),
+}
+FAST = ["training.epochs=3", "preprocess.image_size=16", "model.embed_dim=16",
+        "model.hidden_dim=32"]
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.session.table_changed, timeout=60_000):
+        win.data_panel.load_source("builtin:emoji")
+    yield win
+    win.close()
+
+
+def loss_points(win: MainWindow) -> int:
+    steps = win.training_view.loss_plot.panels[0].steps
+    return len(steps["loss"].series) if "loss" in steps else 0
+
+
+def wait_ready(qtbot, win: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not win.controller.running, timeout=60_000)
+    assert win.training_bar.start_button.isEnabled()
+    assert win.settings.isEnabled()
+
+
+@pytest.mark.parametrize("algorithm", list(RUNS))
+def test_train_each_algorithm_until_curves_then_stop(qtbot, window, algorithm):
+    preset, has_attention = RUNS[algorithm]
+    cfg = C.apply_overrides(load_preset(preset), FAST + ["training.epochs=200"])
+    window.session.replace_config(cfg, preset=preset)
+    qtbot.mouseClick(window.training_bar.start_button, Qt.MouseButton.LeftButton)
+    assert window.controller.running and not window.settings.isEnabled()
+    qtbot.waitUntil(lambda: loss_points(window) >= 2, timeout=90_000)
+    if has_attention:
+        view = window.attention_view
+        qtbot.waitUntil(lambda: view.placeholder_text is None, timeout=90_000)
+        if algorithm == "classifier":  # co-attention: the word x patch heatmap has an image
+            assert view.coattention.values.size > 0
+    with qtbot.waitSignal(window.controller.stopped, timeout=30_000) as ended:
+        qtbot.mouseClick(window.training_bar.stop_button, Qt.MouseButton.LeftButton)
+    assert ended.args[0].status == "stopped"
+    wait_ready(qtbot, window)
+    assert "stopped" in window.training_bar.progress.format()
+
+
+def test_a_finished_run_writes_its_run_folder(qtbot, window):
+    cfg = C.apply_overrides(load_preset("classifier-late-emoji"), FAST + ["training.epochs=1"])
+    window.session.replace_config(cfg, preset="classifier-late-emoji")
+    with qtbot.waitSignal(window.controller.finished, timeout=90_000) as ended:
+        window.start_training()
+    end = ended.args[0]
+    assert (end.status, end.epoch) == ("finished", 1)
+    assert "accuracy" in end.metrics
+    wait_ready(qtbot, window)
+    assert C.load(f"{end.run_dir}/config.toml") == cfg
+
+
+def test_gui_stays_responsive_while_training(qtbot, window):
+    cfg = C.apply_overrides(load_preset("classifier-attention-emoji"),
+                            ["training.epochs=200", "preprocess.image_size=16"])
+    window.session.replace_config(cfg, preset="x")
+    lateness: list[float] = []
+    last = [time.perf_counter()]
+    timer = QTimer()
+    timer.setInterval(10)
+
+    def beat():
+        now = time.perf_counter()
+        lateness.append(now - last[0] - 0.010)
+        last[0] = now
+
+    timer.timeout.connect(beat)
+    window.start_training()
+    qtbot.waitUntil(lambda: loss_points(window) >= 2, timeout=90_000)
+    last[0] = time.perf_counter()
+    timer.start()
+    qtbot.wait(3000)
+    timer.stop()
+    window.controller.stop()
+    wait_ready(qtbot, window)
+    assert len(lateness) > 50
+    assert max(lateness) < 0.250, f"event loop stalled {max(lateness) * 1000:.0f} ms"
+
+
+def _close_error_box(qtbot) -> str:
+    box = None
+
+    def found():
+        nonlocal box
+        box = next((w for w in QApplication.topLevelWidgets()
+                    if isinstance(w, QMessageBox) and w.isVisible()), None)
+        return box is not None
+
+    qtbot.waitUntil(found, timeout=10_000)
+    text = box.text() + "\n" + (box.detailedText() or "")
+    box.close()
+    return text
+
+
+def test_invalid_preset_shows_an_error_and_the_window_still_works(qtbot, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[training]\nepochs = -3\n")
+    win = build_window(GuiOptions(preset=str(bad)))
+    qtbot.addWidget(win)
+    win.show()
+    text = _close_error_box(qtbot)
+    assert "training.epochs" in text and "bad.toml" in text
+    assert win.session.config.algorithm.name  # a usable default config is loaded
+    win.data_panel.shutdown()
+
+
+def test_corrupt_data_file_shows_an_error_and_keeps_the_data(qtbot, window, tmp_path):
+    bad = tmp_path / "pairs.csv"
+    bad.write_bytes(b"image,caption\nx.png,caf\xe9 au lait\n")
+    window.data_panel.load_source(str(bad))
+    text = _close_error_box(qtbot)
+    assert "not UTF-8" in text and "pairs.csv" in text
+    assert window.session.table is not None and len(window.session.table) == 1870
+
+
+def test_a_failing_run_reports_and_the_ui_is_ready_again(qtbot, window):
+    cfg = C.apply_overrides(load_preset("graph-gcn-emoji"), FAST)
+    cfg.algorithm.params.edge_holdout = 0.0
+    cfg.algorithm.params.node_weight = 0.0  # nothing to learn: the run refuses
+    window.session.replace_config(cfg, preset="")
+    with qtbot.waitSignal(window.controller.failed, timeout=60_000):
+        window.start_training()
+    assert "nothing to learn" in _close_error_box(qtbot)
+    wait_ready(qtbot, window)
+
+
+def test_closing_the_window_mid_run_stops_cleanly(qtbot):
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.session.table_changed, timeout=60_000):
+        win.data_panel.load_source("builtin:emoji")
+    win.session.replace_config(C.apply_overrides(load_preset("contrastive-emoji"),
+                                                 FAST + ["training.epochs=500"]))
+    win.start_training()
+    qtbot.waitUntil(lambda: loss_points(win) >= 1, timeout=60_000)
+    win.close()
+    assert not win.controller.running
+
+
+def test_presets_load_into_every_panel(qtbot, window):
+    window.presets_panel.select("graph-gat-emoji")
+    window.presets_panel.load_selected()
+    assert window.session.config == load_preset("graph-gat-emoji")
+    assert window.model_panel.algorithm_combo.currentData() == "graph"
+    assert "graph-gat-emoji" in window.windowTitle()
+    window.session.set_value("training.epochs", 7)
+    assert window.windowTitle().endswith("*")

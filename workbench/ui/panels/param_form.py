@@ -1,0 +1,391 @@
+"""A hyperparameter form generated from a config dataclass.
+
+:func:`workbench.core.params.describe` says what each field is (type, range, choices, help);
+:class:`ParamForm` turns that into one editor per field, so a new parameter in any params
+dataclass appears in the GUI with no GUI change. The form holds no config: it reports edits
+through ``value_edited`` and shows whatever :meth:`ParamForm.set_values` gives it, so the
+owner decides (through the Session) whether an edit is accepted.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+from typing import Any
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
+                               QLineEdit, QSpinBox, QWidget)
+
+from ...core.params import ParamInfo, describe
+
+_INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+_FLOAT_LIMIT = 1e15
+ERROR_STYLE = "color: #c62828;"
+HINT_STYLE = "color: palette(placeholder-text);"
+
+
+class ParamForm(QWidget):
+    """One editor per scalar field of ``cls``; edits are reported as dotted keys.
+
+    ``prefix`` is the section's dotted key ("training", "algorithm.params", ...): the field
+    ``epochs`` of the "training" form is reported as ``training.epochs``.
+    """
+
+    value_edited = Signal(str, object)  # dotted key, the new value (bool/int/float/str)
+
+    def __init__(self, prefix: str, cls: type, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._prefix = prefix
+        self._cls: type | None = None
+        self._infos: dict[str, ParamInfo] = {}
+        self._editors: dict[str, QWidget] = {}
+        self._errors: dict[str, QLabel] = {}
+        self._text: dict[str, str] = {}  # what each line edit last showed, to report real edits
+        self._labels: list[QLabel] = []
+        self._label_width = 0
+        self._layout = QFormLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self.rebuild(cls)
+
+    # -- public ---------------------------------------------------------------------
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    @property
+    def param_class(self) -> type | None:
+        return self._cls
+
+    def infos(self) -> list[ParamInfo]:
+        return list(self._infos.values())
+
+    def key(self, name: str) -> str:
+        return f"{self._prefix}.{name}" if self._prefix else name
+
+    def editor(self, name: str) -> QWidget:
+        return self._editors[name]
+
+    def rebuild(self, cls: type) -> None:
+        """Replace every row with editors for ``cls`` (another algorithm's parameters)."""
+        while self._layout.rowCount():
+            self._layout.removeRow(0)
+        self._cls = cls
+        self._infos = {info.name: info for info in describe(cls)}
+        self._editors.clear()
+        self._errors.clear()
+        self._text.clear()
+        self._labels.clear()
+        if not self._infos:
+            empty = QLabel("No parameters to set.")
+            empty.setStyleSheet(HINT_STYLE)
+            self._layout.addRow(empty)
+        for info in self._infos.values():
+            self._add_row(info)
+
+    def label_width(self) -> int:
+        """The width the labels need (to line several forms up with :meth:`set_label_width`)."""
+        return max((label.sizeHint().width() for label in self._labels), default=0)
+
+    def set_label_width(self, width: int) -> None:
+        self._label_width = width
+        for label in self._labels:
+            label.setMinimumWidth(width)
+
+    def set_values(self, obj: Any) -> None:
+        """Show ``obj``'s values (a dataclass instance) without reporting them as edits.
+
+        An instance of another class rebuilds the form first."""
+        if type(obj) is not self._cls:
+            self.rebuild(type(obj))
+        for name, info in self._infos.items():
+            self._show(info, self._editors[name], getattr(obj, name))
+
+    def values(self) -> dict[str, Any]:
+        """What every editor shows now, by field name."""
+        return {name: _read(info, self._editors[name]) for name, info in self._infos.items()}
+
+    def show_error(self, name_or_key: str, message: str) -> None:
+        """Show why an edit was refused, under its editor."""
+        name = self._name(name_or_key)
+        label = self._errors[name]
+        label.setText(message)
+        label.setVisible(True)
+
+    def clear_errors(self) -> None:
+        for label in self._errors.values():
+            label.clear()
+            label.setVisible(False)
+
+    def errors(self) -> dict[str, str]:
+        """The messages shown now, by field name."""
+        return {n: lab.text() for n, lab in self._errors.items() if not lab.isHidden()}
+
+    # -- building -------------------------------------------------------------------
+    def _add_row(self, info: ParamInfo) -> None:
+        editor = self._make_editor(info)
+        editor.setToolTip(tooltip(info, self.key(info.name)))
+        editor.setObjectName(self.key(info.name))
+        self._editors[info.name] = editor
+        if isinstance(editor, QCheckBox):
+            self._layout.addRow(editor)
+        else:
+            label = QLabel(info.title)
+            label.setToolTip(editor.toolTip())
+            label.setBuddy(editor)
+            label.setMinimumWidth(self._label_width)
+            self._labels.append(label)
+            self._layout.addRow(label, editor)
+        error = QLabel()
+        error.setWordWrap(True)
+        error.setStyleSheet(ERROR_STYLE)
+        error.setVisible(False)
+        self._errors[info.name] = error
+        self._layout.addRow(error)
+
+    def _make_editor(self, info: ParamInfo) -> QWidget:
+        emit = functools.partial(self._on_value_changed, info.name)
+        if info.type is bool:
+            box = QCheckBox(info.title)
+            box.toggled.connect(emit)
+            return box
+        if info.choices:
+            combo = _Combo()
+            for choice in info.choices:
+                combo.addItem(choice, choice)
+            combo.currentIndexChanged.connect(
+                lambda i, c=combo: emit(c.itemData(i)))
+            return combo
+        if info.type is int:
+            spin: QSpinBox | QDoubleSpinBox = _IntBox(info)
+        elif info.type is float:
+            spin = _FloatBox(info)
+        else:
+            line = QLineEdit()
+            line.editingFinished.connect(
+                functools.partial(self._on_text_changed, info.name, line))
+            return line
+        spin.valueChanged.connect(emit)
+        spin.refused.connect(functools.partial(self._on_text_refused, info.name))
+        return spin
+
+    def _show(self, info: ParamInfo, editor: QWidget, value: Any) -> None:
+        if _read(info, editor) == value and not isinstance(editor, QLineEdit):
+            return  # leave the widget alone: resetting it would move the user's cursor
+        with QSignalBlocker(editor):
+            if isinstance(editor, QCheckBox):
+                editor.setChecked(bool(value))
+            elif isinstance(editor, QComboBox):
+                editor.setCurrentIndex(editor.findData(value))
+            elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+                editor.setValue(value)
+            else:
+                editor.setText(str(value))
+                self._text[info.name] = str(value)
+
+    def _name(self, name_or_key: str) -> str:
+        if name_or_key in self._infos:
+            return name_or_key
+        prefix = f"{self._prefix}." if self._prefix else ""
+        if name_or_key.startswith(prefix) and name_or_key[len(prefix):] in self._infos:
+            return name_or_key[len(prefix):]
+        raise KeyError(f"{name_or_key!r} is not a field of the {self._prefix!r} form")
+
+    # -- handlers -------------------------------------------------------------------
+    def _on_value_changed(self, name: str, value: Any) -> None:
+        self._errors[name].setVisible(False)
+        self.value_edited.emit(self.key(name), value)
+
+    def _on_text_changed(self, name: str, line: QLineEdit) -> None:
+        text = line.text()
+        if text != self._text.get(name):
+            self._text[name] = text
+            self._on_value_changed(name, text)
+
+    def _on_text_refused(self, name: str, text: str) -> None:
+        allowed = self._infos[name].allowed()
+        self.show_error(name, f"got {text}, expected {allowed}" if text else
+                        f"expected {allowed}")
+
+
+def tooltip(info: ParamInfo, key: str) -> str:
+    """Help, allowed values, default and the dotted key (as a ``--set`` override takes it)."""
+    esc = functools.partial(html.escape, quote=False)
+    default = _fmt(info.default)
+    return (f"<p>{esc(info.help)}</p><p>Allowed: {esc(info.allowed())}<br>"
+            f"Default: {esc(default)}<br>Key: <code>{esc(key)}</code></p>")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _read(info: ParamInfo, editor: QWidget) -> Any:
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    if isinstance(editor, QComboBox):
+        return editor.currentData()
+    if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+        return editor.value()
+    return editor.text()
+
+
+# ---------------------------------------------------------------- editors
+
+class _NoWheelUnlessFocused:
+    """Scrolling the panel over an editor must not change it: wheel only when focused."""
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
+class _Combo(_NoWheelUnlessFocused, QComboBox):
+    def __init__(self):
+        super().__init__()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+
+class _RangeBox(_NoWheelUnlessFocused):
+    """Spin-box behaviour shared by ints and floats: any number may be typed, and one out
+    of range (or not a number) is reported through ``refused`` when the user presses Enter
+    or leaves the field, instead of being silently put back."""
+
+    def _setup(self, info: ParamInfo) -> None:
+        self.info = info
+        self.setKeyboardTracking(False)  # report the number typed, not each keystroke
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccelerated(True)
+
+    def _parse(self, text: str):
+        raise NotImplementedError
+
+    def validate(self, text: str, pos: int):  # Qt override
+        try:
+            value = self._parse(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def _check_typed(self) -> None:
+        text = self.lineEdit().text().strip()
+        if self.validate(text, len(text))[0] != QValidator.State.Acceptable:
+            self.refused.emit(text)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._check_typed()
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        self._check_typed()
+        super().focusOutEvent(event)
+
+
+class _IntBox(_RangeBox, QSpinBox):
+    refused = Signal(str)  # the text typed, out of range or not a whole number
+
+    def __init__(self, info: ParamInfo):
+        super().__init__()
+        self._setup(info)
+        lo = -_INT_LIMIT if info.min is None else max(-_INT_LIMIT, math.ceil(info.min))
+        hi = _INT_LIMIT if info.max is None else min(_INT_LIMIT, math.floor(info.max))
+        self.setRange(lo, hi)
+
+    def _parse(self, text: str) -> int:
+        return int(text)
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802
+        try:
+            return int(text)
+        except ValueError:
+            return self.value()
+
+
+class _FloatBox(_RangeBox, QDoubleSpinBox):
+    """A float editor that shows and keeps the exact value (``repr``, so 1e-06 stays 1e-06).
+
+    Arrows step linearly, or along 1, 2, 5, 10, 20, ... for log-scale parameters (learning
+    rates, temperatures), where a linear step is either too small or too large."""
+
+    refused = Signal(str)  # the text typed, out of range or not a number
+
+    def __init__(self, info: ParamInfo):
+        super().__init__()
+        self._setup(info)
+        self.setDecimals(17)  # QDoubleSpinBox rounds to this: enough to keep any double
+        lo = -_FLOAT_LIMIT if info.min is None else info.min
+        hi = _FLOAT_LIMIT if info.max is None else info.max
+        self.setRange(lo, hi)
+        self.setSingleStep(_linear_step(info))
+
+    def _parse(self, text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802
+        return repr(float(value))
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        try:
+            return self._parse(text)
+        except ValueError:
+            return self.value()
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802
+        value = self.value()
+        if self.info.log:
+            for _ in range(abs(steps)):
+                value = _next_125(value, up=steps > 0, floor=self.minimum())
+        else:
+            value = float(f"{value + steps * self.singleStep():.12g}")  # no 0.30000000000000004
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
+
+
+def _linear_step(info: ParamInfo) -> float:
+    """A tenth of the default's order of magnitude (0.1 -> 0.01, 1.0 -> 0.1), or about a
+    hundredth of the range when the default is 0 (0 to 0.9 -> 0.01)."""
+    if info.default:
+        return 10.0 ** (math.floor(math.log10(abs(info.default))) - 1)
+    if info.min is not None and info.max is not None and info.max > info.min:
+        return 10.0 ** (round(math.log10(info.max - info.min)) - 2)
+    return 0.1
+
+
+def _next_125(value: float, *, up: bool, floor: float) -> float:
+    """The next value up or down the 1-2-5 series (..., 0.5, 1, 2, 5, 10, ...)."""
+    if value <= 0:
+        return floor if up and floor > 0 else value
+    exp = math.floor(math.log10(value))
+    grid = sorted(float(f"{m * 10.0 ** e:.12g}") for e in (exp - 1, exp, exp + 1)
+                  for m in (1, 2, 5))
+    if up:
+        return next(g for g in grid if g > value * (1 + 1e-9))
+    return next(g for g in reversed(grid) if g < value * (1 - 1e-9))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from ...core.config import OptimizerConfig
+
+    app = QApplication(sys.argv)
+    form = ParamForm("optimizer", OptimizerConfig)
+    form.set_values(OptimizerConfig())
+    form.value_edited.connect(lambda key, value: print(f"{key} = {value!r}"))
+    form.resize(380, form.sizeHint().height())
+    form.show()
+    sys.exit(app.exec())

@@ -1,0 +1,1 @@
+"""Plots over training results: loss curves, attention heatmaps, embedding scatter."""

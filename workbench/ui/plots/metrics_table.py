@@ -1,0 +1,132 @@
+"""The latest and the best value of every validation metric, updated once per epoch."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from ...core.training.events import EpochEnded, FitStarted
+
+# Metrics where lower is better besides the loss terms: ranks and reconstruction errors.
+LOWER_IS_BETTER = frozenset({"median_rank"})
+LOWER_PREFIXES = ("recon_error",)
+# Values that describe the model rather than grade it (D's outputs, a temperature, the
+# modality weights): no direction, so no "best".
+NEUTRAL = frozenset({"d_real", "d_fake", "d_wrong", "temperature"})
+NEUTRAL_PREFIXES = ("weight_",)
+ARROWS = {1: "\u2191", -1: "\u2193"}  # shown with the best value: which way is better
+
+
+def direction(name: str, loss_terms: set[str] | frozenset[str] = frozenset()) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 when neither."""
+    if name in NEUTRAL or name.startswith(NEUTRAL_PREFIXES):
+        return 0
+    if (name in loss_terms or name in LOWER_IS_BETTER or name.startswith(LOWER_PREFIXES)
+            or name == "loss" or name.endswith("_loss")):
+        return -1
+    return 1
+
+
+class MetricsTable(QWidget):
+    """A row per validation metric: its latest value, its best value and the epoch of the
+    best. Best is the maximum, the minimum for losses, ranks and reconstruction errors."""
+
+    COLUMNS = ("metric", "latest", "best", "epoch")  # epoch: of the best value
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps "…_only ↑" readable
+        self.table.verticalHeader().setDefaultSectionSize(
+            self.table.fontMetrics().lineSpacing() + 6)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(self.COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        self.setMinimumWidth(240)
+        self._rows: dict[str, list[QTableWidgetItem]] = {}
+        self._latest: dict[str, float] = {}
+        self._best: dict[str, tuple[float, int]] = {}
+        self._loss_terms: set[str] = set()
+
+    def reset(self, started: FitStarted | None = None) -> None:
+        self.table.setRowCount(0)
+        self._rows.clear()
+        self._latest.clear()
+        self._best.clear()
+        self._loss_terms.clear()
+
+    def latest(self, name: str) -> float | None:
+        return self._latest.get(name)
+
+    def best(self, name: str) -> tuple[float, int] | None:
+        """(value, epoch) of the best so far, None for a metric without a direction."""
+        return self._best.get(name)
+
+    def add_epochs(self, epochs: list[EpochEnded]) -> None:
+        for e in epochs:
+            self._loss_terms.update(e.train)
+            for name, value in e.val.items():
+                self._update(name, float(value), e.epoch)
+
+    def _update(self, name: str, value: float, epoch: int) -> None:
+        items = self._rows.get(name) or self._add_row(name)
+        self._latest[name] = value
+        items[1].setText(_fmt(value))
+        sign = direction(name, self._loss_terms)
+        if sign == 0 or not math.isfinite(value):
+            return
+        best = self._best.get(name)
+        if best is None or sign * value > sign * best[0]:
+            self._best[name] = (value, epoch)
+            items[2].setText(f"{ARROWS[sign]} {_fmt(value)}")
+            items[3].setText(str(epoch))
+
+    def _add_row(self, name: str) -> list[QTableWidgetItem]:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        sign = direction(name, self._loss_terms)
+        items = [QTableWidgetItem(name), QTableWidgetItem(""),
+                 QTableWidgetItem("\u2013" if sign == 0 else ""), QTableWidgetItem("")]
+        tip = name + ": " + {1: "higher is better", -1: "lower is better",
+                             0: "describes the model; no better or worse"}[sign]
+        for item in items:
+            item.setToolTip(tip)
+        for col, item in enumerate(items):
+            if col:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, col, item)
+        self._rows[name] = items
+        return items
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    view = MetricsTable()
+    view.add_epochs([EpochEnded(e, 10 * e, {"loss": 1 / e},
+                                {"loss": 1.2 / e + 0.01 * e * e, "accuracy": 0.5 + 0.04 * e,
+                                 "median_rank": 10 - e, "weight_text": 0.5}, e)
+                     for e in range(1, 8)])
+    view.resize(320, 240)
+    view.show()
+    app.exec()
+    # Free the Qt objects before Python tears down: PySide6 can crash at exit otherwise.
+    view.deleteLater()
+    app.processEvents()

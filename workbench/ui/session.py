@@ -1,0 +1,88 @@
+"""The state every panel shares: the experiment config being edited, the loaded data, and
+which preset it came from. Panels are views of a Session: they edit it through its methods
+and follow its signals (napari's model/view split), so no panel talks to another."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core import config as C
+
+
+class Session(QObject):
+    config_changed = Signal(object)  # ExperimentConfig: the whole config after any change
+    table_changed = Signal(object)  # PairTable | None: the data now loaded
+    preset_changed = Signal(str, bool)  # preset name ("" for none), modified since loaded
+
+    def __init__(self, cfg: C.ExperimentConfig | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._config = cfg.copy() if cfg is not None else C.ExperimentConfig()
+        self.table = None
+        self.preset_name = ""
+        self._saved = C.to_dict(self._config)
+
+    # -- the config ------------------------------------------------------------------
+    @property
+    def config(self) -> C.ExperimentConfig:
+        """A copy: change the config with :meth:`set_value` or :meth:`replace_config`."""
+        return self._config.copy()
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Set one dotted key (``training.epochs``, ``algorithm.name``, ...), checked as a
+        ``--set key=value`` override is. Raises ConfigError, leaving the config unchanged."""
+        text = _as_text(value)
+        self._apply(C.apply_overrides(self._config, [f"{key}={text}"]))
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        self._apply(C.apply_overrides(self._config,
+                                      [f"{k}={_as_text(v)}" for k, v in values.items()]))
+
+    def replace_config(self, cfg: C.ExperimentConfig, *, preset: str | None = None) -> None:
+        """Take a whole config (a loaded preset); ``preset`` names it and marks it saved."""
+        C.check(cfg)
+        self._config = cfg.copy()
+        if preset is not None:
+            self.preset_name = preset
+            self._saved = C.to_dict(self._config)
+        self.config_changed.emit(self.config)
+        self._emit_preset()
+
+    def rename_preset(self, name: str) -> None:
+        """The loaded preset's file was renamed: same contents, same unsaved changes."""
+        self.preset_name = name
+        self._emit_preset()
+
+    def mark_saved(self, name: str) -> None:
+        self.preset_name = name
+        self._saved = C.to_dict(self._config)
+        self._emit_preset()
+
+    @property
+    def modified(self) -> bool:
+        return C.to_dict(self._config) != self._saved
+
+    def _apply(self, cfg: C.ExperimentConfig) -> None:
+        if cfg == self._config:
+            return
+        self._config = cfg
+        self.config_changed.emit(self.config)
+        self._emit_preset()
+
+    def _emit_preset(self) -> None:
+        self.preset_changed.emit(self.preset_name, self.modified)
+
+    # -- the data --------------------------------------------------------------------
+    def set_table(self, table) -> None:
+        self.table = table
+        self.table_changed.emit(table)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+

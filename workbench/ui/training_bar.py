@@ -1,0 +1,115 @@
+"""Start / Pause / Stop, with progress: epoch, step, elapsed time and ETA."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from ..core.training.events import FitEnded, FitStarted, StepLogged
+from .worker import TrainingController
+
+
+def format_seconds(s: float) -> str:
+    s = max(0, int(round(s)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+class TrainingBar(QWidget):
+    """The run controls. ``start_requested`` asks the window to start a run (it knows the
+    config and the data); pause and stop go straight to the controller's flags."""
+
+    start_requested = Signal()  # no payload: the window reads the session
+
+    def __init__(self, controller: TrainingController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controller = controller
+        self.start_button = QPushButton("Train")
+        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.start_button.setToolTip("Start training with the current settings (Ctrl+Enter)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setShortcut(QKeySequence("Ctrl+P"))
+        self.pause_button.setToolTip("Pause or resume between steps (Ctrl+P)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setShortcut(QKeySequence("Ctrl+."))
+        self.stop_button.setToolTip("Stop after the current step; a checkpoint is kept (Ctrl+.)")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("ready")
+        self.detail = QLabel("")
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for w in (self.start_button, self.pause_button, self.stop_button):
+            layout.addWidget(w)
+        layout.addWidget(self.progress, 1)
+        layout.addWidget(self.detail)
+        self.start_button.clicked.connect(self.start_requested)
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        controller.running_changed.connect(self._on_running_changed)
+        controller.started.connect(self._on_started)
+        controller.steps_logged.connect(self._on_steps_logged)
+        for signal in (controller.finished, controller.failed, controller.stopped):
+            signal.connect(self._on_ended)
+        self._fit: FitStarted | None = None
+        self._on_running_changed(False)
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+        if running:
+            self.progress.setValue(0)
+            self.progress.setFormat("preparing data and model…")
+            self.detail.setText("")
+
+    @Slot()
+    def _on_pause_clicked(self) -> None:
+        paused = not self.controller.paused
+        self.controller.set_paused(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        if paused:
+            self.progress.setFormat("paused — " + self.progress.format())
+
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        self.stop_button.setEnabled(False)
+        self.progress.setFormat("stopping…")
+        self.controller.stop()
+
+    @Slot(object)
+    def _on_started(self, event: FitStarted) -> None:
+        self._fit = event
+        self._t0 = time.monotonic()
+        self.progress.setFormat(f"epoch {event.start_epoch}/{event.epochs}")
+
+    @Slot(list)
+    def _on_steps_logged(self, steps: list[StepLogged]) -> None:
+        fit = self._fit
+        if fit is None or not steps or self.controller.paused:
+            return
+        last = steps[-1]
+        first_epoch = fit.start_epoch - 1
+        total = fit.epochs - first_epoch
+        done = (last.epoch - 1 - first_epoch) + last.epoch_progress
+        fraction = min(1.0, done / max(total, 1))
+        self.progress.setValue(int(1000 * fraction))
+        eta = last.seconds / fraction - last.seconds if fraction > 0 else 0.0
+        self.progress.setFormat(f"epoch {last.epoch}/{fit.epochs} · step {last.step}")
+        self.detail.setText(f"{format_seconds(last.seconds)} elapsed · ETA "
+                            f"{format_seconds(eta)}")
+
+    @Slot(object)
+    def _on_ended(self, end: FitEnded) -> None:
+        self.progress.setValue(1000 if end.status == "finished" else self.progress.value())
+        self.progress.setFormat(f"{end.status} — epoch {end.epoch}, step {end.step}")
+        self.detail.setText(f"{format_seconds(end.seconds)}")
+        self._fit = None
