@@ -19,3 +19,14 @@ def _workbench_home(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
     monkeypatch.delenv("WORKBENCH_NO_CACHE", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Test tensors are tiny and pytest-xdist already runs one worker per core: more torch
+    threads would only contend with each other."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

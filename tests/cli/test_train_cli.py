@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fixtures import make_image_folder, tiny_config
 from workbench.cli import main
 from workbench.core import config as C
@@ -22,6 +24,11 @@ def test_train_json_and_run_folder(tmp_path, capsys):
     assert result["algorithm"] == "classifier" and result["fusion"] == "late"
     assert result["epochs"] == 2 and result["run_dir"] == str(out)
     assert {"accuracy", "macro_f1", "loss"} <= result["metrics"].keys()
+    cm = result["confusion_matrix"]
+    assert cm["labels"] == ["blue", "green", "red", "yellow"]
+    assert sum(map(sum, cm["matrix"])) == 6  # the validation pairs
+    correct = sum(cm["matrix"][i][i] for i in range(4))
+    assert correct / 6 == pytest.approx(result["metrics"]["accuracy"])
     assert "epoch 1/2" in captured.err and "epoch 2/2" in captured.err
     saved = C.load(out / "config.toml")
     assert saved.optimizer.lr == 0.003 and saved.training.epochs == 2

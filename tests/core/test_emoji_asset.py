@@ -88,5 +88,5 @@ def test_missing_files_raise(tmp_path: Path) -> None:
 def test_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(emoji_asset.ASSETS_ENV_VAR, str(tmp_path))
     assert emoji_asset.emoji_asset_dir() == tmp_path / "emoji"
-    with pytest.raises(FileNotFoundError, match="build_emoji_assets.py"):
+    with pytest.raises(FileNotFoundError, match="workbench.tools.build_emoji_assets"):
         load_emoji_asset()

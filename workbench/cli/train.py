@@ -73,9 +73,14 @@ def _train(cfg, args) -> int:
     with _stop_on_interrupt(trainer):
         end = trainer.fit()
     if args.json:
-        print(json.dumps({"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
-                          "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
-                          "seconds": round(end.seconds, 3), "metrics": end.metrics}))
+        result = {"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
+                  "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
+                  "seconds": round(end.seconds, 3), "metrics": end.metrics}
+        if trainer.model is not None and end.status != "failed":
+            cm = trainer.model.confusion_matrix(dataset, "val", device=trainer.device)
+            if cm is not None:
+                result["confusion_matrix"] = {"labels": dataset.label_names, "matrix": cm}
+        print(json.dumps(result))
     if end.status == "failed":
         print(f"error: {end.reason}", file=sys.stderr)
         return 1

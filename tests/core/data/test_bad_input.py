@@ -486,3 +486,13 @@ def test_same_image_other_caption_is_not_a_duplicate(tmp_path: Path):
     table = load(path, "fail")
     assert len(table) == 4 and table.images.shape[0] == 3
     assert table.image_index.tolist() == [0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("mode", ["fail", "skip"])
+def test_every_image_missing_points_at_the_image_folder(tmp_path: Path, mode):
+    path = write_csv(tmp_path / "pairs.csv", ["image", "caption"],
+                     [[f"img/{i}.png", f"caption {i}"] for i in range(6)])
+    with pytest.raises(DataError) as info:
+        load(path, mode)
+    msg = str(info.value)
+    assert "none of its 6 images were found" in msg and "--images" in msg

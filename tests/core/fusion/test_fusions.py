@@ -28,14 +28,6 @@ VARIANTS += [("coattention", CoAttentionParams(heads=h, layers=n))
              for h in (1, 2) for n in (1, 2)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are tiny: extra threads only add contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _ids(variant) -> str:
     name, params = variant

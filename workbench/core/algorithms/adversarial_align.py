@@ -35,6 +35,7 @@ class AdversarialAlign(Algorithm):
     """Encoders (+ projection, fusion, matching head) against a modality discriminator."""
 
     joint_space = True
+    averaged_outputs = ("d_real", "d_fake")
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
@@ -126,9 +127,3 @@ class AdversarialAlign(Algorithm):
             out["d_fake"] = torch.sigmoid(self.discriminator(i)).squeeze(-1)
         return losses, out
 
-    def metrics(self, outputs):
-        out = super().metrics(outputs)
-        for key in ("d_real", "d_fake"):
-            if key in outputs:
-                out[key] = float(outputs[key].mean())
-        return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from ..data.dataset import Batch
 from ..data.text import PAD
@@ -200,15 +201,28 @@ class PairDiscriminator(nn.Module):
         return self.judge(*self.encode(text, image))[0]
 
 
+def _spectral_norm(module: nn.Module) -> None:
+    """Spectral normalisation on every linear and convolution layer of ``module``: each
+    layer's largest singular value is kept at 1, so D's judgement changes smoothly with its
+    input and its gradients stay useful to G instead of saturating (D(fake) -> 0)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+    for sub in list(module.modules()):
+        if isinstance(sub, (nn.Linear, nn.Conv2d)):
+            spectral_norm(sub)
+
+
 class AdversarialGenerate(Algorithm):
     """G(noise) -> (caption, image) against a matching-aware pair discriminator."""
 
     joint_space = False  # D's text and image vectors are fusion inputs, not one space
+    averaged_outputs = ("d_real", "d_fake")
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.generator = Generator(cfg, info, self.params.noise_dim)
         self.discriminator = PairDiscriminator(cfg, info)
+        if self.params.spectral_norm:
+            _spectral_norm(self.discriminator)
         # Feature vectors are judged (and generated) standardised.
         self.text_scale = None if info.text_is_tokens else Standardiser(info.text_dim)
         self.image_scale = None if info.image_is_pixels else Standardiser(info.image_dim)
@@ -280,11 +294,14 @@ class AdversarialGenerate(Algorithm):
         for _ in range(self.params.d_steps):
             with torch.no_grad():  # G fixed: its samples are constants to D
                 fake = self.generator(self.noise(n))
-            terms, _ = self.discriminator_terms(batch, fake)
-            optim.step("d", terms["d_loss"])
+            # D is called three times (real, fake, wrong pairs): its spectrally normalised
+            # weights are computed once per step, not once per call.
+            with parametrize.cached():
+                terms, _ = self.discriminator_terms(batch, fake)
+                optim.step("d", terms["d_loss"])
             for k, v in terms.items():  # averaged over the D steps
                 d_terms[k] = d_terms.get(k, 0.0) + v.detach() / self.params.d_steps
-        with frozen(self.discriminator):  # D fixed: no gradients reach its parameters
+        with frozen(self.discriminator), parametrize.cached():  # D fixed: no gradient to it
             g_loss = self.generator_loss(self.generator(self.noise(n)))
             optim.step("g", g_loss)
         g_loss = g_loss.detach()
@@ -293,8 +310,9 @@ class AdversarialGenerate(Algorithm):
     def forward_step(self, batch):
         """The losses without stepping (evaluation), and D's view of the real pairs."""
         fake = self.generator(self.noise(len(batch)))
-        terms, (text, image, fused, real_logits, fake_logits) = \
-            self.discriminator_terms(batch, fake)
+        with parametrize.cached():
+            terms, (text, image, fused, real_logits, fake_logits) = \
+                self.discriminator_terms(batch, fake)
         g_loss = self.generator_loss(fake)
         losses = {"loss": terms["d_loss"] + g_loss, "g_loss": g_loss, **terms}
         out = pair_outputs(batch, text.vector, image.vector, fused)
@@ -302,12 +320,6 @@ class AdversarialGenerate(Algorithm):
         out["d_fake"] = torch.sigmoid(fake_logits).detach()
         return losses, out
 
-    def metrics(self, outputs):
-        out = super().metrics(outputs)
-        for key in ("d_real", "d_fake"):
-            if key in outputs:
-                out[key] = float(outputs[key].mean())
-        return out
 
     @torch.no_grad()
     def attention(self, batch):

@@ -21,6 +21,8 @@ from .losses import balanced_bce, info_nce, modality_dropout, negative_cosine, s
 
 
 class Autoencoder(Algorithm):
+    averaged_outputs = ("recon_error_text", "recon_error_image", "recon_error_image_from_text",
+                        "recon_error_text_from_image")
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.build_encoders()
@@ -83,22 +85,16 @@ class Autoencoder(Algorithm):
         """Per-sample reconstruction errors (text: mean per-word BCE or feature MSE; image:
         pixel MSE), from both modalities and across modalities."""
         dims = tuple(range(1, i_recon.dim()))
-        out = {"err_image": (i_recon - i_target).pow(2).mean(dims),
-               "err_text": self.text_loss(t_logits, t_target, reduction="none")}
+        out = {"recon_error_image": (i_recon - i_target).pow(2).mean(dims),
+               "recon_error_text": self.text_loss(t_logits, t_target, reduction="none")}
         yes = torch.ones(text.batch_size, dtype=torch.bool, device=i_recon.device)
         no = ~yes
         z_text_only = self.fusion([text.with_presence(yes), image.with_presence(no)]).z
         z_image_only = self.fusion([text.with_presence(no), image.with_presence(yes)]).z
-        out["err_image_from_text"] = (self.image_recon(z_text_only) - i_target).pow(2).mean(dims)
-        out["err_text_from_image"] = self.text_loss(self.text_decoder(z_image_only), t_target,
-                                                    reduction="none")
-        return out
-
-    def metrics(self, outputs):
-        out = super().metrics(outputs)
-        for key in ("err_text", "err_image", "err_image_from_text", "err_text_from_image"):
-            if key in outputs:
-                out[key.replace("err_", "recon_error_")] = float(outputs[key].mean())
+        out["recon_error_image_from_text"] = \
+            (self.image_recon(z_text_only) - i_target).pow(2).mean(dims)
+        out["recon_error_text_from_image"] = self.text_loss(self.text_decoder(z_image_only),
+                                                            t_target, reduction="none")
         return out
 
     @torch.no_grad()

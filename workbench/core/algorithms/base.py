@@ -37,6 +37,8 @@ class Algorithm(nn.Module):
     modality_names = ("text", "image")
     #: whether text and image vectors live in one space (then retrieval metrics mean something)
     joint_space = True
+    #: per-sample outputs whose mean over a split is reported as a metric of the same name
+    averaged_outputs: tuple[str, ...] = ()
 
     def __init__(self, cfg: ExperimentConfig, info: DataInfo):
         super().__init__()
@@ -150,6 +152,30 @@ class Algorithm(nn.Module):
         finally:
             self.train(was_training)
 
+    @torch.no_grad()
+    def confusion_matrix(self, dataset: PairedDataset, split: str, batch_size: int = 512,
+                         device: torch.device | str = "cpu") -> list[list[int]] | None:
+        """Counts of (true label, predicted label) on ``split``, for algorithms that predict
+        labels; None otherwise."""
+        if not self.info.has_labels:
+            return None
+        was_training = self.training
+        self.eval()
+        try:
+            preds, labels = [], []
+            for batch in self.eval_batches(dataset, split, batch_size):
+                _, outs = self.forward_step(batch.to(device))
+                if "logits" not in outs:
+                    return None
+                preds.append(outs["logits"].argmax(-1))
+                labels.append(outs["labels"])
+        finally:
+            self.train(was_training)
+        if not preds:
+            return None
+        return M.confusion_matrix(torch.cat(preds), torch.cat(labels),
+                                  self.info.num_classes).tolist()
+
     def metrics(self, outputs: Outputs) -> dict[str, float]:
         """Metrics from the outputs of a whole split."""
         out: dict[str, float] = {}
@@ -159,6 +185,9 @@ class Algorithm(nn.Module):
         if "logits" in outputs and "labels" in outputs and self.info.has_labels:
             out.update(M.classification_metrics(outputs["logits"], outputs["labels"],
                                                 self.info.num_classes))
+        for key in self.averaged_outputs:
+            if key in outputs:
+                out[key] = float(outputs[key].float().mean())
         if "modality_weights" in outputs:
             # Mean weight per modality over the split: plotted over time for attention fusion.
             for name, w in zip(self.modality_names, outputs["modality_weights"].mean(0)):

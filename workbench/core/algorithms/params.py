@@ -38,6 +38,9 @@ class AdversarialParams:
                                    min=0.0, max=10.0)
     label_smoothing: float = param(0.1, "One-sided label smoothing of the discriminator's "
                                    "real targets.", min=0.0, max=0.5)
+    spectral_norm: bool = param(True, "generate mode: spectral normalisation of every "
+                                "discriminator layer (Miyato et al. 2018), so the "
+                                "discriminator cannot overpower the generator.")
     adv_weight: float = param(0.1, "align mode: weight of the encoders' fool-the-"
                               "discriminator loss.", min=0.0, max=10.0)
     pair_weight: float = param(1.0, "align mode: weight of the pairing loss that keeps each "

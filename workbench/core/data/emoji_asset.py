@@ -1,6 +1,6 @@
 """Reader for the built-in emoji data set (``builtin:emoji``).
 
-The asset is built by ``scripts/build_emoji_assets.py`` and committed under
+The asset is built by ``workbench/tools/build_emoji_assets.py`` and committed under
 ``assets/emoji/``: ``images.png`` is a sprite atlas of 64x64 RGB cells on white,
 in row-major order, and ``metadata.jsonl`` has one JSON object per image, in the
 same order. Only numpy, Pillow and the standard library are used here.
@@ -21,7 +21,7 @@ IMAGE_SIZE = 64
 IMAGES_FILE = "images.png"
 METADATA_FILE = "metadata.jsonl"
 METADATA_KEYS = ("emoji", "codepoints", "name", "keywords", "caption", "group", "subgroup")
-BUILD_SCRIPT = "scripts/build_emoji_assets.py"
+BUILD_COMMAND = "python -m workbench.tools.build_emoji_assets"
 
 # In a source checkout (or an editable install) assets/ sits at the top of the repository,
 # next to the package; a wheel carries it inside the package as workbench/assets (pyproject
@@ -54,7 +54,7 @@ class EmojiAsset:
 def _require(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
-            f"emoji asset file is missing: {path}. Rebuild it with `python {BUILD_SCRIPT}` "
+            f"emoji asset file is missing: {path}. Rebuild it with `{BUILD_COMMAND}` "
             f"(needs the Debian packages fonts-noto-color-emoji, unicode-data, unicode-cldr-core) "
             f"or set {ASSETS_ENV_VAR} to a folder that contains emoji/{IMAGES_FILE} and "
             f"emoji/{METADATA_FILE}."

@@ -147,6 +147,12 @@ def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress |
     paths = list(unique)
     report = (lambda done, total: progress("decoding images", done, total)) if progress else None
     result = cache.decode(paths, size, source=src.file, progress=report)
+    if len(paths) >= 5 and len(result.problems) == len(paths) and all(
+            r == "image file not found" for r in result.problems.values()):
+        # Not a few bad rows (a handful could be): the images are somewhere else.
+        raise DataError(f"{src.file}: none of its {len(paths)} images were found under "
+                        f"{src.root} (e.g. {_show(paths[0], src.root)}); if they are in another "
+                        "folder, give it with --images DIR (data.images)")
     if result.problems:
         for i, img in enumerate(index):
             reason = result.problems.get(int(img))

@@ -4,7 +4,7 @@ For each preset: wall time, the training loss of the first and the last epoch (i
 finite and falling), and the headline validation metrics. Exits non-zero if any preset fails
 or its loss does not fall.
 
-    python scripts/check_presets.py [--epochs-scale 1.0] [--only NAME ...] [--markdown FILE]
+    python -m workbench.tools.check_presets [--epochs-scale 1.0] [--only NAME ...] [--markdown FILE]
 """
 
 from __future__ import annotations

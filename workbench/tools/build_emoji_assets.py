@@ -15,7 +15,7 @@ write a PNG sprite atlas, metadata.jsonl, README.md and LICENSES/.
 The output is deterministic: no timestamps, fixed order, fixed PNG settings.
 Uses only the standard library, numpy and Pillow. Usage:
 
-    python scripts/build_emoji_assets.py [--out assets/emoji]
+    python -m workbench.tools.build_emoji_assets [--out assets/emoji]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
 CLDR_DIR = Path("/usr/share/unicode/cldr/common")
@@ -287,7 +287,7 @@ Identical images (Noto draws these with the same artwork), each set with differe
 {dup_text}
 
 ## How it was built
-`python {FMT.BUILD_SCRIPT}` (standard library, numpy, Pillow with libraqm), from the Debian packages
+`{FMT.BUILD_COMMAND}` (standard library, numpy, Pillow with libraqm), from the Debian packages
 
 {pkg_lines}
 
