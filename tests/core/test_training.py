@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from fixtures import make_image_folder, make_npz, tiny_config
+from fixtures import make_npz, tiny_config
 from workbench.core.algorithms import ALGORITHMS, valid_fusions
 from workbench.core.data import load_dataset
 from workbench.core.errors import ConfigError, WorkbenchError
@@ -18,16 +18,6 @@ from workbench.core.training.checkpoint import load_checkpoint
 from workbench.core.training.optim import Optimizers
 
 PAIRS = [(a, f) for a in ALGORITHMS for f in valid_fusions(a)]
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return make_image_folder(tmp_path_factory.mktemp("shapes"))
-
-
-@pytest.fixture(scope="module")
-def dataset(folder):
-    return load_dataset(tiny_config(folder))
 
 
 

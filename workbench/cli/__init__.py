@@ -15,6 +15,9 @@ COMMANDS = {
     "gui": "workbench.cli.gui",
     "train": "workbench.cli.train",
     "data": "workbench.cli.data",
+    "compare": "workbench.cli.compare",
+    "export": "workbench.cli.export",
+    "runs": "workbench.cli.runs",
 }
 
 
@@ -30,13 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        # Plain ``workbench`` (or only global options): open the application.
-        from .gui import run_gui
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
-        return int(run_gui(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Plain ``workbench`` and ``workbench --preset X ...`` open the application: the gui
+    # command is the default.
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["gui", *argv]
+    args = build_parser().parse_args(argv)
     return int(args.run(args) or 0)
 
 

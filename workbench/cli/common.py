@@ -1,4 +1,5 @@
-"""Helpers shared by the sub-commands: error reporting and progress on stderr."""
+"""Helpers shared by the sub-commands: the preset-and-overrides arguments, error reporting and
+progress on stderr."""
 
 from __future__ import annotations
 
@@ -34,3 +35,26 @@ class StageProgress:
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
+
+
+def add_config_arguments(p) -> None:
+    """PRESET and the options that override its settings (train, compare)."""
+    p.add_argument("preset", metavar="PRESET")
+    p.add_argument("--data", metavar="SOURCE", help="data source (overrides data.source)")
+    p.add_argument("--images", metavar="DIR", help="image folder (overrides data.images)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any setting, e.g. --set optimizer.lr=3e-4 (repeatable)")
+    p.add_argument("--epochs", type=int, metavar="N", help="overrides training.epochs")
+    p.add_argument("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
+
+
+def config_from_arguments(args):
+    """The preset named by ``args.preset`` with the overriding options applied (raises
+    WorkbenchError naming what is wrong)."""
+    from ..core import config as C
+    from ..core.presets import load_preset
+
+    options = {"data.source": args.data, "data.images": args.images,
+               "training.epochs": args.epochs, "device": args.device}
+    overrides = [f"{key}={value}" for key, value in options.items() if value is not None]
+    return C.apply_overrides(load_preset(args.preset), overrides + args.set)

@@ -8,7 +8,7 @@ import sys
 import time
 
 from ..core.training.callbacks import Callback
-from .common import StageProgress, fail
+from .common import StageProgress, add_config_arguments, config_from_arguments, fail
 
 # The metrics shown on each epoch line, when the run has them.
 HEADLINE = ("accuracy", "macro_f1", "t2i_r1", "t2i_r10", "i2t_r10", "median_rank",
@@ -21,13 +21,7 @@ def add_parser(sub) -> None:
                        "file). Progress and one line per epoch go to stderr; the run folder "
                        "(config, metrics, checkpoints, embeddings) is written under the user "
                        "data folder or --out.")
-    p.add_argument("preset", metavar="PRESET")
-    p.add_argument("--data", metavar="SOURCE", help="data source (overrides data.source)")
-    p.add_argument("--images", metavar="DIR", help="image folder (overrides data.images)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any setting, e.g. --set optimizer.lr=3e-4 (repeatable)")
-    p.add_argument("--epochs", type=int, metavar="N", help="overrides training.epochs")
-    p.add_argument("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
+    add_config_arguments(p)
     p.add_argument("--out", metavar="DIR", help="write the run folder here")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue from a checkpoint (a run's checkpoints/last.pt)")
@@ -37,21 +31,10 @@ def add_parser(sub) -> None:
 
 
 def run_train(args) -> int:
-    from ..core import config as C
     from ..core.errors import WorkbenchError
-    from ..core.presets import load_preset
 
-    overrides = []
-    if args.data:
-        overrides.append(f"data.source={args.data}")
-    if args.images:
-        overrides.append(f"data.images={args.images}")
-    if args.epochs is not None:
-        overrides.append(f"training.epochs={args.epochs}")
-    if args.device:
-        overrides.append(f"device={args.device}")
     try:
-        cfg = C.apply_overrides(load_preset(args.preset), overrides + args.set)
+        cfg = config_from_arguments(args)
         return _train(cfg, args)
     except WorkbenchError as exc:
         return fail(exc)

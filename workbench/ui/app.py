@@ -64,6 +64,8 @@ def build_window(options: GuiOptions):
         def start_once(table):
             session.table_changed.disconnect(start_once)
             window.start_training()
+            if options.tab:  # starting shows the Training tab; the asked-for tab wins
+                window.select_tab(options.tab)
         session.table_changed.connect(start_once)
     window.data_panel.load_source(options.data or cfg.data.source, options.images or "")
     return window

@@ -9,11 +9,17 @@
 - :class:`TrainingController` (GUI thread) owns the thread, drains the buffer on a QTimer
   (25 Hz) and re-emits what it found as a few signals per tick, however fast training runs.
   Exactly one of ``finished``/``failed``/``stopped`` arrives, last.
+
+``TrainingController.start_many`` runs a sequence of configs (Compare fusions) one after the
+other on the same thread. Run boundaries travel through the buffer too, as segments, so
+``run_started`` comes before a run's first event and ``run_ended`` after its last, whatever
+the timer's phase.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +36,9 @@ DRAIN_INTERVAL_MS = 40  # 25 Hz
 
 @dataclass
 class Drained:
-    """What arrived since the last drain."""
+    """What arrived since the last drain (within one run of a sequence: a segment)."""
 
+    run_start: tuple[int, int, object] | None = None  # (index, total, config), sequences only
     started: FitStarted | None = None
     steps: list[StepLogged] = field(default_factory=list)
     epochs: list[EpochEnded] = field(default_factory=list)
@@ -39,10 +46,12 @@ class Drained:
     embeddings: EmbeddingSnapshot | None = None
     generated: GeneratedSamples | None = None
     checkpoints: list[CheckpointWritten] = field(default_factory=list)
+    run_end: FitEnded | None = None  # the run of a sequence that ended with this segment
 
     def __bool__(self) -> bool:
-        return bool(self.started or self.steps or self.epochs or self.attention
-                    or self.embeddings or self.generated or self.checkpoints)
+        return bool(self.run_start or self.started or self.steps or self.epochs
+                    or self.attention or self.embeddings or self.generated or self.checkpoints
+                    or self.run_end)
 
 
 class EventBuffer(Callback):
@@ -50,7 +59,11 @@ class EventBuffer(Callback):
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._pending = Drained()
+        self._segments = [Drained()]  # the last one is being filled
+
+    @property
+    def _pending(self) -> Drained:
+        return self._segments[-1]
 
     def on_fit_start(self, trainer, event):
         with self._lock:
@@ -77,22 +90,57 @@ class EventBuffer(Callback):
         with self._lock:
             self._pending.checkpoints.append(event)
 
-    def drain(self) -> Drained:
+    def run_started(self, index: int, total: int, cfg) -> None:
+        """Run ``index`` of a sequence starts: what follows belongs to a new segment."""
         with self._lock:
-            out, self._pending = self._pending, Drained()
+            if self._pending:
+                self._segments.append(Drained())
+            self._pending.run_start = (index, total, cfg)
+
+    def run_ended(self, end: FitEnded) -> None:
+        """The current run of a sequence ended: it closes its segment."""
+        with self._lock:
+            self._pending.run_end = end
+            self._segments.append(Drained())
+
+    def drain_segments(self) -> list[Drained]:
+        """Everything since the last drain, one non-empty segment per run (in order)."""
+        with self._lock:
+            out, self._segments = self._segments, [Drained()]
+        return [d for d in out if d]
+
+    def drain(self) -> Drained:
+        """Everything since the last drain as one batch (for a single run)."""
+        segments = self.drain_segments()
+        if len(segments) == 1:
+            return segments[0]
+        out = Drained()
+        for d in segments:
+            out.run_start = out.run_start or d.run_start
+            out.started = d.started or out.started
+            out.steps += d.steps
+            out.epochs += d.epochs
+            out.checkpoints += d.checkpoints
+            out.attention = d.attention or out.attention
+            out.embeddings = d.embeddings or out.embeddings
+            out.generated = d.generated or out.generated
+            out.run_end = d.run_end or out.run_end
         return out
 
 
 class TrainingWorker(QObject):
-    """Runs one fit on the thread it is moved to."""
+    """Runs one fit, or a sequence of fits (``sequence``), on the thread it is moved to."""
 
-    ended = Signal(object)  # FitEnded
+    ended = Signal(object)  # FitEnded (of the whole sequence, for a sequence)
 
     def __init__(self, cfg, table, buffer: EventBuffer, *, run_dir: Path | None = None,
-                 resume_from: str | None = None, preset: str = ""):
+                 resume_from: str | None = None, preset: str = "",
+                 sequence: list[tuple[object, object]] | None = None):
         super().__init__()
         self.cfg, self.table, self.buffer = cfg, table, buffer
         self.run_dir, self.resume_from, self.preset = run_dir, resume_from, preset
+        # [(config, run folder or None or (index, config) -> folder)], in order; None: one fit
+        self.sequence = sequence
         self.trainer = None
         self.end: FitEnded | None = None
         self._stop = threading.Event()
@@ -110,44 +158,106 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        end = None
-        try:
-            end = self._fit()
-        except Exception as exc:  # building the data or the model failed
-            from ..core.errors import WorkbenchError
-            reason = str(exc) if isinstance(exc, WorkbenchError) else \
-                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
-            end = FitEnded("failed", reason, 0, 0, {}, 0.0,
-                           str(self.run_dir) if self.run_dir else None)
+        if self.sequence is not None:
+            end = self._run_sequence()
+        else:
+            try:
+                end = self._fit(self._trainer(self.cfg, self.run_dir, self.resume_from))
+            except Exception as exc:  # building the data or the model failed
+                end = _failure(exc, self.run_dir)
         self.end = end
         self.ended.emit(end)
         # Leave the thread's event loop so the controller can join it, even while the GUI
         # thread is blocked waiting (closing the window).
         self.thread().quit()
 
-    def _fit(self) -> FitEnded:
+    def _run_sequence(self) -> FitEnded:
+        """Each config in turn. A run that fails while training (a NaN loss, a model that
+        cannot be built for this data) is reported in its ``run_ended`` and the next one
+        starts; failing to prepare the data or the device ends the sequence: every later run
+        would fail the same way."""
+        t0 = time.perf_counter()
+        total = len(self.sequence)
+        ends: list[FitEnded] = []
+        used: list[Path] = []
+        fatal = None
+        for index, (cfg, run_dir) in enumerate(self.sequence):
+            if self._stop.is_set():
+                break
+            self.buffer.run_started(index, total, cfg)
+            try:
+                if callable(run_dir):  # made only now: skipped runs leave no empty folder
+                    run_dir = run_dir(index, cfg)
+                trainer = self._trainer(cfg, run_dir, None)
+            except Exception as exc:
+                fatal = _failure(exc, run_dir if not callable(run_dir) else None)
+                self.buffer.run_ended(fatal)
+                ends.append(fatal)
+                break
+            if run_dir is not None:
+                used.append(Path(run_dir))
+            end = self._fit(trainer)
+            self.buffer.run_ended(end)
+            ends.append(end)
+        return _sequence_end(ends, total, fatal, self._stop.is_set(),
+                             time.perf_counter() - t0, used)
+
+    def _trainer(self, cfg, run_dir: Path | None, resume_from: str | None):
         from ..core.data import load_pairs
         from ..core.data.dataset import build_dataset
         from ..core.runs import RunWriter
         from ..core.training.trainer import Trainer
 
-        cfg, table = self.cfg, self.table
+        table = self.table
         if table is None or table.source != cfg.data.source or (
                 table.images is not None and table.images.shape[-1] != cfg.preprocess.image_size):
             table = load_pairs(cfg.data, cfg.preprocess.image_size)
+            self.table = table  # decoded once for the whole sequence
         dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
                                 test_fraction=cfg.data.test_fraction, seed=cfg.seed)
         callbacks = [self.buffer]
-        if self.run_dir is not None:
-            callbacks.append(RunWriter(self.run_dir, cfg, preset=self.preset))
-        self.trainer = Trainer(cfg, dataset, callbacks=callbacks, run_dir=self.run_dir,
-                               resume_from=self.resume_from)
+        if run_dir is not None:
+            callbacks.append(RunWriter(run_dir, cfg, preset=self.preset))
+        return Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
+                       resume_from=resume_from)
+
+    def _fit(self, trainer) -> FitEnded:
+        self.trainer = trainer
         # Flags set before the trainer existed still count.
         if self._pause.is_set():
-            self.trainer.pause()
+            trainer.pause()
         if self._stop.is_set():
-            self.trainer.stop()
-        return self.trainer.fit()
+            trainer.stop()
+        return trainer.fit()
+
+
+def _failure(exc: Exception, run_dir: Path | None) -> FitEnded:
+    from ..core.errors import WorkbenchError
+    reason = str(exc) if isinstance(exc, WorkbenchError) else \
+        f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+    return FitEnded("failed", reason, 0, 0, {}, 0.0, str(run_dir) if run_dir else None)
+
+
+def _sequence_end(ends: list[FitEnded], total: int, fatal: FitEnded | None, stopped: bool,
+                  seconds: float, run_dirs: list) -> FitEnded:
+    """The one end of a whole sequence: stopped when the user stopped it, failed when it
+    could not go on (or every run failed), else finished, even when some run failed."""
+    counts = {s: sum(e.status == s for e in ends) for s in ("finished", "failed", "stopped")}
+    done = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    if stopped:
+        status, reason = "stopped", f"stopped by the user after {len(ends)} of {total} runs" \
+            + (f" ({done})" if done else "")
+    elif fatal is not None:
+        status, reason = "failed", fatal.reason
+    elif ends and counts["failed"] == len(ends):
+        status = "failed"
+        reason = f"all {total} runs failed; the first: {ends[0].reason}"
+    else:
+        status, reason = "finished", f"ran {total} runs ({done})"
+    parents = {str(Path(d).parent) for d in run_dirs if d is not None}
+    last = ends[-1] if ends else None
+    return FitEnded(status, reason, last.epoch if last else 0, last.step if last else 0,
+                    {}, seconds, parents.pop() if len(parents) == 1 else None)
 
 
 class TrainingController(QObject):
@@ -164,6 +274,8 @@ class TrainingController(QObject):
     failed = Signal(object)  # FitEnded, status "failed"
     stopped = Signal(object)  # FitEnded, status "stopped"
     running_changed = Signal(bool)
+    run_started = Signal(int, int, object)  # index, total, ExperimentConfig (start_many only)
+    run_ended = Signal(object)  # FitEnded of one run of a start_many sequence
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -183,9 +295,12 @@ class TrainingController(QObject):
               preset: str = "") -> None:
         if self.running:
             raise RuntimeError("a run is already in progress")
-        self._buffer = EventBuffer()
-        self._worker = TrainingWorker(cfg, table, self._buffer, run_dir=run_dir,
-                                      resume_from=resume_from, preset=preset)
+        self._launch(TrainingWorker(cfg, table, EventBuffer(), run_dir=run_dir,
+                                    resume_from=resume_from, preset=preset))
+
+    def _launch(self, worker: TrainingWorker) -> None:
+        self._buffer = worker.buffer
+        self._worker = worker
         self._thread = QThread()
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
@@ -194,6 +309,30 @@ class TrainingController(QObject):
         self._thread.start()
         self._timer.start()
         self.running_changed.emit(True)
+
+    def start_many(self, configs, table, run_dirs=None, preset: str = "") -> None:
+        """Train ``configs`` one after the other on one worker thread (Compare fusions).
+
+        ``run_dirs`` gives each run its folder: a list, None (no run folders), or a function
+        ``(index, config) -> Path`` called as each run starts (on the worker thread), so a
+        stopped sequence leaves no empty folders for the runs it skipped. Each run reports
+        ``run_started``, then the usual ``started``/``steps_logged``/``epochs_ended``/...
+        signals, then ``run_ended``; Stop and Pause act on the whole sequence, and one
+        ``finished``/``stopped``/``failed`` ends it, last. A run that fails (a NaN loss) is
+        reported in its ``run_ended`` and the sequence goes on.
+        """
+        if self.running:
+            raise RuntimeError("a run is already in progress")
+        configs = list(configs)
+        if not configs:
+            raise ValueError("start_many needs at least one config")
+        if run_dirs is None or callable(run_dirs):
+            run_dirs = [run_dirs] * len(configs)
+        run_dirs = list(run_dirs)
+        if len(run_dirs) != len(configs):
+            raise ValueError(f"{len(run_dirs)} run folders for {len(configs)} configs")
+        self._launch(TrainingWorker(None, table, EventBuffer(), preset=preset,
+                                    sequence=list(zip(configs, run_dirs))))
 
     def stop(self) -> None:
         if self._worker is not None:
@@ -218,9 +357,12 @@ class TrainingController(QObject):
     def _drain(self) -> None:
         if self._buffer is None:
             return
-        d = self._buffer.drain()
-        if not d:
-            return
+        for d in self._buffer.drain_segments():
+            self._emit_segment(d)
+
+    def _emit_segment(self, d: Drained) -> None:
+        if d.run_start:
+            self.run_started.emit(*d.run_start)
         if d.started:
             self.started.emit(d.started)
         if d.steps:
@@ -235,6 +377,8 @@ class TrainingController(QObject):
             self.samples_generated.emit(d.generated)
         for c in d.checkpoints:
             self.checkpoint_written.emit(c)
+        if d.run_end:
+            self.run_ended.emit(d.run_end)
 
     @Slot(object)
     def _on_ended(self, end: FitEnded) -> None:

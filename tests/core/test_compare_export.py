@@ -1,0 +1,277 @@
+"""Compare fusions (variants, table, winner) and exports (embeddings, metrics, TensorBoard)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from fixtures import make_image_folder, tiny_config
+from workbench.core import compare
+from workbench.core import export as X
+from workbench.core.algorithms import ALGORITHMS, valid_fusions
+from workbench.core.errors import ConfigError, WorkbenchError
+from workbench.core.fusion import FUSIONS
+from workbench.core.training.events import EpochEnded, FitEnded
+
+
+# ---------------------------------------------------------------- variants
+
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+def test_one_variant_per_valid_fusion(tmp_path, algorithm):
+    cfg = tiny_config(tmp_path, f"algorithm.name={algorithm}", "seed=7", "optimizer.lr=0.01")
+    variants = compare.fusion_variants(cfg)
+    assert [v.fusion.name for v in variants] == valid_fusions(algorithm)
+    for v in variants:
+        assert v.fusion.params == FUSIONS[v.fusion.name].params()  # defaults
+        assert (v.seed, v.algorithm, v.optimizer, v.data, v.model, v.training) == \
+            (cfg.seed, cfg.algorithm, cfg.optimizer, cfg.data, cfg.model, cfg.training)
+        assert v.algorithm.params is not cfg.algorithm.params  # copies, not shared
+
+
+def test_current_fusion_also_gets_defaults_and_cfg_is_untouched(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=classifier", "fusion.name=attention",
+                      "fusion.params.temperature=0.2")
+    variants = compare.fusion_variants(cfg)
+    attention = next(v for v in variants if v.fusion.name == "attention")
+    assert attention.fusion.params.temperature == 1.0
+    assert cfg.fusion.name == "attention" and cfg.fusion.params.temperature == 0.2
+
+
+def test_chosen_fusions_in_order_and_invalid_ones_refused(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=classifier")
+    assert [v.fusion.name for v in compare.fusion_variants(cfg, ["gated", "early"])] == \
+        ["gated", "early"]
+    graph = tiny_config(tmp_path, "algorithm.name=graph")
+    with pytest.raises(ConfigError, match="early fusion merges"):
+        compare.fusion_variants(graph, ["mean", "early"])
+
+
+def test_variants_share_the_initial_encoders(tmp_path):
+    """Same seed: the encoders, built before the fusion, start from the same weights."""
+    import torch
+
+    from workbench.core.data import load_dataset
+    from workbench.core.training.trainer import build_algorithm
+
+    folder = make_image_folder(tmp_path / "shapes", n_per_class=2)
+    cfg = tiny_config(folder, "algorithm.name=classifier")
+    ds = load_dataset(cfg)
+    models = []
+    for v in compare.fusion_variants(cfg, ["attention", "gated"]):
+        torch.manual_seed(v.seed)
+        models.append(build_algorithm(v, ds.info()))
+    a, b = (m.text_encoder.state_dict() for m in models)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------- table and winner
+
+def _end(status, metrics, seconds=10.0, epoch=3):
+    return FitEnded(status, "why", epoch, epoch * 4, metrics, seconds)
+
+
+def _epochs(values, name="accuracy"):
+    return [EpochEnded(i + 1, (i + 1) * 4, {"loss": 1.0}, {name: v}, 1.0)
+            for i, v in enumerate(values)]
+
+
+def test_summarize_and_winner_on_labelled_runs(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=classifier")
+    configs = compare.fusion_variants(cfg, ["early", "attention", "gated", "tensor"])
+    ends = [_end("finished", {"accuracy": 0.5, "macro_f1": 0.4, "t2i_r10": 0.9}),
+            _end("finished", {"accuracy": 0.75, "macro_f1": 0.7}, seconds=20),
+            _end("failed", {}, epoch=1),
+            _end("stopped", {"accuracy": 0.9, "macro_f1": 0.9})]
+    hist = [_epochs([0.3, 0.6, 0.5]), _epochs([0.5, 0.7, 0.75]), [], _epochs([0.9])]
+    rows = compare.summarize(ends, configs, hist)
+    assert [r["fusion"] for r in rows] == ["early", "attention", "gated", "tensor"]
+    assert {r["metric"] for r in rows} == {"accuracy"}  # accuracy beats t2i_r10
+    assert rows[0]["value"] == 0.5 and rows[0]["best_epoch"] == 2 and rows[0]["best_value"] == 0.6
+    assert rows[1]["best_epoch"] == 3 and rows[1]["seconds"] == 20
+    assert rows[2]["status"] == "failed" and rows[2]["value"] is None
+    assert rows[2]["best_epoch"] is None and rows[2]["median_rank"] is None
+    # The stopped run scored highest but trained less: it does not compete.
+    assert compare.winner(rows)["fusion"] == "attention"
+    text = compare.format_table(rows)
+    assert "accuracy" in text.splitlines()[0]
+    assert next(line for line in text.splitlines() if line.startswith("*")).split()[1] == \
+        "attention"
+    json.dumps(rows)  # the CLI prints them as JSON
+
+
+def test_retrieval_headline_ties_and_no_winner(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=autoencoder")
+    configs = compare.fusion_variants(cfg, ["mean", "gated"])
+    ends = [_end("finished", {"t2i_r10": 0.5, "median_rank": 4.0}),
+            _end("finished", {"t2i_r10": 0.5, "median_rank": 3.0})]
+    rows = compare.summarize(ends, configs, [_epochs([0.5], "t2i_r10")] * 2)
+    assert rows[0]["metric"] == "t2i_r10"
+    assert compare.winner(rows)["fusion"] == "gated"  # tie: the lower median rank
+    assert compare.winner(compare.summarize([_end("failed", {})] * 2, configs, [[], []])) is None
+
+
+def test_fallback_headline_is_the_loss_lower_better(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=adversarial")
+    configs = compare.fusion_variants(cfg, ["mean", "gated"])
+    rows = compare.summarize([_end("finished", {"loss": 2.0}), _end("finished", {"loss": 1.0})],
+                             configs, [_epochs([3.0, 2.0], "loss"), _epochs([1.0], "loss")])
+    assert rows[0]["metric"] == "loss" and rows[0]["best_epoch"] == 2
+    assert compare.winner(rows)["fusion"] == "gated"
+
+
+# ---------------------------------------------------------------- a real tiny run
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A two-epoch classifier run with a run folder, as the GUI and CLI write it."""
+    from workbench.core.data import load_pairs
+    from workbench.core.data.dataset import build_dataset
+    from workbench.core.runs import RunWriter
+    from workbench.core.training import Trainer
+
+    root = tmp_path_factory.mktemp("export")
+    folder = make_image_folder(root / "shapes")
+    cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=attention",
+                      "training.epochs=2")
+    table = load_pairs(cfg.data, cfg.preprocess.image_size)
+    ds = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
+                       test_fraction=0.0, seed=cfg.seed)
+    run_dir = root / "run"
+    end = Trainer(cfg, ds, callbacks=[RunWriter(run_dir, cfg)], run_dir=run_dir).fit()
+    assert end.status == "finished"
+    return run_dir, table, cfg, len(ds.indices("val"))
+
+
+def test_summarize_reads_history_from_the_run_folder(run):
+    run_dir, _, cfg, _ = run
+    end = FitEnded("finished", "", 2, 8, json.loads((run_dir / "run.json").read_text())["metrics"],
+                   1.0, str(run_dir))
+    row = compare.summarize([end], [cfg])[0]
+    assert row["metric"] == "accuracy" and row["best_epoch"] in (1, 2)
+    assert row["run_dir"] == str(run_dir)
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def test_embeddings_csv(run, tmp_path):
+    run_dir, table, cfg, n_val = run
+    snap = X.find_snapshot(run_dir)
+    assert snap.name == "embeddings-e0002.npz"
+    out = X.export_embeddings(snap, table, tmp_path / "emb.csv")
+    rows = _read_csv(out)
+    head, body = rows[0], rows[1:]
+    assert head[:5] == ["row", "source_row", "caption", "label", "modality"]
+    with np.load(snap) as z:
+        modalities = [m for m in ("text", "image", "fused") if m in z.files]
+        width = max(z[m].shape[1] for m in modalities)
+        first = {m: z[m][0] for m in modalities}
+    assert len(head) == 5 + width and head[5] == "d0"
+    assert len(body) == n_val * len(modalities)
+    assert [r[4] for r in body[:len(modalities)]] == modalities
+    row = int(body[0][0])
+    assert body[0][2] == table.caption(row)  # captions by dataset row, not by split position
+    assert body[0][3] == table.label_names[table.labels[row]]
+    assert body[0][2].split()[1] == body[0][3]  # "a red square ..." is labelled red
+    got = [float(x) for x in body[0][5:5 + len(first[modalities[0]])]]
+    assert np.allclose(got, first[modalities[0]])
+
+
+def test_embeddings_npy_folder_and_npz(run, tmp_path):
+    run_dir, table, _, n_val = run
+    snap = X.load_snapshot(X.find_snapshot(run_dir, epoch=1))
+    assert snap.epoch == 1
+    folder = X.export_embeddings(snap, table, tmp_path / "npy", fmt="npy")
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["count"] == n_val and meta["label_names"] == table.label_names
+    for m in meta["modalities"]:
+        assert np.load(folder / f"{m}.npy").shape[0] == n_val
+    index = np.load(folder / "index.npy")
+    labels = np.load(folder / "labels.npy")
+    lines = _read_csv(folder / "metadata.csv")
+    assert lines[0] == ["row", "source_row", "caption", "label"] and len(lines) == n_val + 1
+    assert [int(r[0]) for r in lines[1:]] == index.tolist()
+    assert lines[1][2] == table.caption(int(index[0]))
+    assert lines[1][3] == table.label_names[labels[0]]
+    npz = X.export_embeddings(snap, table, tmp_path / "emb.npz", fmt="npy")
+    with np.load(npz) as z:
+        assert z["captions"][0] == table.caption(int(index[0]))
+        assert z["index"].tolist() == index.tolist()
+
+
+def test_embedding_export_errors(run, tmp_path):
+    run_dir, table, _, _ = run
+    with pytest.raises(WorkbenchError, match="unknown export format"):
+        X.export_embeddings(X.find_snapshot(run_dir), table, tmp_path / "x", fmt="parquet")
+    with pytest.raises(WorkbenchError, match="epochs 1, 2"):
+        X.find_snapshot(run_dir, epoch=9)
+    with pytest.raises(WorkbenchError, match="no embedding snapshots"):
+        X.find_snapshot(tmp_path)
+
+
+def test_metrics_csv(run, tmp_path):
+    run_dir = run[0]
+    rows = _read_csv(X.export_metrics_csv(run_dir, tmp_path / "m.csv"))
+    head = rows[0]
+    assert head[:4] == ["epoch", "step", "seconds", "lr"]
+    assert "train_loss" in head and "val_loss" in head and "val_accuracy" in head
+    assert head.index("train_loss") < head.index("val_loss")
+    assert max(i for i, h in enumerate(head) if h.startswith("train_")) < \
+        min(i for i, h in enumerate(head) if h.startswith("val_"))
+    assert [r[0] for r in rows[1:]] == ["1", "2"]
+    assert 0.0 <= float(rows[2][head.index("val_accuracy")]) <= 1.0
+    with pytest.raises(WorkbenchError, match="no metrics.jsonl"):
+        X.export_metrics_csv(tmp_path, tmp_path / "m2.csv")
+
+
+def test_tensorboard_log(run, tmp_path):
+    pytest.importorskip("tensorboard")
+    run_dir, table, _, n_val = run
+    logdir = X.write_tensorboard(run_dir, tmp_path / "tb", table=table)
+    assert list(logdir.glob("events.out.tfevents.*"))
+    config = (logdir / "projector_config.pbtxt").read_text()
+    assert 'tensor_name: "image:00002"' in config and "metadata.tsv" in config
+    assert "text+image" not in config  # a classifier's text and image share no space
+    lines = (logdir / "00002" / "image" / "metadata.tsv").read_text("utf-8").splitlines()
+    assert lines[0].split("\t") == ["row", "caption", "label"]
+    assert len(lines) == n_val + 1
+    row, caption, label = lines[1].split("\t")
+    assert caption == table.caption(int(row)) and label in caption
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(logdir))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert {"step/loss", "train/loss", "val/accuracy", "epoch"} <= set(tags)
+    assert [e.value for e in acc.Scalars("epoch")] == [1.0, 2.0]
+
+
+def test_tensorboard_pairs_in_one_space(tmp_path):
+    pytest.importorskip("tensorboard")
+    from workbench.core.data import load_dataset
+    from workbench.core.runs import RunWriter
+    from workbench.core.training import Trainer
+
+    folder = make_image_folder(tmp_path / "shapes", n_per_class=3)
+    cfg = tiny_config(folder, "algorithm.name=contrastive")
+    run_dir = tmp_path / "run"
+    Trainer(cfg, load_dataset(cfg), callbacks=[RunWriter(run_dir, cfg)], run_dir=run_dir).fit()
+    logdir = X.write_tensorboard(run_dir, tmp_path / "tb")  # reads the data from the config
+    lines = (logdir / "00001" / "text+image" / "metadata.tsv").read_text("utf-8").splitlines()
+    n = (len(lines) - 1) // 2
+    assert lines[0].split("\t") == ["row", "caption", "label", "modality"]
+    assert [x.split("\t")[3] for x in lines[1:]] == ["text"] * n + ["image"] * n
+    assert lines[1].split("\t")[1].startswith("a ")  # captions found without a table
+
+
+def test_tensorboard_missing_gives_the_install_hint(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(WorkbenchError, match="pip install tensorboard"):
+        X.write_tensorboard(run[0], tmp_path / "tb")
+    assert not (tmp_path / "tb").exists()

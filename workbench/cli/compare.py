@@ -1,0 +1,141 @@
+"""``workbench compare PRESET``: train PRESET once per valid fusion and print which wins."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+from .common import StageProgress, add_config_arguments, config_from_arguments, fail
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="train a preset once per valid fusion and compare",
+                       description="Train PRESET once per fusion its algorithm accepts (each "
+                       "with that fusion's default settings; the same data, split and seed), "
+                       "one after the other, then print a table of the validation results "
+                       "with the winner marked. Progress goes to stderr; each run writes its "
+                       "own run folder. The first Ctrl-C stops the current run and skips "
+                       "the rest.")
+    add_config_arguments(p)
+    p.add_argument("--fusions", metavar="A,B,...",
+                   help="compare only these fusions, in this order (default: every valid one)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write the run folders here, one per fusion (DIR/<fusion>); default: "
+                   "dated folders in the user runs folder")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object with the rows and the winner on stdout")
+    p.set_defaults(run=run_compare)
+
+
+def run_compare(args) -> int:
+    from ..core.compare import fusion_variants
+    from ..core.errors import WorkbenchError
+
+    try:
+        cfg = config_from_arguments(args)
+        fusions = [f.strip() for f in args.fusions.split(",") if f.strip()] \
+            if args.fusions else None
+        configs = fusion_variants(cfg, fusions)
+        run_dirs = _run_dirs(args, configs)
+        return _compare(configs, run_dirs, args)
+    except WorkbenchError as exc:
+        return fail(exc)
+
+
+def _preset_name(preset: str) -> str:
+    return Path(preset).stem if preset.endswith(".toml") else preset
+
+
+def _run_dirs(args, configs) -> list[Path | None]:
+    """Planned folders (created when each run starts): DIR/<fusion> under --out."""
+    from ..core.errors import WorkbenchError
+    if not args.out:
+        return [None] * len(configs)
+    out = Path(args.out)
+    dirs = [out / c.fusion.name for c in configs]
+    taken = [d for d in dirs if d.exists() and any(d.iterdir())]
+    if taken:
+        raise WorkbenchError(f"{taken[0]} already holds a run; pick another --out folder so "
+                             "runs are not mixed")
+    return dirs
+
+
+def _compare(configs, run_dirs, args) -> int:
+    from ..core.compare import format_table, summarize, winner
+    from ..core.data import load_pairs
+    from ..core.data.dataset import build_dataset
+    from ..core.runs import RunWriter, new_run_dir
+    from ..core.training import Trainer
+    from .train import ProgressPrinter
+
+    first = configs[0]
+    table = load_pairs(first.data, first.preprocess.image_size, progress=StageProgress())
+    name = _preset_name(args.preset)
+    stop = _SequenceStop()
+    ends, done = [], []
+    with stop:
+        for i, (cfg, run_dir) in enumerate(zip(configs, run_dirs)):
+            if stop.requested:
+                break
+            print(f"[{i + 1}/{len(configs)}] {cfg.fusion.name}", file=sys.stderr)
+            run_dir = run_dir or new_run_dir(f"{name}-{cfg.fusion.name}")
+            dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
+                                    test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+            trainer = Trainer(cfg, dataset, run_dir=run_dir,
+                              callbacks=[RunWriter(run_dir, cfg, preset=name), ProgressPrinter()])
+            stop.trainer = trainer
+            end = trainer.fit()
+            if end.status == "failed":
+                print(f"{cfg.fusion.name} failed: {end.reason.splitlines()[0]}",
+                      file=sys.stderr)
+            ends.append(end)
+            done.append(cfg)
+    rows = summarize(ends, done)
+    best = winner(rows)
+    if args.json:
+        print(json.dumps({"algorithm": first.algorithm.name, "preset": name,
+                          "metric": rows[0]["metric"] if rows else None, "rows": rows,
+                          "winner": best["fusion"] if best else None,
+                          "stopped": stop.requested}))
+    else:
+        print(format_table(rows))
+        if best is not None:
+            print(f"winner: {best['fusion']} ({best['metric']} {best['value']:.3f})")
+    if stop.requested:
+        print(f"stopped after {len(ends)} of {len(configs)} runs", file=sys.stderr)
+        return 130
+    if rows and all(r["status"] == "failed" for r in rows):
+        return 1
+    return 0
+
+
+class _SequenceStop:
+    """The first Ctrl-C stops the current run (its checkpoint is written) and the runs after
+    it; a second one interrupts at once."""
+
+    def __init__(self):
+        self.trainer = None
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        def handler(signum, frame):
+            print("\nstopping after this step; the remaining fusions are skipped "
+                  "(Ctrl-C again to abort)", file=sys.stderr)
+            self.requested = True
+            if self.trainer is not None:
+                self.trainer.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        try:
+            self.previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False

@@ -1,0 +1,440 @@
+"""Cross-modal retrieval with a trained model: type a caption, get images; pick an image, get
+captions; the R@K table of a split.
+
+A :class:`RetrievalIndex` embeds every caption and every distinct image of a dataset once
+(batched, no grad, eval mode) and then answers queries with one matrix product against the
+stored, normalised vectors, fast enough for a GUI thread. A typed caption is tokenised with
+the run's own vocabulary and embedded by the model itself, so it is scored exactly as the
+dataset's captions are.
+
+Retrieval only means something where text and image vectors share one space
+(``Algorithm.joint_space``): the classifier and adversarial generation are refused with the
+reason. The graph algorithm's vectors are outputs of graph nodes: its dataset's own captions
+and images can be searched, a typed caption (which is no node) cannot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import config as C
+from . import metrics as M
+from .algorithms.base import Algorithm
+from .data.dataset import Batch, PairedDataset, bag_of_words, build_dataset
+from .data.info import DataInfo
+from .data.loader import PairTable, load_pairs
+from .data.text import OOV, PAD, Vocabulary, tokenize
+from .errors import WorkbenchError
+
+SPLITS = ("train", "val", "test")
+EMBED_BATCH = 256
+# A typed query rides in a small batch of real pairs (replacing one caption), so every
+# algorithm sees the batch shape it was written for (several pairs, distinct images).
+TEMPLATE_PAIRS = 2
+QUERY_CACHE = 256  # typed queries whose vectors are kept (search-as-you-type repeats them)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class RetrievalError(WorkbenchError):
+    """Retrieval that makes no sense for this model or data, with the reason."""
+
+
+class DataMismatch(RetrievalError):
+    """The data given is not the data the run was trained on (open the run's own data)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result. ``kind`` is ``"image"`` (a caption's result: a distinct image, with every
+    pair that shows it in ``rows``) or ``"caption"`` (an image's result: one pair, whose
+    caption it is, in ``rows``). ``caption`` is that pair's caption, or for an image the
+    caption of its first pair; ``score`` is the cosine similarity."""
+
+    kind: str
+    image: int
+    rows: tuple[int, ...]
+    score: float
+    caption: str
+    label: str | None
+    split: str
+
+    @property
+    def row(self) -> int:
+        """The pair row shown: the caption's, or the image's first pair."""
+        return self.rows[0]
+
+
+@dataclass
+class Results(Sequence):
+    """The hits of one query, best first, and what the query was made of: the words used
+    (``words``), those the run's vocabulary does not know (``unknown``, encoded as
+    out-of-vocabulary), those past the model's caption length (``dropped``), and ``reason``
+    when there are no hits because the query cannot be answered."""
+
+    hits: list[Hit] = field(default_factory=list)
+    query: str = ""
+    words: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    reason: str | None = None
+    #: for a search from the dataset's own caption or image: the rank of its true match
+    #: (its image, or the best of its captions) among everything searched; None otherwise
+    true_rank: int | None = None
+
+    def __getitem__(self, i):
+        return self.hits[i]
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+
+class RetrievalIndex:
+    """Every caption and distinct image of ``dataset`` embedded by ``model``, searchable both
+    ways. ``model`` must be prepared for ``dataset`` (``Algorithm.prepare``; a trained model
+    is). ``about`` describes the model for display (run, algorithm, fusion, epoch)."""
+
+    def __init__(self, model: Algorithm, dataset: PairedDataset, *,
+                 batch_size: int = EMBED_BATCH, about: dict | None = None):
+        problem = unavailable_reason(model)
+        if problem:
+            raise RetrievalError(problem)
+        self.model = model
+        self.dataset = dataset
+        self.table = dataset.table
+        self.about = {"algorithm": model.cfg.algorithm.name, "fusion": model.cfg.fusion.name,
+                      **(about or {})}
+        self.device = next(model.parameters()).device
+        self._pair_split = np.empty(len(dataset), dtype=object)
+        for name in SPLITS:
+            self._pair_split[dataset.indices(name).numpy()] = name
+        self.image_of_pair = dataset.image_index.clone()  # (N,) distinct image per pair
+        self.num_images = int(self.image_of_pair.max()) + 1 if len(dataset) else 0
+        # pairs of each image, in row order; the first one speaks for the image
+        order = torch.argsort(self.image_of_pair, stable=True)
+        counts = torch.bincount(self.image_of_pair, minlength=self.num_images)
+        self.pairs_of_image = [tuple(p.tolist()) for p in torch.split(order, counts.tolist())]
+        self.first_pair = torch.tensor([p[0] if p else -1 for p in self.pairs_of_image],
+                                       dtype=torch.long)
+        self.text_vectors, self.image_vectors = self._embed_all(batch_size)
+        self._queries: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
+        self._template = self._template_batch()
+        self.text_query_problem = self._text_query_problem()
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, table: PairTable | None = None, *,
+                        progress: Progress | None = None) -> "RetrievalIndex":
+        """The index of a run's checkpoint over its data: ``table`` when given (it must be
+        the data the run was trained on), else the data its config names, loaded again.
+        The captions are tokenised with the run's own vocabulary and split as the run split
+        them, so token ids and splits are the ones the weights were trained with."""
+        from .training.checkpoint import load_checkpoint
+        from .training.trainer import build_algorithm
+
+        path = Path(path)
+        payload = load_checkpoint(path)
+        cfg = C.from_dict(payload["config"])
+        info = DataInfo.from_dict(payload["info"])
+        model = build_algorithm(cfg, info)
+        problem = unavailable_reason(model)
+        if problem:  # before the (slow) data loading
+            raise RetrievalError(problem)
+        if table is None:
+            table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress)
+        else:
+            mismatch = table_mismatch(cfg, table)
+            if mismatch:
+                raise DataMismatch(f"{path}: {mismatch}")
+            table = fit_table(table, cfg.preprocess.image_size)
+        vocab = Vocabulary.from_dict(payload["vocab"]) if payload.get("vocab") else None
+        dataset = run_dataset(cfg, table, vocab)
+        found = dataset.info()
+        if found != info:
+            diff = ", ".join(f"{k}: run {getattr(info, k)!r}, data {getattr(found, k)!r}"
+                             for k in DataInfo.__dataclass_fields__
+                             if getattr(info, k) != getattr(found, k))
+            raise DataMismatch(f"{path}: the data differs from what this run was trained "
+                                 f"on ({diff[:300]}); open the run with its own data")
+        model.prepare(dataset)  # graphs and statistics; saved statistics are loaded next
+        model.load_state_dict(payload["model"])
+        model.eval()
+        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        about = {"run": run.name, "run_dir": str(run), "checkpoint": str(path),
+                 "epoch": int(payload.get("epoch", 0)), "step": int(payload.get("step", 0))}
+        return cls(model, dataset, about=about)
+
+    @torch.no_grad()
+    def _embed_all(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised caption vectors (N, D), one per pair, and image vectors (M, D), one per
+        distinct image (taken from its first pair)."""
+        ds = self.dataset
+        texts, images = [], []
+        with _eval(self.model):
+            for start in range(0, len(ds), batch_size):
+                index = torch.arange(start, min(start + batch_size, len(ds)))
+                out = self.model.embed(ds.batch(index).to(self.device))
+                texts.append(out["text"].float().cpu())
+                images.append(out["image"].float().cpu())
+        text = F.normalize(torch.cat(texts), dim=-1)
+        image = F.normalize(torch.cat(images), dim=-1)[self.first_pair]
+        return text.contiguous(), image.contiguous()
+
+    def _template_batch(self) -> Batch:
+        """A few real pairs showing different images (training pairs first): a typed query
+        replaces the first one's caption."""
+        preferred = torch.cat([self.dataset.indices("train"), torch.arange(len(self.dataset))])
+        rows, seen = [], set()
+        for r in preferred.tolist():
+            image = int(self.image_of_pair[r])
+            if image not in seen:
+                seen.add(image)
+                rows.append(r)
+            if len(rows) == TEMPLATE_PAIRS:
+                break
+        return self.dataset.batch(torch.tensor(rows, dtype=torch.long))
+
+    def _text_query_problem(self) -> str | None:
+        """Why typed captions cannot be searched with this model and data, or None."""
+        reason = getattr(self.model, "text_query_problem", None)
+        if reason:
+            return reason
+        if self.model.cfg.algorithm.name == "graph":
+            return ("the graph algorithm's caption vectors are outputs of graph nodes, and a "
+                    "typed caption is not a node of the graph (it has no edges to the "
+                    "captions and images it would be joined to), so it has no vector; pick "
+                    "an image, or one of the dataset's captions, to search from instead")
+        if self.dataset.tokens is None or self.dataset.vocab is None:
+            return ("this data's captions are precomputed feature vectors, and a typed "
+                    "caption cannot be turned into one; pick an image, or one of the "
+                    "dataset's captions, to search from instead")
+        # A typed caption has no image of its own: its vector must not depend on the image
+        # it is batched with. Check on a real caption, moved next to another image.
+        if len(self._template) > 1:
+            row = int(self._template.index[1])
+            ids = self.dataset.tokens[row, : int(self.dataset.lengths[row])]
+            vector = self._embed_tokens(ids)
+            if float(vector @ self.text_vectors[row]) < 1 - 1e-4:
+                return ("this model's caption vectors depend on the image each caption is "
+                        "paired with, so a typed caption alone has no vector; pick an image "
+                        "to search from instead")
+        return None
+
+    # ------------------------------------------------------------------ queries
+    def search_text(self, query: str, k: int = 10, *, split: str | None = None) -> Results:
+        """The ``k`` images closest to a typed caption (in ``split`` only, when given).
+        Words the run's vocabulary lacks are encoded as out-of-vocabulary and listed in
+        ``unknown``; a query with no known word has no hits, and says so in ``reason``."""
+        if self.text_query_problem:
+            raise RetrievalError(self.text_query_problem)
+        vocab = self.dataset.vocab
+        words = tokenize(query)
+        result = Results(query=query, words=words[: self.dataset.max_tokens],
+                         dropped=words[self.dataset.max_tokens:])
+        result.unknown = [w for w in result.words if vocab.id(w) == OOV]
+        if not words:
+            result.reason = "the query has no words: type a caption"
+            return result
+        if len(result.unknown) == len(result.words):
+            result.reason = (f"the model knows none of these words ({', '.join(result.unknown)})"
+                             f": its vocabulary is the {len(vocab) - 2:,} words of the "
+                             "training captions")
+            return result
+        scores = self.image_vectors @ self.query_vector(vocab.encode(result.words))
+        result.hits = [self._image_hit(int(m), float(s))
+                       for m, s in self._top(scores, k, self._image_mask(split))]
+        return result
+
+    def search_caption(self, row: int, k: int = 10, *, split: str | None = None) -> Results:
+        """The ``k`` images closest to the dataset's caption of pair ``row`` (works for every
+        joint-space model, the graph algorithm included)."""
+        self._check_row(row, len(self.dataset), "pair")
+        scores = self.image_vectors @ self.text_vectors[row]
+        mask = self._image_mask(split)
+        hits = [self._image_hit(int(m), float(s)) for m, s in self._top(scores, k, mask)]
+        true = int(self.image_of_pair[row])
+        return Results(hits=hits, query=self.table.caption(row),
+                       true_rank=_rank(scores, scores[true], mask, [true]))
+
+    def search_image(self, image: int, k: int = 10, *, split: str | None = None) -> Results:
+        """The ``k`` captions closest to distinct image ``image`` (a value of
+        ``PairTable.image_index``)."""
+        self._check_row(image, self.num_images, "image")
+        scores = self.text_vectors @ self.image_vectors[image]
+        mask = None if split is None else torch.from_numpy(self._pair_split == split)
+        hits = [self._caption_hit(int(r), float(s)) for r, s in self._top(scores, k, mask)]
+        own = list(self.pairs_of_image[image])
+        return Results(hits=hits, query=self.table.caption(int(self.first_pair[image])),
+                       true_rank=_rank(scores, scores[own].max(), mask, own))
+
+    def recall_table(self, split: str = "val") -> dict[str, float]:
+        """R@1/5/10 both ways (``t2i_r1`` ... ``i2t_r10``, fractions), the median rank both
+        ways (``t2i_median_rank``, ``i2t_median_rank``) and over both (``median_rank``, as
+        training reports it), over the pairs of ``split`` ranked among that split's images
+        and captions; plus ``pairs`` and ``images``. Empty when the split is."""
+        idx = self.dataset.indices(split)
+        if len(idx) == 0:
+            return {}
+        text = self.text_vectors[idx]
+        ids = self.image_of_pair[idx]
+        image = self.image_vectors[ids]
+        out = M.retrieval_metrics(text, image, ids)
+        t2i, i2t = M.retrieval_ranks(text, image, ids)
+        out["t2i_median_rank"] = float(torch.quantile(t2i.float(), 0.5))
+        out["i2t_median_rank"] = float(torch.quantile(i2t.float(), 0.5))
+        out["pairs"] = float(len(idx))
+        out["images"] = float(len(torch.unique(ids)))
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def image_label(self, image: int) -> str | None:
+        return self._label(int(self.first_pair[image]))
+
+    def image_split(self, image: int) -> str:
+        return str(self._pair_split[int(self.first_pair[image])])
+
+    def split_of(self, row: int) -> str:
+        return str(self._pair_split[row])
+
+    def query_vector(self, ids: Sequence[int]) -> torch.Tensor:
+        """The normalised vector of a caption given as token ids (cached)."""
+        key = tuple(ids)
+        vector = self._queries.get(key)
+        if vector is None:
+            vector = self._embed_tokens(torch.tensor(key, dtype=torch.long))
+            self._queries[key] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        else:
+            self._queries.move_to_end(key)
+        return vector
+
+    @torch.no_grad()
+    def _embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """The normalised vector of one caption given as token ids (no padding)."""
+        t = self._template
+        width = max(t.tokens.shape[1], len(ids), 1)
+        tokens = torch.zeros(len(t), width, dtype=torch.long)
+        tokens[:, : t.tokens.shape[1]] = t.tokens
+        tokens[0] = PAD
+        tokens[0, : len(ids)] = ids
+        batch = dataclasses.replace(t, tokens=tokens, mask=tokens != PAD,
+                                    bow=bag_of_words(tokens, len(self.dataset.vocab)))
+        with _eval(self.model):
+            vector = self.model.embed(batch.to(self.device))["text"][0]
+        return F.normalize(vector.float().cpu(), dim=-1)
+
+    def _image_mask(self, split: str | None) -> torch.Tensor | None:
+        if split is None:
+            return None
+        return torch.from_numpy(self._pair_split[self.first_pair.numpy()] == split)
+
+    @staticmethod
+    def _top(scores: torch.Tensor, k: int, mask: torch.Tensor | None):
+        if mask is not None:
+            scores = scores.masked_fill(~mask, -float("inf"))
+            k = min(k, int(mask.sum()))
+        k = max(0, min(k, len(scores)))
+        values, index = torch.topk(scores, k)
+        return zip(index.tolist(), values.tolist())
+
+    def _image_hit(self, image: int, score: float) -> Hit:
+        row = int(self.first_pair[image])
+        return Hit("image", image, self.pairs_of_image[image], score, self.table.caption(row),
+                   self._label(row), self.split_of(row))
+
+    def _caption_hit(self, row: int, score: float) -> Hit:
+        return Hit("caption", int(self.image_of_pair[row]), (row,), score,
+                   self.table.caption(row), self._label(row), self.split_of(row))
+
+    def _label(self, row: int) -> str | None:
+        labels = self.dataset.labels
+        return None if labels is None else self.dataset.label_names[int(labels[row])]
+
+    @staticmethod
+    def _check_row(i: int, n: int, what: str) -> None:
+        if not 0 <= i < n:
+            raise IndexError(f"{what} {i} out of range (0..{n - 1})")
+
+
+# ---------------------------------------------------------------------- module helpers
+def _rank(scores: torch.Tensor, true: torch.Tensor, mask: torch.Tensor | None,
+          members: list[int]) -> int | None:
+    """1 + how many searched items score above ``true`` (as :mod:`.metrics` ranks); None
+    when the true match is outside the searched split."""
+    if mask is not None:
+        if not bool(mask[members].any()):
+            return None
+        scores = scores[mask]
+    return 1 + int((scores > true).sum())
+
+
+def unavailable_reason(model: Algorithm) -> str | None:
+    """Why retrieval makes no sense for ``model``, or None when it does."""
+    if model.joint_space:
+        return None
+    name = model.cfg.algorithm.name
+    if name == "classifier":
+        why = ("the classifier's text and image vectors are features for its fusion and "
+               "label head, never trained to be close for a matching pair")
+    elif name == "adversarial":
+        why = ("adversarial generation's text and image vectors are the discriminator's "
+               "inputs to its fusion, never trained to be close for a matching pair (the "
+               "'align' mode is: it trains a shared space)")
+    else:
+        why = f"{name}'s text and image vectors are not trained into one space"
+    return (f"Retrieval is unavailable for this model: its text and image vectors are not "
+            f"in one space ({why}), so their similarity says nothing. Train a contrastive, "
+            "autoencoder, adversarial 'align' or graph model to search captions and images.")
+
+
+def table_mismatch(cfg: C.ExperimentConfig, table: PairTable) -> str | None:
+    """Why ``table`` is not the data the run with config ``cfg`` was trained on, or None."""
+    if table.source != cfg.data.source:
+        return (f"the loaded data ({table.source}) is not the data this run was trained on "
+                f"({cfg.data.source})")
+    col = cfg.data.label_column
+    if col and col != "none" and table.label_column not in (None, col):
+        return (f"the loaded data is labelled by {table.label_column!r}, the run by {col!r}")
+    return None
+
+
+def fit_table(table: PairTable, image_size: int) -> PairTable:
+    """``table`` with its images at ``image_size`` (the session may hold them at another
+    size); the same table when they already are."""
+    if table.images is None or table.images.shape[-1] == image_size:
+        return table
+    from .data.images import resize_array
+    return dataclasses.replace(table, images=resize_array(table.images, image_size))
+
+
+def run_dataset(cfg: C.ExperimentConfig, table: PairTable,
+                vocab: Vocabulary | None) -> PairedDataset:
+    """``table`` split as the run with ``cfg`` split it, tokenised with the run's ``vocab``
+    (not a vocabulary rebuilt from the data, whose ids could differ from the weights')."""
+    split = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
+                          test_fraction=cfg.data.test_fraction, seed=cfg.seed).split
+    return PairedDataset(table, vocab, split, cfg.preprocess.max_tokens)
+
+
+class _eval:
+    """Eval mode inside, the model's previous mode restored after."""
+
+    def __init__(self, model: Algorithm):
+        self.model = model
+
+    def __enter__(self):
+        self.was_training = self.model.training
+        self.model.eval()
+
+    def __exit__(self, *exc):
+        self.model.train(self.was_training)

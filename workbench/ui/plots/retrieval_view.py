@@ -1,0 +1,461 @@
+"""The Retrieval tab: type a caption and see the closest images; pick an image and see the
+closest captions; the R@K table of the validation split.
+
+The view wraps a :class:`~workbench.core.retrieval.RetrievalIndex`. Building one (loading a
+checkpoint and its data, embedding every pair) runs in a :class:`BackgroundTask`; searching a
+built index is one small forward pass and a matrix product (about a millisecond for 1,870
+images), so it runs on the GUI thread, as the user types (debounced).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import (QSignalBlocker, QSize, QSortFilterProxyModel, Qt, QTimer,
+                            Signal, Slot)
+from PySide6.QtGui import QFont, QIcon
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
+                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter,
+                               QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from ...core.retrieval import DataMismatch, Results, RetrievalIndex
+from ..panels.pair_table_model import PairTableModel
+from ..tasks import BackgroundTask
+
+DEBOUNCE_MS = 250  # search-as-you-type waits this long after the last key
+THUMB = 64  # result thumbnails (pixels)
+SMALL_THUMB = 32  # picker and caption-list thumbnails
+NO_MODEL = "No model yet: train a run, or open one from the Runs tab, to search it."
+SCOPES = {"all splits": None, "validation": "val", "training": "train", "test": "test"}
+RECALL_ROWS = (("text \u2192 image", "t2i"), ("image \u2192 text", "i2t"))
+RECALL_COLUMNS = (("R@1", "r1"), ("R@5", "r5"), ("R@10", "r10"), ("median rank", "median_rank"))
+
+
+class RetrievalView(QWidget):
+    """Cross-modal search with one run's model; give it one with :meth:`set_run`,
+    :meth:`set_checkpoint` (built in the background) or :meth:`set_index`."""
+
+    index_built = Signal(object)  # RetrievalIndex: built (or given) and now shown
+    index_failed = Signal(str)  # why there is no index (also shown in the header)
+    text_searched = Signal(object)  # Results of a typed caption
+    image_searched = Signal(object)  # Results of a picked image
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.index: RetrievalIndex | None = None
+        self.image: int | None = None  # the picked image
+        self._tasks: list[BackgroundTask] = []
+        self._request = 0  # the latest build asked for; older results are dropped
+        self._thumbs = PairTableModel(thumbnail_size=THUMB, parent=self)
+        self._small = PairTableModel(thumbnail_size=SMALL_THUMB, parent=self)
+
+        self.header = QLabel(NO_MODEL)
+        self.header.setWordWrap(True)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._timer.timeout.connect(self.search)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self._build_text_side())
+        split.addWidget(self._build_image_side())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(split, 1)
+        self._show_index(None)
+
+    # -- building ------------------------------------------------------------------------
+    def _build_text_side(self) -> QWidget:
+        box = QGroupBox("Caption \u2192 images")
+        self.query_edit = QLineEdit(placeholderText="type a caption, e.g. red heart",
+                                    clearButtonEnabled=True)
+        self.search_button = QPushButton("Search")
+        self.k_spin = QSpinBox(minimum=1, maximum=100, value=10, prefix="top ")
+        self.k_spin.setToolTip("How many results to list")
+        self.scope_combo = QComboBox()
+        self.scope_combo.addItems(list(SCOPES))
+        self.scope_combo.setToolTip("Search every image, or only those of one split "
+                                    "(validation and test images were never trained on)")
+        self.query_note = QLabel("")
+        self.query_note.setWordWrap(True)
+        self.query_note.setStyleSheet("color: #8a5a00;")
+        self.results = QListWidget(viewMode=QListView.ViewMode.IconMode,
+                                   movement=QListView.Movement.Static,
+                                   resizeMode=QListView.ResizeMode.Adjust, wordWrap=False,
+                                   uniformItemSizes=True, spacing=4)
+        self.results.setIconSize(QSize(THUMB, THUMB))
+        self.results.setGridSize(QSize(170, THUMB + 3 * self.fontMetrics().lineSpacing() + 16))
+        self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.results.setToolTip("Click an image to list the captions closest to it")
+        row = QHBoxLayout()
+        row.addWidget(self.query_edit, 1)
+        row.addWidget(self.search_button)
+        row.addWidget(self.k_spin)
+        row.addWidget(self.scope_combo)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(self.query_note)
+        layout.addWidget(self.results, 1)
+
+        self.query_edit.textChanged.connect(self._on_query_changed)
+        self.query_edit.returnPressed.connect(self.search)
+        self.search_button.clicked.connect(self.search)
+        self.k_spin.valueChanged.connect(self._on_k_changed)
+        self.scope_combo.currentIndexChanged.connect(self._on_k_changed)
+        self.results.itemClicked.connect(self._on_result_clicked)
+        return box
+
+    def _build_image_side(self) -> QWidget:
+        box = QGroupBox("Image \u2192 captions")
+        self.image_filter = QLineEdit(placeholderText="find an image by its caption",
+                                      clearButtonEnabled=True)
+        self._proxy = QSortFilterProxyModel(self)
+        self._proxy.setSourceModel(self._small)
+        self._proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.picker = QTableView(selectionBehavior=QAbstractItemView.SelectionBehavior.SelectRows,
+                                 selectionMode=QAbstractItemView.SelectionMode.SingleSelection,
+                                 editTriggers=QAbstractItemView.EditTrigger.NoEditTriggers,
+                                 showGrid=False, wordWrap=False)
+        self.picker.setModel(self._proxy)
+        self.picker.verticalHeader().hide()
+        self.picker.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.picker.verticalHeader().setDefaultSectionSize(SMALL_THUMB + 4)
+        self.picker.horizontalHeader().setStretchLastSection(True)
+        self.picker.setIconSize(QSize(SMALL_THUMB, SMALL_THUMB))
+        self.chosen = QLabel("Pick an image below, or click a result on the left.")
+        self.chosen.setWordWrap(True)
+        self.chosen_icon = QLabel()
+        self.chosen_icon.setFixedSize(THUMB, THUMB)
+        self.captions = QTableWidget(0, 5, editTriggers=QAbstractItemView.EditTrigger.NoEditTriggers,
+                                     selectionBehavior=QAbstractItemView.SelectionBehavior.SelectRows,
+                                     alternatingRowColors=True, wordWrap=False)
+        self.captions.setHorizontalHeaderLabels(["#", "score", "caption", "label", "split"])
+        self.captions.verticalHeader().hide()
+        self.captions.verticalHeader().setDefaultSectionSize(SMALL_THUMB + 4)
+        self.captions.setIconSize(QSize(SMALL_THUMB, SMALL_THUMB))
+        header = self.captions.horizontalHeader()
+        for col in range(5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col == 2
+                                        else QHeaderView.ResizeMode.ResizeToContents)
+        self.recall = QTableWidget(len(RECALL_ROWS), len(RECALL_COLUMNS),
+                                   editTriggers=QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.recall.setHorizontalHeaderLabels([c for c, _ in RECALL_COLUMNS])
+        self.recall.setVerticalHeaderLabels([r for r, _ in RECALL_ROWS])
+        self.recall.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.recall.setFixedHeight(self.recall.horizontalHeader().sizeHint().height()
+                                   + 2 * self.recall.verticalHeader().defaultSectionSize() + 4)
+        self.recall_title = QLabel("Validation split")
+        self.recall_title.setWordWrap(True)
+
+        chosen = QHBoxLayout()
+        chosen.addWidget(self.chosen_icon)
+        chosen.addWidget(self.chosen, 1)
+        layout = QGridLayout(box)
+        layout.addWidget(self.image_filter, 0, 0)
+        layout.addWidget(self.picker, 1, 0)
+        layout.addLayout(chosen, 2, 0)
+        layout.addWidget(self.captions, 3, 0)
+        layout.addWidget(self.recall_title, 4, 0)
+        layout.addWidget(self.recall, 5, 0)
+        layout.setRowStretch(1, 2)
+        layout.setRowStretch(3, 3)
+
+        self.image_filter.textChanged.connect(self._on_image_filter_changed)
+        self.picker.selectionModel().currentRowChanged.connect(self._on_picker_changed)
+        return box
+
+    # -- choosing the model ----------------------------------------------------------------
+    def set_run(self, run_dir: str | Path, table=None) -> None:
+        """Search with the last checkpoint of the run folder ``run_dir``."""
+        self.set_checkpoint(Path(run_dir) / "checkpoints" / "last.pt", table)
+
+    def set_checkpoint(self, path: str | Path, table=None) -> None:
+        """Build the index of checkpoint ``path`` in the background, over ``table`` when it is
+        the run's data (the loaded session table), else over the data the run names."""
+        self._request += 1
+        request = self._request
+        path = Path(path)
+        self._show_index(None, f"Building the retrieval index of {_run_name(path)}: loading "
+                               "the model and its data, embedding every caption and image…")
+
+        def build() -> RetrievalIndex:
+            try:
+                return RetrievalIndex.from_checkpoint(path, table)
+            except DataMismatch:
+                if table is None:
+                    raise
+                return RetrievalIndex.from_checkpoint(path)  # the loaded data is another
+
+        task = BackgroundTask(build, self)
+        task.succeeded.connect(lambda index: self._on_built(request, index))
+        task.failed.connect(lambda exc: self._on_build_failed(request, exc))
+        task.ended.connect(lambda: self._tasks.remove(task))
+        self._tasks.append(task)
+        task.start()
+
+    def set_index(self, index: RetrievalIndex | None) -> None:
+        """Search with ``index`` (None: no model)."""
+        self._request += 1
+        self._show_index(index)
+        if index is not None:
+            self.index_built.emit(index)
+
+    def set_unavailable(self, reason: str) -> None:
+        """No index: show why (e.g. the model's refusal) and disable searching."""
+        self._request += 1
+        self._show_index(None, reason, error=True)
+        self.index_failed.emit(reason)
+
+    def shutdown(self) -> None:
+        """Wait for a build in progress (before the window closes)."""
+        for task in list(self._tasks):
+            task.wait()
+
+    def _on_built(self, request: int, index: RetrievalIndex) -> None:
+        if request == self._request:
+            self._show_index(index)
+            self.index_built.emit(index)
+
+    def _on_build_failed(self, request: int, exc: Exception) -> None:
+        if request == self._request:
+            reason = str(exc) or type(exc).__name__
+            self._show_index(None, reason, error=True)
+            self.index_failed.emit(reason)
+
+    def _show_index(self, index: RetrievalIndex | None, message: str = NO_MODEL, *,
+                    error: bool = False) -> None:
+        self.index = index
+        self.image = None
+        table = index.table if index is not None else None
+        self._thumbs.set_table(table)
+        self._small.set_table(table)
+        self._proxy.setFilterKeyColumn(max(0, self._small.column_of("caption")))
+        self.results.clear()
+        self.captions.setRowCount(0)
+        self.chosen_icon.clear()
+        self.chosen.setText("Pick an image below, or click a result on the left.")
+        self.query_note.setText("")
+        typed = index is not None and not index.text_query_problem
+        for w in (self.query_edit, self.search_button, self.k_spin, self.scope_combo):
+            w.setEnabled(typed)
+        for w in (self.image_filter, self.picker):
+            w.setEnabled(index is not None)
+        if index is None:
+            self.header.setText(message)
+            self.header.setStyleSheet("color: #b00020;" if error else "color: #555;")
+            self._show_recall({})
+            return
+        self.header.setStyleSheet("")
+        self.header.setText(_describe(index))
+        if index.text_query_problem:
+            self.query_note.setText("Typed captions cannot be searched: "
+                                    + index.text_query_problem)
+        self._show_recall(index.recall_table("val"))
+        self._layout_picker()
+        if typed and self.query_edit.text().strip():
+            self.search()
+
+    def _layout_picker(self) -> None:
+        header = self.picker.horizontalHeader()
+        for c in range(self._small.columnCount()):
+            key = self._small.column_key(c)
+            self.picker.setColumnHidden(c, key not in ("image", "row", "caption", "label"))
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if key == "caption"
+                                        else QHeaderView.ResizeMode.ResizeToContents)
+
+    # -- caption -> images -------------------------------------------------------------------
+    @Slot(str)
+    def _on_query_changed(self, text: str) -> None:
+        self._timer.start()  # restarts: searches once the user pauses
+
+    @Slot()
+    def _on_k_changed(self) -> None:
+        if self.query_edit.text().strip():
+            self._timer.start()
+        if self.image is not None:
+            self.pick_image(self.image)
+
+    @Slot()
+    def search(self) -> Results | None:
+        """Search the typed caption now (also what the debounce timer calls)."""
+        self._timer.stop()
+        index = self.index
+        if index is None or index.text_query_problem:
+            return None
+        result = index.search_text(self.query_edit.text(), self.k_spin.value(),
+                                   split=self._scope())
+        self._show_text_results(result)
+        self.text_searched.emit(result)
+        return result
+
+    def _show_text_results(self, result: Results) -> None:
+        notes = []
+        if result.reason and result.words:
+            notes.append(result.reason)
+        elif result.unknown:
+            notes.append("Not in the model's vocabulary (read as an unknown word): "
+                         + ", ".join(result.unknown))
+        if result.dropped:
+            notes.append(f"Only the first {len(result.words)} words are used; ignored: "
+                         + " ".join(result.dropped))
+        self.query_note.setText("\n".join(notes))
+        self.results.clear()
+        fm = self.results.fontMetrics()
+        width = self.results.gridSize().width() - 12
+        for rank, hit in enumerate(result.hits, 1):
+            label = f" \u00b7 {hit.label}" if hit.label else ""
+            held_out = "" if hit.split == "train" else f"  ({hit.split})"
+            # Three fixed lines (score, caption, label): the icon view shows three at most,
+            # so a wrapped caption would push the label out. The tooltip has it all.
+            lines = [f"#{rank}  {hit.score:.3f}{held_out}",
+                     fm.elidedText(hit.caption, Qt.TextElideMode.ElideRight, width)]
+            if hit.label:
+                lines.append(fm.elidedText(hit.label, Qt.TextElideMode.ElideRight, width))
+            item = QListWidgetItem("\n".join(lines))
+            if self.index.table.images is not None:
+                item.setIcon(QIcon(self._thumbs.thumbnail(hit.image)))
+            item.setToolTip(f"{hit.caption}\nscore {hit.score:.4f} \u00b7 {hit.split} split"
+                            f"{label}\nimage {hit.image}, pair row(s) "
+                            f"{', '.join(map(str, hit.rows[:8]))}\nclick: its closest captions")
+            item.setData(Qt.ItemDataRole.UserRole, hit.image)
+            self.results.addItem(item)
+
+    @Slot(QListWidgetItem)
+    def _on_result_clicked(self, item: QListWidgetItem) -> None:
+        self.pick_image(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _scope(self) -> str | None:
+        return SCOPES[self.scope_combo.currentText()]
+
+    # -- image -> captions -------------------------------------------------------------------
+    @Slot(str)
+    def _on_image_filter_changed(self, text: str) -> None:
+        self._proxy.setFilterFixedString(text)
+
+    def _on_picker_changed(self, current, previous=None) -> None:
+        if current.isValid():
+            row = self._proxy.mapToSource(current).row()
+            self.pick_image(int(self.index.image_of_pair[row]))
+
+    def pick_image(self, image: int) -> Results | None:
+        """List the captions closest to distinct image ``image``."""
+        index = self.index
+        if index is None:
+            return None
+        self.image = image
+        result = index.search_image(image, self.k_spin.value(), split=self._scope())
+        own = set(index.pairs_of_image[image])
+        if index.table.images is not None:
+            self.chosen_icon.setPixmap(self._thumbs.thumbnail(image))
+        label = index.image_label(image)
+        self.chosen.setText(f"<b>{_escape(result.query)}</b><br>{index.image_split(image)} "
+                            f"split{' · ' + _escape(label) if label else ''} \u00b7 image {image}"
+                            f"<br>{_own_rank(result.true_rank)}")
+        self._select_in_picker(image)
+        self.captions.setRowCount(len(result))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for r, hit in enumerate(result):
+            cells = [str(r + 1), f"{hit.score:.3f}", hit.caption, hit.label or "", hit.split]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c in (0, 1):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if hit.row in own:
+                    item.setFont(bold)
+                item.setToolTip(hit.caption)
+                self.captions.setItem(r, c, item)
+            if index.table.images is not None:
+                self.captions.item(r, 2).setIcon(QIcon(self._small.thumbnail(hit.image)))
+        self.image_searched.emit(result)
+        return result
+
+    def _select_in_picker(self, image: int) -> None:
+        """Show the picked image's first pair in the picker (without searching again)."""
+        source = self._small.index(int(self.index.first_pair[image]), 0)
+        current = self._proxy.mapFromSource(source)
+        if current.isValid() and current != self.picker.currentIndex():
+            with QSignalBlocker(self.picker.selectionModel()):
+                self.picker.setCurrentIndex(current)
+            self.picker.scrollTo(current)
+
+    # -- R@K ---------------------------------------------------------------------------------
+    def _show_recall(self, table: dict[str, float]) -> None:
+        self.recall_values = dict(table)
+        if table:
+            self.recall_title.setText(
+                f"Validation split: {int(table['pairs']):,} captions, "
+                f"{int(table['images']):,} images, each ranked among the split's own")
+        else:
+            self.recall_title.setText("Validation split: no pairs" if self.index is not None
+                                      else "Validation split")
+        for r, (_, way) in enumerate(RECALL_ROWS):
+            for c, (_, what) in enumerate(RECALL_COLUMNS):
+                value = table.get(f"{way}_{what}")
+                text = "" if value is None else (f"{value:g}" if what == "median_rank"
+                                                 else f"{100 * value:.1f}%")
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.recall.setItem(r, c, item)
+
+    # -- for tests and other views -----------------------------------------------------------
+    def result_images(self) -> list[int]:
+        """The images listed for the typed caption, best first."""
+        return [int(self.results.item(i).data(Qt.ItemDataRole.UserRole))
+                for i in range(self.results.count())]
+
+    def caption_texts(self) -> list[str]:
+        """The captions listed for the picked image, best first."""
+        return [self.captions.item(r, 2).text() for r in range(self.captions.rowCount())]
+
+
+def _describe(index: RetrievalIndex) -> str:
+    a = index.about
+    run = a.get("run", "the current model")
+    parts = [f"<b>{_escape(run)}</b>: {a['algorithm']} with {a['fusion']} fusion"]
+    if "epoch" in a:
+        parts.append(f"epoch {a['epoch']} (step {a['step']:,})")
+    ds = index.dataset
+    parts.append(f"{index.num_images:,} images, {len(ds):,} captions from "
+                 f"{_escape(index.table.source)}")
+    return " \u00b7 ".join(parts)
+
+
+def _own_rank(rank: int | None) -> str:
+    if rank is None:
+        return "its own caption is outside the searched split"
+    if rank == 1:
+        return "its own caption (in bold) ranks first"
+    return f"its own caption ranks #{rank:,}" + (" (in bold below)" if rank <= 100 else "")
+
+
+def _run_name(checkpoint: Path) -> str:
+    return checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" \
+        else checkpoint.name
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m workbench.ui.plots.retrieval_view RUN_DIR")
+    app = QApplication([])
+    view = RetrievalView()
+    view.set_run(sys.argv[1])
+    view.resize(1300, 800)
+    view.show()
+    app.exec()
+    view.shutdown()
+    # Free the Qt objects before Python tears down: PySide6 can crash at exit otherwise.
+    view.deleteLater()
+    app.processEvents()
