@@ -124,6 +124,33 @@ def test_corrupt_file_shows_error_and_keeps_table(qtbot, panel, folder, tmp_path
     assert panel.model.rowCount() == len(before)
 
 
+def test_paths_outside_the_folder_need_the_check_box(qtbot, panel, tmp_path):
+    # A CSV naming ../secret.png is refused (it could read any image on the machine) until
+    # the user ticks "Allow paths outside its folder"; the setting travels with the config.
+    from PIL import Image
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, colour in enumerate([(200, 0, 0), (0, 200, 0)]):
+        Image.new("RGB", (8, 8), colour).save(data / f"{i}.png")
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "secret.png")
+    csv = data / "pairs.csv"
+    csv.write_text("image,caption\n0.png,red\n../secret.png,secret\n1.png,green\n")
+    assert not panel.outside_check.isChecked()
+    exc = fail(qtbot, panel, csv)
+    assert "leaves the dataset folder" in str(exc)
+    assert "leaves the dataset folder" in close_error(panel)
+    with qtbot.waitSignal(panel.session.table_changed, timeout=TIMEOUT) as got:
+        panel.outside_check.click()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=TIMEOUT)
+    assert got.args[0].captions == ["red", "secret", "green"]
+    assert panel.session.config.data.allow_outside_paths is True
+    # A preset without the permission unticks it again (the box shows the config).
+    panel.session.set_value("data.allow_outside_paths", False)
+    assert not panel.outside_check.isChecked()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=TIMEOUT)
+    close_error(panel)
+
+
 def test_missing_image_fails_then_skip_lists_it(qtbot, panel, tmp_path):
     data = make_image_folder(tmp_path / "broken", n_per_class=2)
     (data / "red_circle_1.png").unlink()

@@ -18,6 +18,7 @@ COMMANDS = {
     "compare": "workbench.cli.compare",
     "export": "workbench.cli.export",
     "runs": "workbench.cli.runs",
+    "bench": "workbench.cli.bench",
 }
 
 

@@ -45,6 +45,9 @@ def add_config_arguments(p) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. --set optimizer.lr=3e-4 (repeatable)")
     p.add_argument("--epochs", type=int, metavar="N", help="overrides training.epochs")
+    p.add_argument("--allow-outside-paths", action="store_true",
+                   help="let the dataset name images outside its folder (../.., absolute "
+                   "paths); sets data.allow_outside_paths")
     p.add_argument("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
 
 
@@ -56,5 +59,7 @@ def config_from_arguments(args):
 
     options = {"data.source": args.data, "data.images": args.images,
                "training.epochs": args.epochs, "device": args.device}
+    if getattr(args, "allow_outside_paths", False):
+        options["data.allow_outside_paths"] = "true"
     overrides = [f"{key}={value}" for key, value in options.items() if value is not None]
     return C.apply_overrides(load_preset(args.preset), overrides + args.set)

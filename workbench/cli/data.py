@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
     ins.add_argument("--image-column", default="", metavar="NAME")
     ins.add_argument("--label-column", default="", metavar="NAME",
                      help="label column, or 'none' for no labels")
+    ins.add_argument("--allow-outside-paths", action="store_true",
+                     help="let the dataset name images outside its folder (../.., absolute "
+                     "paths)")
     ins.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any other config setting, e.g. preprocess.vocab_size=2000")
     ins.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -46,7 +49,8 @@ def run_inspect(args) -> int:
             f"data.source={args.source}", f"data.images={args.images}",
             f"data.on_error={args.on_error}", f"data.format={args.format}",
             f"data.text_column={args.text_column}", f"data.image_column={args.image_column}",
-            f"data.label_column={args.label_column}", *args.set])
+            f"data.label_column={args.label_column}",
+            f"data.allow_outside_paths={str(args.allow_outside_paths).lower()}", *args.set])
         table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=StageProgress())
         ds = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
                            test_fraction=cfg.data.test_fraction, seed=cfg.seed)

@@ -20,7 +20,10 @@ def add_parser(sub) -> None:
                        description="Train PRESET (a built-in or user preset name, or a TOML "
                        "file). Progress and one line per epoch go to stderr; the run folder "
                        "(config, metrics, checkpoints, embeddings) is written under the user "
-                       "data folder or --out.")
+                       "data folder or --out. Started by torchrun (e.g. torchrun "
+                       "--nproc_per_node=2 -m workbench train PRESET), it trains data-parallel "
+                       "across the processes; batch_size is then the global batch, split "
+                       "between them, and only rank 0 prints and writes the run folder.")
     add_config_arguments(p)
     p.add_argument("--out", metavar="DIR", help="write the run folder here")
     p.add_argument("--resume", metavar="CHECKPOINT",
@@ -32,22 +35,46 @@ def add_parser(sub) -> None:
 
 def run_train(args) -> int:
     from ..core.errors import WorkbenchError
+    from ..core.training import distributed
 
+    main = distributed.env_rank() == 0  # under torchrun, only rank 0 reports
     try:
         cfg = config_from_arguments(args)
-        return _train(cfg, args)
+        if distributed.launched():
+            # Refused before any process loads data or joins the group.
+            problem = distributed.refusal(cfg.algorithm.name)
+            if problem:
+                raise WorkbenchError(problem)
+        ctx = distributed.setup(cfg.device)
+        try:
+            return _train(cfg, args, ctx)
+        finally:
+            distributed.teardown()
     except WorkbenchError as exc:
-        return fail(exc)
+        return fail(exc) if main else 1
 
 
-def _train(cfg, args) -> int:
+def _train(cfg, args, ctx=None) -> int:
+    """Train; ``ctx`` is this process's place in a torchrun group (None: one process)."""
     from pathlib import Path
 
     from ..core.data import load_dataset
     from ..core.runs import RunWriter, new_run_dir
     from ..core.training import Trainer
+    from ..core.training.distributed import main_first
 
-    dataset = load_dataset(cfg, progress=StageProgress())
+    main = ctx is None or ctx.is_main
+    with main_first():  # rank 0 fills the image cache, the others then read it
+        dataset = load_dataset(cfg, progress=StageProgress() if main else None)
+    if not main:
+        # Same steps as rank 0, nothing written or printed: rank 0 reports for the group.
+        trainer = Trainer(cfg, dataset, resume_from=args.resume)
+        with _stop_on_interrupt(trainer, quiet=True):
+            end = trainer.fit()
+        if end.status == "failed":  # a failure of this rank alone would otherwise be silent
+            print(f"error (rank {ctx.rank}): {end.reason}", file=sys.stderr)
+            return 1
+        return 0 if end.status == "finished" else 130
     name = Path(args.preset).stem if args.preset.endswith(".toml") else args.preset
     run_dir = Path(args.out) if args.out else new_run_dir(name)
     callbacks = [RunWriter(run_dir, cfg, preset=name), ProgressPrinter()]
@@ -58,7 +85,8 @@ def _train(cfg, args) -> int:
     if args.json:
         result = {"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
                   "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
-                  "seconds": round(end.seconds, 3), "metrics": end.metrics}
+                  "seconds": round(end.seconds, 3), "metrics": end.metrics,
+                  "processes": ctx.world_size if ctx else 1}
         if trainer.model is not None and end.status != "failed":
             cm = trainer.model.confusion_matrix(dataset, "val", device=trainer.device)
             if cm is not None:
@@ -75,14 +103,16 @@ class _stop_on_interrupt:
     """The first Ctrl-C stops the run cleanly (a checkpoint is written); a second one
     interrupts at once."""
 
-    def __init__(self, trainer):
+    def __init__(self, trainer, *, quiet: bool = False):
         self.trainer = trainer
+        self.quiet = quiet  # torchrun's ranks other than 0 stop without a word
 
     def __enter__(self):
         self.previous = signal.getsignal(signal.SIGINT)
 
         def handler(signum, frame):
-            print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+            if not self.quiet:
+                print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
             self.trainer.stop()
             signal.signal(signal.SIGINT, signal.default_int_handler)
 

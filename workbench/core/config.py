@@ -272,8 +272,16 @@ def _build_component(key: str, table: Any, file: str | None):
         allowed = ", ".join(repr(n) for n in registry)
         raise ConfigError(f"got {name!r}, expected one of {allowed}", file=file,
                           key=f"{key}.name", value=name, allowed=allowed)
-    params = build(registry[name].params, table.get("params", {}), prefix=f"{key}.params",
-                   file=file)
+    try:
+        params = build(registry[name].params, table.get("params", {}), prefix=f"{key}.params",
+                       file=file)
+    except ConfigError as exc:
+        if "name" in table:
+            raise
+        # Parameters of another component under a default name: say which name was assumed.
+        raise ConfigError(f"{exc.detail} ({key}.name is not set, so the default {name!r} is "
+                          "used)", file=file, key=exc.key, value=exc.value,
+                          allowed=exc.allowed) from None
     return cls(name=name, params=params)
 
 

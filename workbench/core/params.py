@@ -113,6 +113,9 @@ class ParamInfo:
 
 
 def _fmt(x: float) -> str:
+    # Whole numbers in full ("0 to 4294967295", not "4.29497e+09": a user types the bound).
+    if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e7):
+        return str(int(x))
     return f"{x:g}"
 
 

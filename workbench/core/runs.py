@@ -36,6 +36,7 @@ from .paths import runs_dir
 from .run_store import (RunError, RunInfo, check_run_folder, copy_atomically,  # noqa: F401
                         delete_run, export_run, list_runs, load_run, read_metrics, read_run,
                         read_steps)
+from .snapshot_files import attention_arrays
 from .training.callbacks import Callback
 from .training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, FitEnded,
                               FitStarted, GeneratedSamples, StepLogged)
@@ -132,9 +133,7 @@ class RunWriter(Callback):
             arrays["label_names"] = np.array(event.label_names, dtype=str)
             _write_npz(folder / f"embeddings-e{event.epoch:04d}.npz", arrays)
         elif isinstance(event, AttentionSnapshot):
-            arrays = {f"map_{k}": v for k, v in event.maps.items()}
-            arrays["probe_index"] = np.array([p.index for p in event.probes])
-            _write_npz(folder / f"attention-e{event.epoch:04d}.npz", arrays)
+            _write_npz(folder / f"attention-e{event.epoch:04d}.npz", attention_arrays(event))
         elif isinstance(event, GeneratedSamples) and event.images is not None:
             _write_npz(folder / f"generated-e{event.epoch:04d}.npz", {"images": event.images})
 

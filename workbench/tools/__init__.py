@@ -1,3 +1,4 @@
 """Developer tools run with ``python -m workbench.tools.<name>``: building the built-in emoji
-data from Debian packages, checking every preset, comparing quality with scikit-learn.
+data from Debian packages, checking every preset, comparing quality with scikit-learn,
+checking multi-process training (ddp_check) and loading and training at scale (scale_check).
 Nothing in the application imports them."""

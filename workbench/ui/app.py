@@ -33,7 +33,17 @@ def run_gui(options: GuiOptions) -> int:
     if options.screenshot:
         QTimer.singleShot(int(options.after * 1000),
                           lambda: _screenshot_and_quit(window, options.screenshot))
-    return app.exec()
+    code = app.exec()
+    # Tear the window down while the QApplication still exists: left to interpreter exit,
+    # Python frees the Qt objects in no fixed order, which can crash the process (a
+    # segfault after the window closed cleanly, seen when closing mid-training).
+    from PySide6.QtCore import QCoreApplication, QEvent
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    del window
+    import gc
+    gc.collect()
+    return code
 
 
 def build_window(options: GuiOptions):

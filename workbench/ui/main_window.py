@@ -1,18 +1,30 @@
 """The main window: settings on the left (Data, Model, Presets), results in the centre
-(Training, Attention), run controls on top, messages in the status bar."""
+(Training, Attention, Embeddings, Retrieval, Compare, Runs), run controls on top, exports in
+the File menu, messages in the status bar.
+
+The window is the one place that knows which run is "current" (the last one trained, or the
+one opened in the Runs tab): it points the inspection views at it and the exports use it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from ..core.training.events import FitEnded
+from ..core.errors import WorkbenchError
+from ..core.training.events import FitEnded, FitStarted
+from .export_actions import ExportActions
 from .panels.data_panel import DataPanel
 from .panels.model_panel import ModelPanel
 from .panels.presets_panel import PresetsPanel
+from .panels.runs_view import RunsView
 from .plots.attention_view import AttentionView
+from .plots.compare_view import CompareView
+from .plots.embedding_view import EmbeddingView
+from .plots.retrieval_view import RetrievalView
 from .plots.training_view import TrainingView
 from .session import Session
 from .training_bar import TrainingBar
@@ -38,12 +50,28 @@ class MainWindow(QMainWindow):
         self.training_view.connect_controller(self.controller)
         self.attention_view = AttentionView()
         self.attention_view.connect_controller(self.controller)
+        self.embedding_view = EmbeddingView(self.session)
+        self.embedding_view.connect_controller(self.controller)
+        self.retrieval_view = RetrievalView()
+        self.compare_view = CompareView()
+        self.compare_view.connect_controller(self.controller)
+        self.runs_view = RunsView()
+        self.runs_view.run_opened.connect(self.open_run)
+        self.runs_view.continue_requested.connect(self.continue_run)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.training_view, "Training")
-        self.tabs.addTab(self.attention_view, "Attention")
+        for view, title in ((self.training_view, "Training"), (self.attention_view, "Attention"),
+                            (self.embedding_view, "Embeddings"),
+                            (self.retrieval_view, "Retrieval"), (self.compare_view, "Compare"),
+                            (self.runs_view, "Runs")):
+            self.tabs.addTab(view, title)
+        self.current_run: Path | None = None  # the run the inspection views and exports use
+        self._sequence = False  # the controller runs a Compare-fusions sequence
+        self._closing = False
 
         self.training_bar = TrainingBar(self.controller)
         self.training_bar.start_requested.connect(self.start_training)
+        self.training_bar.compare_requested.connect(self.compare_fusions)
+        self._build_menus()
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.settings)
         split.addWidget(self.tabs)
@@ -66,6 +94,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready: pick data and a method, then press Train.")
         self._error_box: QMessageBox | None = None
 
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.exports = ExportActions(self, file_menu)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
     def select_tab(self, name: str) -> None:
         """Show the centre tab called ``name`` (case-insensitive)."""
         titles = [self.tabs.tabText(i) for i in range(self.tabs.count())]
@@ -86,10 +123,99 @@ class MainWindow(QMainWindow):
         cfg = self.session.config
         name = self.session.preset_name or f"{cfg.algorithm.name}-{cfg.fusion.name}"
         run_dir = new_run_dir(name)
+        self._sequence = False
         self.controller.start(cfg, self.session.table, run_dir=run_dir, preset=name)
         self.tabs.setCurrentWidget(self.training_view)
         self.statusBar().showMessage(f"Training {cfg.algorithm.name} + {cfg.fusion.name}; "
                                      f"run folder {run_dir}")
+
+    @Slot()
+    def compare_fusions(self) -> None:
+        """Train the current setup once per valid fusion, one after the other, each into its
+        own run folder; the Compare tab fills in as they end."""
+        if self.controller.running:
+            return
+        from ..core.compare import fusion_variants
+        from ..core.runs import new_run_dir
+        cfg = self.session.config
+        try:
+            configs = fusion_variants(cfg)
+        except WorkbenchError as exc:
+            self.show_error("Cannot compare fusions", str(exc))
+            return
+        name = self.session.preset_name or cfg.algorithm.name
+        self.compare_view.reset(configs)
+        self._sequence = True
+        self.controller.start_many(
+            configs, self.session.table, preset=name,
+            run_dirs=lambda _i, c: new_run_dir(f"{name}-{c.fusion.name}"))
+        self.tabs.setCurrentWidget(self.compare_view)
+        self.statusBar().showMessage(f"Comparing {len(configs)} fusions of "
+                                     f"{cfg.algorithm.name}: "
+                                     + ", ".join(c.fusion.name for c in configs))
+
+    @Slot(object, int)
+    def continue_run(self, run, extra_epochs: int) -> None:
+        """Train ``run`` (a RunInfo) ``extra_epochs`` further from its last checkpoint, into
+        a copy of its folder (the original stays as it was)."""
+        if self.controller.running:
+            return
+        from ..core.runs import continue_run
+        try:
+            plan = continue_run(run, extra_epochs)
+            run_dir = plan.prepare()
+        except WorkbenchError as exc:
+            self.show_error("Cannot continue the run", str(exc))
+            return
+        self._sequence = False
+        self.controller.start(plan.config, self.session.table, run_dir=run_dir,
+                              resume_from=str(plan.checkpoint), preset=run.preset)
+        self.tabs.setCurrentWidget(self.training_view)
+        self.statusBar().showMessage(f"Continuing {run.id} from epoch {plan.from_epoch} to "
+                                     f"{plan.epochs}; run folder {run_dir}")
+
+    @Slot(object)
+    def open_run(self, run) -> None:
+        """Show a finished run (a RunInfo): its curves, attention, embeddings and a retrieval
+        index of its model."""
+        if self.controller.running:
+            self.statusBar().showMessage("Stop the current run before opening another.", 8000)
+            return
+        from ..core.snapshot_files import latest_attention, logged_events
+        path = Path(run.path)
+        steps, epochs = logged_events(path)
+        first = [s.step for s in steps if s.epoch == steps[0].epoch] if steps else []
+        per_epoch = max(first) - min(first) + 1 if first else 0
+        started = FitStarted(run.algorithm, run.fusion, run.epochs or len(epochs), 1, per_epoch,
+                             0, 0, run.device, run.parameters or 0, str(path))
+        self.training_view.reset(started)
+        self.training_view.add_steps(steps)
+        self.training_view.add_epochs(epochs)
+        self.attention_view.reset()
+        shown = []
+        try:
+            attention = latest_attention(path)
+        except WorkbenchError as exc:
+            attention = None
+            shown.append(str(exc))
+        if attention is not None:
+            self.attention_view.add_epochs(epochs)
+            self.attention_view.set_snapshot(attention)
+        self.embedding_view.reset()
+        try:
+            count = self.embedding_view.load_snapshots(path)
+        except WorkbenchError:
+            count = 0  # a run stopped before its first snapshot
+        self._set_current_run(path)
+        self.tabs.setCurrentWidget(self.embedding_view if count else self.training_view)
+        shown.insert(0, f"Opened {run.id}: {len(epochs)} epochs, {count} embedding snapshots"
+                        + (", attention" if attention is not None else ""))
+        self.statusBar().showMessage("; ".join(shown))
+
+    def _set_current_run(self, path: Path) -> None:
+        self.current_run = path
+        if (path / "checkpoints" / "last.pt").is_file():
+            self.retrieval_view.set_run(path, self.session.table)
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
@@ -98,15 +224,26 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_finished(self, end: FitEnded) -> None:
+        self._after_run(end)
         self.statusBar().showMessage(f"Finished: {end.reason}; run folder {end.run_dir}")
 
     @Slot(object)
     def _on_run_stopped(self, end: FitEnded) -> None:
+        self._after_run(end)
         self.statusBar().showMessage(f"Stopped at epoch {end.epoch}, step {end.step}; "
                                      f"run folder {end.run_dir}")
 
+    def _after_run(self, end: FitEnded) -> None:
+        if self._closing:
+            return  # no new background work (a retrieval index) for a window that is going
+        self.runs_view.refresh()
+        # A sequence's end names the folder holding its runs, not a run.
+        if end.run_dir and not self._sequence:
+            self._set_current_run(Path(end.run_dir))
+
     @Slot(object)
     def _on_run_failed(self, end: FitEnded) -> None:
+        self.runs_view.refresh()
         self.statusBar().showMessage("Training failed: " + end.reason.splitlines()[0])
         self.show_error("Training failed", end.reason)
 
@@ -131,8 +268,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         # A run in progress is stopped and its thread joined before the window goes: no
         # "QThread: Destroyed while thread is still running", and its checkpoint is written.
+        self._closing = True
         if self.controller.running:
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.data_panel.shutdown()
+        self.embedding_view.shutdown()
+        self.retrieval_view.shutdown()
         super().closeEvent(event)

@@ -24,6 +24,7 @@ class TrainingBar(QWidget):
     config and the data); pause and stop go straight to the controller's flags."""
 
     start_requested = Signal()  # no payload: the window reads the session
+    compare_requested = Signal()  # train once per valid fusion (the window plans the runs)
 
     def __init__(self, controller: TrainingController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -37,6 +38,9 @@ class TrainingBar(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setShortcut(QKeySequence("Ctrl+."))
         self.stop_button.setToolTip("Stop after the current step; a checkpoint is kept (Ctrl+.)")
+        self.compare_button = QPushButton("Compare fusions")
+        self.compare_button.setToolTip("Train the current setup once per fusion its algorithm "
+                                       "accepts, one after the other, and compare them")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
@@ -45,11 +49,12 @@ class TrainingBar(QWidget):
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        for w in (self.start_button, self.pause_button, self.stop_button):
+        for w in (self.start_button, self.pause_button, self.stop_button, self.compare_button):
             layout.addWidget(w)
         layout.addWidget(self.progress, 1)
         layout.addWidget(self.detail)
         self.start_button.clicked.connect(self.start_requested)
+        self.compare_button.clicked.connect(self.compare_requested)
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         controller.running_changed.connect(self._on_running_changed)
@@ -63,6 +68,7 @@ class TrainingBar(QWidget):
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
+        self.compare_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Pause")

@@ -43,7 +43,9 @@ class Drained:
     steps: list[StepLogged] = field(default_factory=list)
     epochs: list[EpochEnded] = field(default_factory=list)
     attention: AttentionSnapshot | None = None
-    embeddings: EmbeddingSnapshot | None = None
+    # Every embedding snapshot, not only the latest: the Embeddings tab replays each epoch
+    # (they come every snapshot_every epochs, so there are few).
+    embeddings: list[EmbeddingSnapshot] = field(default_factory=list)
     generated: GeneratedSamples | None = None
     checkpoints: list[CheckpointWritten] = field(default_factory=list)
     run_end: FitEnded | None = None  # the run of a sequence that ended with this segment
@@ -82,7 +84,7 @@ class EventBuffer(Callback):
             if isinstance(event, AttentionSnapshot):
                 self._pending.attention = event
             elif isinstance(event, EmbeddingSnapshot):
-                self._pending.embeddings = event
+                self._pending.embeddings.append(event)
             elif isinstance(event, GeneratedSamples):
                 self._pending.generated = event
 
@@ -122,7 +124,7 @@ class EventBuffer(Callback):
             out.epochs += d.epochs
             out.checkpoints += d.checkpoints
             out.attention = d.attention or out.attention
-            out.embeddings = d.embeddings or out.embeddings
+            out.embeddings += d.embeddings
             out.generated = d.generated or out.generated
             out.run_end = d.run_end or out.run_end
         return out
@@ -267,7 +269,7 @@ class TrainingController(QObject):
     steps_logged = Signal(list)  # list[StepLogged] since the last tick
     epochs_ended = Signal(list)  # list[EpochEnded]
     attention_updated = Signal(object)  # AttentionSnapshot (the latest)
-    embeddings_updated = Signal(object)  # EmbeddingSnapshot (the latest)
+    embeddings_updated = Signal(object)  # EmbeddingSnapshot (each one, in order)
     samples_generated = Signal(object)  # GeneratedSamples (the latest)
     checkpoint_written = Signal(object)  # CheckpointWritten
     finished = Signal(object)  # FitEnded, status "finished"
@@ -371,8 +373,8 @@ class TrainingController(QObject):
             self.epochs_ended.emit(d.epochs)
         if d.attention:
             self.attention_updated.emit(d.attention)
-        if d.embeddings:
-            self.embeddings_updated.emit(d.embeddings)
+        for snap in d.embeddings:
+            self.embeddings_updated.emit(snap)
         if d.generated:
             self.samples_generated.emit(d.generated)
         for c in d.checkpoints:

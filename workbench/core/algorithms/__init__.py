@@ -21,6 +21,8 @@ class AlgorithmSpec(Spec):
 
     section: str = ""
     needs_labels: bool = False
+    #: why multi-process (torchrun) training refuses this algorithm; empty when it runs
+    distributed_problem: str = ""
     invalid_fusions: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -55,6 +57,10 @@ _(AlgorithmSpec(
     "Texts and images are nodes, pairs and nearest neighbours are edges; GCN or GAT layers.",
     P.GraphParams, "workbench.core.algorithms.graph:GraphAlgorithm",
     section="3.3, 4.3",
+    distributed_problem="the graph algorithm trains on the whole graph at once (one "
+                        "full-batch step per epoch over every node), so there is no batch "
+                        "to split across processes: each would repeat the same step. Train "
+                        "it in one process (plain 'workbench train')",
     invalid_fusions=MappingProxyType({
         "early": "early fusion merges text and image into one input, leaving no text and image "
                  "nodes for the graph to connect",

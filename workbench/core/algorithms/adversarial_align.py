@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models.blocks import mlp
+from ..training import distributed
 from .adversarial import bce, frozen, select_rows
 from .base import Algorithm, pair_outputs
 from .losses import info_nce
@@ -75,7 +76,11 @@ class AdversarialAlign(Algorithm):
     def pairing_terms(self, batch, text, image):
         """InfoNCE between the two vectors and the matching head's loss on matched vs. in-batch
         shuffled pairs (pairs that happen to show the same image are left out)."""
-        t2i, i2t = info_nce(text.vector, image.vector, 1.0 / TEMPERATURE, batch.image_ids)
+        t, i, ids = text.vector, image.vector, batch.image_ids
+        if self.training:
+            # Under torchrun the pairing loss scores the global batch, as one process would.
+            t, i, ids = distributed.gather_rows(t, i, ids)
+        t2i, i2t = info_nce(t, i, 1.0 / TEMPERATURE, ids)
         fused = self.fusion([text, image])
         n = text.batch_size
         ids = batch.image_ids if batch.image_ids is not None else torch.arange(n)

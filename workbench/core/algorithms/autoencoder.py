@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.decoders import image_decoder, text_decoder
+from ..training import distributed
 from .base import Algorithm, pair_outputs
 from .losses import balanced_bce, info_nce, modality_dropout, negative_cosine, soft_cca
 
@@ -35,6 +36,10 @@ class Autoencoder(Algorithm):
         kind = self.params.corr_loss
         if kind == "cosine":
             return negative_cosine(ht, hi)
+        if self.training:
+            # InfoNCE and soft-CCA compare the samples of a batch: under torchrun they must
+            # see the global batch's rows, as one process would (no-op in one process).
+            ht, hi, image_ids = distributed.gather_rows(ht, hi, image_ids)
         if kind == "infonce":
             t2i, i2t = info_nce(ht, hi, 1.0 / self.params.temperature, image_ids)
             return (t2i + i2t) / 2
@@ -53,7 +58,13 @@ class Autoencoder(Algorithm):
             if reduction == "none":
                 return F.binary_cross_entropy_with_logits(logits, target,
                                                           reduction="none").mean(1)
-            return balanced_bce(logits, target)
+            counts = None
+            if self.training and distributed.active():
+                # Under torchrun: the global batch's present/absent weighting, so every
+                # process weighs words as one process would.
+                counts = distributed.all_sum(
+                    torch.stack([target.sum(), target.new_tensor(float(target.numel()))]))
+            return balanced_bce(logits, target, counts)
         err = F.mse_loss(logits, target, reduction="none").mean(1)
         return err if reduction == "none" else err.mean()
 

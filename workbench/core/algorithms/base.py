@@ -109,8 +109,12 @@ class Algorithm(nn.Module):
         return {"main": [p for p in self.parameters() if p.requires_grad]}
 
     def train_batches(self, dataset: PairedDataset, batch_size: int,
-                      generator: torch.Generator) -> Iterator[Batch]:
-        return dataset.batches("train", batch_size, shuffle=True, generator=generator)
+                      generator: torch.Generator,
+                      shard: tuple[int, int] | None = None) -> Iterator[Batch]:
+        """Shuffled training batches; ``shard=(rank, world_size)`` gives this process's share
+        of each (multi-process training, see :mod:`..training.distributed`)."""
+        return dataset.batches("train", batch_size, shuffle=True, generator=generator,
+                               shard=shard)
 
     def steps_per_epoch(self, dataset: PairedDataset, batch_size: int) -> int:
         n = len(dataset.indices("train"))

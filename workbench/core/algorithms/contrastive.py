@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..training import distributed
 from .base import Algorithm, pair_outputs
 from .losses import info_nce
 
@@ -36,7 +37,12 @@ class Contrastive(Algorithm):
     def forward_step(self, batch):
         text, image = self.modalities(batch)
         scale = self.log_scale.exp().clamp(max=MAX_SCALE)
-        t2i, i2t = info_nce(text.vector, image.vector, scale, batch.image_ids)
+        t, i, ids = text.vector, image.vector, batch.image_ids
+        if self.training:
+            # Under torchrun every process scores the global batch, so each caption has the
+            # one-process run's negatives (no-op in one process).
+            t, i, ids = distributed.gather_rows(t, i, ids)
+        t2i, i2t = info_nce(t, i, scale, ids)
         fused = self.fusion([text, image])
         losses = {"loss": (t2i + i2t) / 2, "infonce_t2i": t2i, "infonce_i2t": i2t,
                   "temperature": (1.0 / scale).detach()}

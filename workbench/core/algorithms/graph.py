@@ -206,9 +206,10 @@ class GraphAlgorithm(Algorithm):
         return losses, out
 
     # ------------------------------------------------------------------ training
-    def train_batches(self, dataset, batch_size, generator):
+    def train_batches(self, dataset, batch_size, generator, shard=None):
         """One full-graph step per epoch: the "batch" is every training pair (the node
-        loss's rows); the forward pass covers every node anyway."""
+        loss's rows); the forward pass covers every node anyway. Never sharded: the registry
+        refuses multi-process training of this algorithm (``distributed_problem``)."""
         rows = dataset.indices("train")
         yield Batch(index=rows, image_ids=dataset.image_index[rows],
                     labels=None if dataset.labels is None else dataset.labels[rows])

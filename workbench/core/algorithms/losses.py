@@ -50,12 +50,15 @@ def soft_cca(a: Tensor, b: Tensor, *, decorrelation: float = 0.1, eps: float = 1
     return distance + decorrelation * (off_diagonal(za) + off_diagonal(zb))
 
 
-def balanced_bce(logits: Tensor, target: Tensor) -> Tensor:
+def balanced_bce(logits: Tensor, target: Tensor, counts: Tensor | None = None) -> Tensor:
     """Binary cross-entropy for sparse 0/1 targets (bag-of-words), with the present words
     weighted as much as all the absent ones: plain BCE over a vocabulary of thousands is
-    minimised by predicting "no word" everywhere."""
-    pos = target.sum().clamp(min=1.0)
-    neg = (target.numel() - pos).clamp(min=1.0)
+    minimised by predicting "no word" everywhere. ``counts`` = (present, all entries) to
+    weight by instead of this batch's (multi-process training passes the global batch's)."""
+    if counts is None:
+        counts = torch.stack([target.sum(), target.new_tensor(float(target.numel()))])
+    pos = counts[0].clamp(min=1.0)
+    neg = (counts[1] - pos).clamp(min=1.0)
     return F.binary_cross_entropy_with_logits(logits, target, pos_weight=neg / pos)
 
 

@@ -125,15 +125,27 @@ class PairedDataset:
         return b
 
     def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
-                generator: torch.Generator | None = None,
-                drop_last: bool = False) -> Iterator[Batch]:
-        """Batches of one split, shuffled with ``generator`` when asked."""
+                generator: torch.Generator | None = None, drop_last: bool = False,
+                shard: tuple[int, int] | None = None) -> Iterator[Batch]:
+        """Batches of one split, shuffled with ``generator`` when asked.
+
+        ``shard=(rank, world_size)`` (multi-process training): every rank draws the same
+        permutation and batches of ``batch_size``, and gets its contiguous share of each, so
+        ``batch_size`` stays the global batch. A last batch with fewer pairs than processes
+        is dropped: some process would have none.
+        """
         idx = self._splits[split]
         if shuffle:
             idx = idx[torch.randperm(len(idx), generator=generator)]
         stop = len(idx) - (len(idx) % batch_size if drop_last else 0)
         for start in range(0, stop, batch_size):
-            yield self.batch(idx[start:start + batch_size])
+            index = idx[start:start + batch_size]
+            if shard is not None:
+                rank, world = shard
+                if len(index) < world:
+                    break
+                index = torch.tensor_split(index, world)[rank]
+            yield self.batch(index)
 
 
 def bag_of_words(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:

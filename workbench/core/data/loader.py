@@ -94,7 +94,8 @@ def load_pairs(cfg: DataConfig, image_size: int, *, progress: Progress | None = 
         images = resize_array(src.images, image_size)
         sizes = np.tile(src.images.shape[2:][::-1], (len(src), 1)).astype(np.int64)
     if len(src) == 0:
-        detail = f" ({len(problems)} rows skipped)" if len(problems) else ""
+        n = len(problems)
+        detail = f" ({n} row{'s' if n != 1 else ''} skipped)" if n else ""
         raise DataError(f"{src.file}: no usable pairs{detail}; the dataset is empty",
                         problems.items)
     if image_index is None:

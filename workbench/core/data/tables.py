@@ -47,9 +47,13 @@ def read_csv_table(path: Path, problems: Problems) -> tuple[list[str], list[Reco
     except csv.Error as exc:
         raise DataError(f"{path}: line 1: cannot parse the header ({exc})") from None
     header = [h.strip() for h in header]
+    while len(header) > 1 and not header[-1]:
+        header.pop()  # spreadsheets export trailing empty columns ("a;b;;"): not columns
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise DataError(f"{path}: line 1: the header repeats column {dupes[0]!r}")
+        what = (f"has {header.count('')} columns without a name" if dupes[0] == "" else
+                f"repeats column {dupes[0]!r}")
+        raise DataError(f"{path}: line 1: the header {what}; every column needs its own name")
     records: list[Record] = []
     line = reader.line_num + 1
     while True:
@@ -117,8 +121,12 @@ def rows_from_table(kind: str, file: Path, root: Path, columns: list[str],
     label_col = choose_column("label", columns, label_column, file, required=False)
     rows, captions, paths, labels = [], [], [], []
     for line, rec in records:
+        if not rec.get(image_col, "").strip():
+            # Name the column: "empty image path" alone does not say where to look.
+            problems.add(file, line, f"no image path in column {image_col!r}")
+            continue
         try:
-            path = resolve_image_path(root, rec.get(image_col, ""), allow_outside=allow_outside)
+            path = resolve_image_path(root, rec[image_col], allow_outside=allow_outside)
         except PathRefused as exc:
             problems.add(file, line, str(exc))
             continue

@@ -7,6 +7,8 @@ read back with ``torch.load(..., weights_only=True)``: loading one never runs co
 from __future__ import annotations
 
 import io
+import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -38,6 +40,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint not found") from None
+    except pickle.UnpicklingError as exc:
+        # weights_only refused something: say so plainly. torch's own text advises loading
+        # with weights_only=False, which is exactly what must not be done with such a file.
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"{path}: refused: it holds Python objects{what} besides tensors, numbers and "
+            "strings, and loading those could run code. A workbench checkpoint holds only "
+            "plain data; this file was not written by the workbench or has been tampered "
+            "with") from None
     except Exception as exc:  # torch raises many kinds for a damaged or foreign file
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

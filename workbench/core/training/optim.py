@@ -7,18 +7,29 @@ step separately, each with its own optimiser built from the same settings.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
 
 from ..config import OptimizerConfig
 
+
+def _fused(groups: list[dict]) -> dict:
+    """``fused=True`` where PyTorch has a fused Adam kernel for every parameter: one pass
+    over each tensor instead of a dozen elementwise ones. Same update; on a 2-core CPU the
+    document's section-5 autoencoder steps 1.5-1.9x faster with it (``workbench bench``)."""
+    params = [p for g in groups for p in g["params"]]
+    ok = params and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
+                        for p in params)
+    return {"fused": True} if ok else {}
+
+
 _OPTIMIZERS = {
     "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay,
-                                          betas=(c.beta1, 0.999)),
+                                          betas=(c.beta1, 0.999), **_fused(p)),
     "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay,
-                                            betas=(c.beta1, 0.999)),
+                                            betas=(c.beta1, 0.999), **_fused(p)),
     "sgd": lambda p, c: torch.optim.SGD(p, lr=c.lr, weight_decay=c.weight_decay,
                                         momentum=c.momentum),
 }
@@ -56,6 +67,9 @@ class Optimizers:
             if emb:
                 param_groups.append({"params": emb, "lr": cfg.lr * cfg.embedding_lr_scale})
             self.optimizers[name] = _OPTIMIZERS[cfg.name](param_groups, cfg)
+        # Called with an optimiser's parameters after backward, before clipping and the
+        # step: multi-process training averages the gradients across processes there.
+        self.grad_hook: Callable[[list[nn.Parameter]], None] | None = None
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(
                 opt, lambda e: lr_factor(cfg, epochs, e))
@@ -66,6 +80,8 @@ class Optimizers:
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.grad_hook is not None:
+            self.grad_hook([p for g in opt.param_groups for p in g["params"]])
         if self.cfg.grad_clip > 0:
             params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)

@@ -24,6 +24,7 @@ from ..data.augment import augment_images
 from ..data.dataset import PairedDataset
 from ..data.info import DataInfo
 from ..errors import ConfigError, WorkbenchError
+from . import distributed
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
@@ -81,13 +82,20 @@ def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
 class Trainer:
     def __init__(self, cfg: C.ExperimentConfig, dataset: PairedDataset, *,
                  callbacks: Iterable[Callback] = (), run_dir: str | Path | None = None,
-                 resume_from: str | Path | None = None, device: str | None = None):
+                 resume_from: str | Path | None = None, device: str | None = None,
+                 algorithm: Algorithm | None = None):
         self.cfg = cfg
         self.dataset = dataset
         self.callbacks = list(callbacks)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.resume_from = resume_from
-        self.device = resolve_device(device or cfg.device)
+        # A model built by the caller instead of the one cfg names (scripts, ``workbench
+        # bench`` running the source document's own model through this loop).
+        self.algorithm = algorithm
+        # Under torchrun (a process group joined by the caller, see ``distributed.setup``):
+        # this process's rank; None in an ordinary one-process run.
+        self.dist = distributed.current()
+        self.device = self.dist.device if self.dist else resolve_device(device or cfg.device)
         self.stop_event = threading.Event()
         self.pause_event = threading.Event()
         self.model: Algorithm | None = None
@@ -112,6 +120,12 @@ class Trainer:
     def should_stop(self) -> bool:
         return self.stop_event.is_set()
 
+    @property
+    def is_main(self) -> bool:
+        """Whether this process validates, snapshots and reports (always, unless it is a
+        rank other than 0 of a multi-process run)."""
+        return self.dist is None or self.dist.is_main
+
     # -- the loop ----------------------------------------------------------------------
     def fit(self) -> FitEnded:
         """Train; always returns (and reports) exactly one :class:`FitEnded`."""
@@ -134,10 +148,15 @@ class Trainer:
 
     def _setup(self) -> None:
         cfg = self.cfg
+        if self.dist is not None:  # before the model (and a graph) is built for nothing
+            problem = distributed.refusal(cfg.algorithm.name)
+            if problem:
+                raise WorkbenchError(problem)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.model = build_algorithm(cfg, self.dataset.info())
+        self.model = self.algorithm if self.algorithm is not None else \
+            build_algorithm(cfg, self.dataset.info())
         self.model.prepare(self.dataset)
         self.model.to(self.device)
         self.optim = Optimizers(self.model.optimizer_groups(), cfg.optimizer,
@@ -152,6 +171,8 @@ class Trainer:
             restore_rng(ckpt["rng"], self.generator)
             self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
             self.start_epoch = self.epoch + 1
+        if self.dist is not None:
+            self._setup_distributed()
         self.probes = self._probe_indices()
         self._last_attention = 0.0
         self._emit("on_fit_start", FitStarted(
@@ -163,24 +184,50 @@ class Trainer:
             parameters=sum(p.numel() for p in self.model.parameters()),
             run_dir=str(self.run_dir) if self.run_dir else None))
 
+    def _setup_distributed(self) -> None:
+        """Hooks for multi-process training: the same weights everywhere, gradients averaged
+        across processes before each optimiser step, per-process randomness."""
+        distributed.broadcast_module(self.model)
+        self.grad_sync = distributed.GradSync()
+        self.optim.grad_hook = self.grad_sync
+        rank = self.dist.rank
+        # Dropout, modality dropout, GAN noise and augmentation differ by rank (the same
+        # stream on every rank would repeat one mask per row position); the shuffling
+        # generator stays shared, so every rank cuts the same global batches.
+        torch.manual_seed(self.cfg.seed + 7919 * rank)
+        self.aug_generator = torch.Generator().manual_seed(self.cfg.seed + 7919 * (rank + 1))
+
     def _loop(self) -> tuple[str, str]:
         t = self.cfg.training
         model, ds = self.model, self.dataset
         steps_per_epoch = model.steps_per_epoch(ds, t.batch_size)
+        dist = self.dist
+        # Only under torchrun, so an algorithm whose train_batches predates sharding still runs.
+        shard = {"shard": (dist.rank, dist.world_size)} if dist else {}
+        aug_generator = self.aug_generator if dist else self.generator
         for epoch in range(self.start_epoch, t.epochs + 1):
             self.epoch = epoch
             self._epoch_done = False
             model.train()
             sums: dict[str, float] = {}
             n_steps = 0
-            for batch in model.train_batches(ds, t.batch_size, self.generator):
-                if self._wait_while_paused():
+            for batch in model.train_batches(ds, t.batch_size, self.generator, **shard):
+                # Under torchrun the stop decision is taken together, after the step.
+                if dist is None and self._wait_while_paused():
                     return self._stopped()
                 batch = batch.to(self.device)
+                samples = len(batch)
                 if t.augment_images and batch.images is not None:
-                    batch.images = augment_images(batch.images, self.generator)
+                    batch.images = augment_images(batch.images, aug_generator)
+                if dist is not None:
+                    self.grad_sync.local_size = samples
                 losses = model.training_step(batch, self.optim)
                 values = {k: float(v) for k, v in losses.items()}
+                if dist is not None:
+                    values, samples, stop = distributed.reduce_step(
+                        values, samples, self.should_stop, self.device)
+                    if stop:
+                        self.stop_event.set()
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 self.step += 1
                 n_steps += 1
@@ -191,25 +238,30 @@ class Trainer:
                 self._emit("on_step_end", StepLogged(
                     step=self.step, epoch=epoch,
                     epoch_progress=min(1.0, n_steps / steps_per_epoch), losses=values,
-                    lr=self.optim.lr, samples=len(batch), seconds=self._elapsed()))
-                if time.perf_counter() - self._last_attention > ATTENTION_INTERVAL_S:
+                    lr=self.optim.lr, samples=samples, seconds=self._elapsed()))
+                if self.should_stop and dist is not None:
+                    return self._stopped()
+                if self.is_main and \
+                        time.perf_counter() - self._last_attention > ATTENTION_INTERVAL_S:
                     self._attention_snapshot()
             self.optim.epoch_end()
             self._epoch_done = True
             last = epoch == t.epochs
             val = {}
-            if epoch % t.val_every == 0 or last:
+            # Rank 0 validates on the whole validation split: the same numbers as one process.
+            if self.is_main and (epoch % t.val_every == 0 or last):
                 val = model.evaluate(ds, "val", max(t.batch_size, 256), self.device)
                 self.last_val = val
             self._emit("on_epoch_end", EpochEnded(
                 epoch=epoch, step=self.step, train={k: v / max(n_steps, 1)
                                                     for k, v in sums.items()},
                 val=val, seconds=self._elapsed(), lr=self.optim.lr))
-            if epoch % t.snapshot_every == 0 or last:
+            if self.is_main and (epoch % t.snapshot_every == 0 or last):
                 self._snapshots()
             if self.run_dir is not None and (epoch % t.checkpoint_every == 0 or last):
                 self._checkpoint(epoch)
-            if self.should_stop:
+            # Under torchrun a stop counts only once the ranks agreed on it (after a step).
+            if self.should_stop and dist is None:
                 return self._stopped()
         return "finished", f"trained {t.epochs} epochs"
 
@@ -325,6 +377,17 @@ class Trainer:
 
     def _checkpoint(self, epochs_done: int) -> None:
         path = self.run_dir / "checkpoints" / "last.pt"
+        # An update can turn the weights NaN while every loss so far was finite (an inf
+        # gradient): writing them would replace the last good checkpoint with a useless one.
+        if not all(torch.isfinite(v).all() for v in self.model.state_dict().values()
+                   if v.is_floating_point()):
+            kept = (f"the last good checkpoint is kept: {self.last_checkpoint}"
+                    if self.last_checkpoint else "no checkpoint had been written yet")
+            raise WorkbenchError(
+                f"the model's weights stopped being finite numbers in epoch {self.epoch} "
+                f"(by step {self.step}), though every loss was finite. Training diverged; a "
+                "lower learning rate (optimizer.lr) or gradient clipping (optimizer.grad_clip) "
+                f"usually helps; {kept}.")
         save_checkpoint(
             path, model_state=self.model.state_dict(), optim_state=self.optim.state_dict(),
             epoch=epochs_done, step=self.step, config=C.to_dict(self.cfg),

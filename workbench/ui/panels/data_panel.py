@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEventLoop, QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QMessageBox,
-                               QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QMessageBox, QProgressBar, QPushButton, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from ...core import config as C
 from ...core.data import DataError
@@ -98,6 +99,13 @@ class DataPanel(QWidget):
         self.on_error_combo.addItem("stop at them", "fail")
         self.on_error_combo.addItem("skip them", "skip")
         self.on_error_combo.currentIndexChanged.connect(self._on_on_error_changed)
+        # Off by default: a downloaded CSV naming ../../ or /home/... could read any image
+        # on the machine; the user opts in for data they trust (data.allow_outside_paths).
+        self.outside_check = QCheckBox(
+            "Allow paths outside its folder",
+            toolTip="Let the dataset name images outside its own folder (../.. or absolute "
+            "paths); only for data you trust (data.allow_outside_paths)")
+        self.outside_check.toggled.connect(self._on_outside_paths_changed)
         self.label_combo = QComboBox(toolTip="Which column gives the labels")
         self.label_combo.currentIndexChanged.connect(self._on_label_column_changed)
         self.label_caption = QLabel("Labels:")
@@ -114,6 +122,7 @@ class DataPanel(QWidget):
         layout.addLayout(_row((self.source_combo, 1), self.open_button, self.reload_button))
         layout.addLayout(_row(QLabel("Bad rows:"), self.on_error_combo, 8, self.label_caption,
                               (self.label_combo, 1), ...))
+        layout.addLayout(_row(self.outside_check, ...))
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(self.summary)
@@ -290,6 +299,9 @@ class DataPanel(QWidget):
     def _on_on_error_changed(self, _index: int) -> None:
         self._request(self._with({"data.on_error": self.on_error_combo.currentData()}))
 
+    def _on_outside_paths_changed(self, allowed: bool) -> None:
+        self._request(self._with({"data.allow_outside_paths": str(allowed).lower()}))
+
     def _on_label_column_changed(self, _index: int) -> None:
         column = self.label_combo.currentData()
         if column is not None:
@@ -326,6 +338,8 @@ class DataPanel(QWidget):
         self._show_source()
         with QSignalBlocker(self.on_error_combo):
             self.on_error_combo.setCurrentIndex(self.on_error_combo.findData(data.on_error))
+        with QSignalBlocker(self.outside_check):
+            self.outside_check.setChecked(data.allow_outside_paths)
         with QSignalBlocker(self.label_combo):
             self.label_combo.clear()
             for column in self._label_choices:

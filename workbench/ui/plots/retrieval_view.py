@@ -10,6 +10,7 @@ images), so it runs on the GUI thread, as the user types (debounced).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (QSignalBlocker, QSize, QSortFilterProxyModel, Qt, QTimer,
                             Signal, Slot)
@@ -20,9 +21,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
                                QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from ...core.retrieval import DataMismatch, Results, RetrievalIndex
 from ..panels.pair_table_model import PairTableModel
 from ..tasks import BackgroundTask
+
+if TYPE_CHECKING:  # the module imports torch: loaded when an index is built, after start-up
+    from ...core.retrieval import Results, RetrievalIndex
 
 DEBOUNCE_MS = 250  # search-as-you-type waits this long after the last key
 THUMB = 64  # result thumbnails (pixels)
@@ -183,6 +186,7 @@ class RetrievalView(QWidget):
                                "the model and its data, embedding every caption and image…")
 
         def build() -> RetrievalIndex:
+            from ...core.retrieval import DataMismatch, RetrievalIndex
             try:
                 return RetrievalIndex.from_checkpoint(path, table)
             except DataMismatch:
@@ -194,6 +198,9 @@ class RetrievalView(QWidget):
         task.succeeded.connect(lambda index: self._on_built(request, index))
         task.failed.connect(lambda exc: self._on_build_failed(request, exc))
         task.ended.connect(lambda: self._tasks.remove(task))
+        # Parented to the view, a finished task (and its QThread) would live as long as the
+        # window: one more per run without this.
+        task.ended.connect(task.deleteLater)
         self._tasks.append(task)
         task.start()
 

@@ -62,8 +62,13 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
                                   f"{ann['image_id']!r} {why}")
             continue
         caption = ann.get("caption", "")
+        if not isinstance(caption, str):
+            # A number or a list is a broken file, not an empty caption: say what was found.
+            problems.add(path, n, f"annotation {ann.get('id', n)!r}: 'caption' is "
+                                  f"{caption!r}, expected a string")
+            continue
         rows.append(n)
-        captions.append(caption if isinstance(caption, str) else "")
+        captions.append(caption)
         paths.append(image)
     return SourceRows(kind="coco", file=path, root=root, rows=rows, captions=captions,
                       image_paths=paths)

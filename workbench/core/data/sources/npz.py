@@ -38,7 +38,12 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
     bad = ~(np.isfinite(feats["text"]).all(axis=1) & np.isfinite(feats["image"]).all(axis=1))
     for i in np.flatnonzero(bad):
         which = [k for k in REQUIRED if not np.isfinite(feats[k][i]).all()]
-        problems.add(path, int(i) + 1, f"NaN or inf in {' and '.join(which)} features")
+        if all(np.isfinite(arrays[k][i]).all() for k in which):
+            # Finite in the file, infinite once cast: say so, or "inf" would puzzle the user.
+            problems.add(path, int(i) + 1, f"{' and '.join(which)} features too large for "
+                                           "32-bit floats (beyond ±3.4e38)")
+        else:
+            problems.add(path, int(i) + 1, f"NaN or inf in {' and '.join(which)} features")
     labels: dict[str, list[str | None]] = {}
     label_column = None
     if cfg.label_column.lower() not in ("", "none", "label"):
@@ -86,7 +91,8 @@ def _features(path: Path, key: str, a: np.ndarray) -> np.ndarray:
         raise DataError(f"{path}: {key!r} has no feature columns (shape {a.shape})")
     if a.dtype.kind not in "fiub":
         raise DataError(f"{path}: {key!r} has dtype {a.dtype}, expected numbers (float)")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf: reported per row
+        return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def _labels(path: Path, a: np.ndarray) -> list[str | None]:

@@ -1,0 +1,149 @@
+"""Multi-process training: the sampler's sharding, the refusals, and a real two-process
+``torchrun`` run (gloo, CPU) that must reproduce the one-process run with the same global
+batch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from fixtures import tiny_config
+
+from workbench.cli import main as cli_main
+from workbench.core import config as C
+from workbench.core.algorithms import ALGORITHMS
+from workbench.core.data import load_dataset
+from workbench.core.training import EventRecorder, StepLogged, Trainer, distributed
+from workbench.core.training.checkpoint import load_checkpoint
+
+# Why 1e-5: with SGD an update is linear in the gradient, and the two runs' gradients differ
+# only in the order float32 sums are taken (each process's share mean, then the weighted sum
+# across processes): a few ulps (float32 eps = 1.2e-7) of weights and losses of size ~1 per
+# step. Over this run's 6 steps the measured difference is <= 5e-7 (weights, losses and
+# validation metrics); each mistake this test exists for moves the losses by 5e-4 or more
+# (measured: unequal shares weighted equally 1.4e-3, InfoNCE over each process's share
+# instead of the global batch 0.8, the word weighting of each share instead of the global
+# batch's 5e-4). (Adam is not used here: it rescales each gradient by its own running
+# size, so a parameter whose true gradient is exactly zero, such as an attention key bias,
+# takes lr-sized steps driven by rounding noise, which differs between the runs.)
+TOLERANCE = 1e-5
+
+
+# -- the sampler ---------------------------------------------------------------------------
+@pytest.mark.parametrize("n, world", [(8, 2), (7, 2), (5, 3), (3, 3)])
+def test_shards_are_disjoint_and_rebuild_the_batch_in_order(n, world):
+    index = torch.randperm(100)[:n]
+    parts = [distributed.shard(index, r, world) for r in range(world)]
+    assert torch.equal(torch.cat(parts), index)
+    assert [len(p) for p in parts] == distributed.split_sizes(n, world)
+    assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
+
+
+def test_sharded_batches_split_each_global_batch(dataset):
+    """Every rank cuts the same permutation into the same global batches: their shares
+    together are the one-process batches, in order, with no pair twice."""
+    world, size = 2, 5  # 18 training pairs: batches of 5, 5, 5, 3
+    one = [b.index for b in dataset.batches("train", size, shuffle=True,
+                                            generator=torch.Generator().manual_seed(3))]
+    shares = [[b.index for b in dataset.batches("train", size, shuffle=True,
+                                                generator=torch.Generator().manual_seed(3),
+                                                shard=(r, world))] for r in range(world)]
+    assert len(shares[0]) == len(shares[1]) == len(one)
+    for k, batch in enumerate(one):
+        assert torch.equal(torch.cat([shares[r][k] for r in range(world)]), batch)
+    seen = torch.cat([i for rank in shares for i in rank])
+    assert len(seen.unique()) == len(seen) == len(dataset.indices("train"))
+
+
+def test_a_last_batch_smaller_than_the_group_is_dropped(dataset):
+    # 18 training pairs in batches of 17: the last batch has 1 pair for 2 processes.
+    shares = [list(dataset.batches("train", 17, shard=(r, 2))) for r in range(2)]
+    assert [len(b) for b in shares[0]] == [9] and [len(b) for b in shares[1]] == [8]
+
+
+# -- refusals ------------------------------------------------------------------------------
+def test_only_the_graph_algorithm_is_refused_with_its_reason():
+    assert "whole graph" in distributed.refusal("graph")
+    assert [a for a in ALGORITHMS if distributed.refusal(a)] == ["graph"]
+
+
+def test_cli_refuses_graph_under_torchrun_before_loading_data(folder, tmp_path, monkeypatch,
+                                                              capsys):
+    preset = C.save(tiny_config(folder, "algorithm.name=graph", "fusion.name=mean"),
+                    tmp_path / "graph.toml")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it; no group is joined
+    monkeypatch.setenv("RANK", "0")
+    assert cli_main(["train", str(preset), "--out", str(tmp_path / "run")]) == 1
+    assert "multi-process training cannot run Graph" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_one_process_trainer_has_no_group(dataset):
+    trainer = Trainer(tiny_config("unused"), dataset)
+    assert trainer.dist is None and trainer.is_main
+
+
+# -- two processes against one -------------------------------------------------------------
+def _vary_caption_lengths(folder: Path, dest: Path) -> Path:
+    """A copy of the shapes folder whose captions have 5 to 8 distinct words, so the share
+    of present words (the bag-of-words BCE's weighting) differs between batches."""
+    shutil.copytree(folder, dest)
+    extra = ["", "small", "small bright", "small bright shiny"]
+    meta = dest / "metadata.jsonl"
+    rows = [json.loads(line) for line in meta.read_text().splitlines()]
+    for i, row in enumerate(rows):
+        row["text"] = f"{row['text']} {extra[i % 4]}".strip()
+    meta.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return dest
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_path):
+    """The autoencoder with InfoNCE correlation on caption tokens covers every mechanism: a
+    per-sample loss (pixel MSE), a batch-coupled one (InfoNCE, gathered across processes), a
+    batch-level weighting (bag-of-words BCE), and shares of unequal size (batch 7 of 18
+    training pairs: 4+3, 4+3, 2+2). Dropout and augmentation are off: they draw different
+    random numbers in each process, by design."""
+    data = _vary_caption_lengths(folder, tmp_path / "shapes")
+    cfg = tiny_config(data, "algorithm.name=autoencoder", "fusion.name=attention",
+                      "algorithm.params.corr_loss=infonce", "algorithm.params.corr_weight=1.0",
+                      "model.dropout=0.0", "training.augment_images=false",
+                      "training.batch_size=7", "training.epochs=2", "optimizer.name=sgd",
+                      "optimizer.lr=0.1")
+    preset = C.save(cfg, tmp_path / "ddp.toml")
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "workbench", "train", str(preset), "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["processes"] == 2 and result["status"] == "finished"
+    # Only rank 0 prints and writes: one start line, one JSON object.
+    assert proc.stderr.count("training autoencoder") == 1
+    assert len(proc.stdout.strip().splitlines()) == 1
+
+    recorder = EventRecorder()
+    trainer = Trainer(cfg, load_dataset(cfg), callbacks=[recorder])
+    assert trainer.fit().status == "finished"
+
+    one_steps = [e.losses for e in recorder.events if isinstance(e, StepLogged)]
+    two_steps = [json.loads(line)["losses"]
+                 for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert len(one_steps) == len(two_steps) == 6
+    for a, b in zip(one_steps, two_steps):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=TOLERANCE, abs=TOLERANCE), k
+    for k, v in trainer.last_val.items():  # losses and rank metrics alike
+        assert result["metrics"][k] == pytest.approx(v, rel=TOLERANCE, abs=TOLERANCE), k
+
+    two = load_checkpoint(out / "checkpoints" / "last.pt")["model"]
+    one = trainer.model.state_dict()
+    assert one.keys() == two.keys()
+    worst = max((one[k].float() - two[k].float()).abs().max().item() for k in one)
+    assert worst < TOLERANCE

@@ -1,0 +1,125 @@
+"""Measures 1 (GUI) and 2: the document's model trained by the GUI's worker thread while the
+Training tab draws live curves, against the document's own loop; and how late a 10 ms
+heartbeat timer on the GUI thread fires meanwhile (what a user feels as a stutter).
+
+The heartbeat's lateness is also measured with the window idle for a moment first: that is
+what this machine's scheduler alone costs, the baseline of the lateness rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from .result import Result, lateness_ms, percentile
+
+GUI_TARGET = 1.0  # x the document's samples/s, with the GUI live
+HEARTBEAT_MS = 10
+P99_TARGET_MS = 20.0
+MAX_TARGET_MS = 100.0
+IDLE_S = 1.0
+
+
+def run(quick: bool) -> list[Result]:
+    from . import document as D
+    from .training import sizes
+
+    n, epochs, _ = sizes(quick)
+    folder = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
+    try:
+        data = D.make_data(n, epochs, folder)
+        doc_s = D.time_document_loop(data, epochs)
+        gui = train_in_gui(data)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    samples = n * epochs
+    doc_sps, gui_sps = samples / doc_s, samples / gui["seconds"]
+    late, idle = gui["lateness"], gui["idle_lateness"]
+    details = {"pairs": n, "epochs": epochs, "ticks": len(late), "idle_ticks": len(idle),
+               "steps_drawn": gui["steps_drawn"]}
+    p99, worst = percentile(late, 99), max(late, default=float("nan"))
+    return [
+        Result("training: workbench in the GUI, live plots, vs document loop", gui_sps,
+               "samples/s", doc_sps, "document's loop (5.1 + 5.3)", gui_sps / doc_sps,
+               f">= {GUI_TARGET}x", gui_sps / doc_sps >= GUI_TARGET, details=details),
+        Result("GUI heartbeat lateness while training, p99", p99, "ms",
+               percentile(idle, 99), "same timer, GUI idle", None,
+               f"< {P99_TARGET_MS:g} ms", p99 < P99_TARGET_MS, details=details),
+        Result("GUI heartbeat lateness while training, max", worst, "ms",
+               max(idle, default=float("nan")), "same timer, GUI idle", None,
+               f"< {MAX_TARGET_MS:g} ms", worst < MAX_TARGET_MS, details=details),
+    ]
+
+
+def train_in_gui(data, timeout_s: float = 600.0) -> dict:
+    """Train ``data``'s document model through ``TrainingController`` with a shown
+    ``TrainingView`` fed live; returns the fit's seconds, the heartbeat's lateness during
+    training and while idle, and how many steps reached the plot."""
+    from PySide6.QtCore import Qt, QTimer
+
+    from ..ui.plots.training_view import TrainingView
+    from ..ui.worker import EventBuffer, TrainingController
+    from .qt import application, wait_until
+
+    app = application()
+    view = TrainingView()
+    view.resize(1000, 700)
+    view.show()
+    controller = TrainingController()
+    view.connect_controller(controller)
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(HEARTBEAT_MS)
+    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    drawn = [0]
+    controller.steps_logged.connect(lambda steps: drawn.__setitem__(0, drawn[0] + len(steps)))
+    ends: list = []
+    for signal in (controller.finished, controller.failed, controller.stopped):
+        signal.connect(ends.append)
+    try:
+        app.processEvents()
+        heartbeat.start()
+        t_idle = time.perf_counter()
+        wait_until(app, lambda: time.perf_counter() - t_idle >= IDLE_S, IDLE_S + 5)
+        idle = lateness_ms(ticks, HEARTBEAT_MS)
+        ticks.clear()
+        controller._launch(_DocumentWorker(data.cfg, data.table, EventBuffer()))
+        if not wait_until(app, lambda: bool(ends), timeout_s):
+            controller.shutdown()
+            raise RuntimeError(f"GUI training did not end within {timeout_s:.0f} s")
+        heartbeat.stop()
+        end = ends[0]
+        if end.status != "finished":
+            raise RuntimeError(f"GUI training {end.status}: {end.reason}")
+        return {"seconds": end.seconds, "lateness": lateness_ms(ticks, HEARTBEAT_MS),
+                "idle_lateness": idle, "steps_drawn": drawn[0]}
+    finally:
+        heartbeat.stop()
+        controller.shutdown()
+        view.close()
+        view.deleteLater()
+        controller.deleteLater()
+        app.processEvents()
+
+
+def _document_worker_class():
+    from ..ui.worker import TrainingWorker
+
+    class DocumentWorker(TrainingWorker):
+        """The GUI's worker, unchanged, but training the document's model: the Trainer it
+        builds gets the model through its ``algorithm`` argument."""
+
+        def _trainer(self, cfg, run_dir, resume_from):
+            from .document import DocumentAutoencoder
+            trainer = super()._trainer(cfg, run_dir, resume_from)
+            trainer.algorithm = DocumentAutoencoder(cfg, trainer.dataset.info())
+            return trainer
+
+    return DocumentWorker
+
+
+def _DocumentWorker(*args, **kwargs):
+    return _document_worker_class()(*args, **kwargs)

@@ -1,0 +1,106 @@
+"""Measure 1: the source document's training loop against the workbench Trainer (headless)
+and against the floor (forward + backward + step on batches made in advance), on the same
+model, data and number of epochs.
+
+The Trainer's time is its whole ``fit``: set-up, every step, the events it reports and the
+end-of-run embedding snapshot; no validation split is held out, as the document holds none.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .result import Result, best_time
+
+HEADLESS_TARGET = 1.3  # x the document's samples/s
+FLOOR_TARGET = 1.15  # the workbench's time within this factor of the floor's
+
+
+def sizes(quick: bool) -> tuple[int, int, int]:
+    """(pairs, epochs, repeats)."""
+    return (1024, 2, 1) if quick else (4096, 3, 2)
+
+
+def run(quick: bool) -> list[Result]:
+    import torch
+
+    from . import document as D
+
+    n, epochs, repeats = sizes(quick)
+    folder = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
+    try:
+        data = D.make_data(n, epochs, folder)
+        _warm_up(data)
+        # Alternate the contenders, best of ``repeats`` each: a burst of load from another
+        # process then hurts one try of each, not one contender.
+        times: dict[str, float] = {}
+        for _ in range(repeats):
+            for name, fn in (("document", lambda: D.time_document_loop(data, epochs,
+                                                                       fresh=True)),
+                             ("workbench", lambda: best_time(lambda: _trainer_fit(data), 1)),
+                             ("floor", lambda: _floor(data, epochs))):
+                times[name] = min(times.get(name, float("inf")), fn())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    samples = n * epochs
+    doc_sps, wb_sps = samples / times["document"], samples / times["workbench"]
+    common = {"pairs": n, "epochs": epochs, "repeats": repeats,
+              "threads": torch.get_num_threads(), "seconds": times}
+    headless = Result(
+        "training: workbench headless vs document loop", wb_sps, "samples/s", doc_sps,
+        "document's loop (5.1 + 5.3)", wb_sps / doc_sps, f">= {HEADLESS_TARGET}x",
+        wb_sps / doc_sps >= HEADLESS_TARGET, details=common)
+    over = times["workbench"] / times["floor"]
+    floor = Result(
+        "training: workbench time vs floor", times["workbench"], "s", times["floor"],
+        "forward+backward+step on ready batches", over, f"<= {FLOOR_TARGET}x time",
+        over <= FLOOR_TARGET, details=common)
+    return [headless, floor]
+
+
+def _warm_up(data) -> None:
+    """A few steps first, so one-time costs (thread pools, allocator, kernels chosen) land
+    on nobody's clock."""
+    from ..core.training.optim import Optimizers
+
+    model = data.algorithm()
+    optim = Optimizers(model.optimizer_groups(), data.cfg.optimizer, 1)
+    for batch in list(data.dataset.batches("train", 64))[:5]:
+        losses, _ = model.forward_step(batch)
+        optim.step("main", losses["loss"])
+
+
+def _trainer_fit(data) -> None:
+    from ..core.training.trainer import Trainer
+
+    trainer = Trainer(data.cfg, data.dataset, algorithm=data.algorithm())
+    end = trainer.fit()
+    if end.status != "finished":
+        raise RuntimeError(f"the Trainer did not finish: {end.reason}")
+
+
+def _floor(data, epochs: int) -> float:
+    """The least any loop can do: the same model and optimiser as the Trainer builds, on
+    batches gathered before the clock starts. Returns the loop's seconds."""
+    import time
+
+    import torch
+
+    from ..core.training.optim import Optimizers
+
+    torch.manual_seed(data.cfg.seed)
+    model = data.algorithm()
+    optim = Optimizers(model.optimizer_groups(), data.cfg.optimizer, epochs)
+    model.train()
+    ds = data.dataset
+    generator = torch.Generator().manual_seed(0)
+    batches = [list(ds.batches("train", data.cfg.training.batch_size, shuffle=True,
+                               generator=generator)) for _ in range(epochs)]
+    t0 = time.perf_counter()
+    for epoch in batches:
+        for batch in epoch:
+            losses, _ = model.forward_step(batch)
+            optim.step("main", losses["loss"])
+    return time.perf_counter() - t0

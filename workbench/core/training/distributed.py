@@ -1,0 +1,292 @@
+"""Multi-process (data-parallel) training under ``torchrun``.
+
+``torchrun --nproc_per_node=N -m workbench train PRESET`` starts N copies of the command; each
+reads RANK, WORLD_SIZE and LOCAL_RANK from its environment, and :func:`setup` joins them in one
+process group (NCCL on CUDA, one GPU per LOCAL_RANK; gloo on the CPU).
+
+How a step works, and why it matches a one-process run with the same ``batch_size``:
+
+- **Sharding.** Every rank draws the same per-epoch permutation (same seed, same generator),
+  cuts it into the same global batches of ``training.batch_size`` pairs, and takes its own
+  contiguous slice of each (:func:`shard`). The slices are disjoint, cover the batch, and in
+  rank order are exactly the one-process batch, so ``batch_size`` is the *global* batch.
+- **Gradients.** After each backward, :class:`GradSync` all-reduces the gradients of the
+  optimiser that is about to step, weighted by each rank's share of the batch: the result is
+  the gradient of the mean loss over the global batch, on every rank. This is what PyTorch's
+  ``DistributedDataParallel`` does, done explicitly at the optimiser instead of through a
+  wrapped ``forward``: the algorithms own their step (the adversarial one steps two
+  optimisers, with one player frozen, several times per batch), which the DDP wrapper's
+  one-forward-one-backward reducer does not support.
+- **Batch-coupled losses.** A loss that compares samples within the batch (InfoNCE's
+  negatives, soft-CCA's statistics) must see the global batch: the algorithm passes the rows
+  through :func:`gather_rows`, which all-gathers them with a gradient.
+- **Everything else** (validation, snapshots, checkpoints, the run folder, printing) happens
+  on rank 0 only; the other ranks wait for it at their next collective.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+# Long enough for rank 0 to validate and snapshot a large dataset while the others wait.
+TIMEOUT = datetime.timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Context:
+    """This process's place in the group."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launched() -> bool:
+    """Whether this process is one of several started by ``torchrun`` (a one-process
+    torchrun is an ordinary run: no group is made)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def env_rank() -> int:
+    """RANK from the environment (0 outside torchrun), usable before :func:`setup`."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def setup(device_name: str) -> Context | None:
+    """Join the process group torchrun describes; None when not launched by torchrun.
+
+    ``device_name`` is the config's device: ``cuda`` or ``auto`` with a GPU present means one
+    GPU per process (``cuda:LOCAL_RANK``) and NCCL; anything else runs on the CPU with gloo.
+    """
+    if not launched():
+        return None
+    rank = env_rank()
+    world = int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    wants_cuda = device_name.startswith("cuda") or (device_name == "auto"
+                                                   and torch.cuda.is_available())
+    if wants_cuda:
+        from ..errors import ConfigError
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device_name!r} asked for, but no CUDA GPU is "
+                              "available", key="device", value=device_name)
+        if local_rank >= torch.cuda.device_count():
+            raise ConfigError(f"process {local_rank} on this machine needs GPU {local_rank}, "
+                              f"and only {torch.cuda.device_count()} are visible: start at most "
+                              "that many processes per machine (--nproc_per_node)",
+                              key="device", value=device_name)
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+        backend = "nccl"
+    else:
+        if device_name not in ("auto", "cpu"):
+            from ..errors import ConfigError
+            raise ConfigError(f"multi-process training runs on CUDA GPUs or the CPU, not "
+                              f"{device_name!r}", key="device", value=device_name)
+        device, backend = torch.device("cpu"), "gloo"
+    kwargs = {"device_id": device} if backend == "nccl" else {}
+    dist.init_process_group(backend, rank=rank, world_size=world, timeout=TIMEOUT, **kwargs)
+    return Context(rank, world, local_rank, device, backend)
+
+
+def teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def current() -> Context | None:
+    """The context of the group this process has joined, or None (one process)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    backend = dist.get_backend()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" \
+        else torch.device("cpu")
+    return Context(dist.get_rank(), dist.get_world_size(), local_rank, device, backend)
+
+
+def active() -> bool:
+    return current() is not None
+
+
+def refusal(algorithm: str) -> str | None:
+    """Why multi-process training refuses ``algorithm`` (the registry's reason), or None."""
+    from ..algorithms import ALGORITHMS
+    if algorithm not in ALGORITHMS or not ALGORITHMS[algorithm].distributed_problem:
+        return None
+    spec = ALGORITHMS[algorithm]
+    return f"multi-process training cannot run {spec.title}: {spec.distributed_problem}"
+
+
+@contextlib.contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 runs the block first, then the others: the first load decodes the images and
+    fills the on-disk cache, the others read it instead of decoding again."""
+    on = active()
+    if on and dist.get_rank() != 0:
+        _barrier()
+    yield
+    if on and dist.get_rank() == 0:
+        _barrier()
+
+
+def _barrier() -> None:
+    if dist.get_backend() == "nccl":
+        dist.barrier(device_ids=[torch.cuda.current_device()])
+    else:
+        dist.barrier()
+
+
+# -- the sampler --------------------------------------------------------------------------
+def shard(index: Tensor, rank: int, world_size: int) -> Tensor:
+    """Rank ``rank``'s contiguous share of one global batch; shares differ by at most one
+    row, are disjoint, and concatenated in rank order give ``index`` back."""
+    return torch.tensor_split(index, world_size)[rank]
+
+
+def split_sizes(n: int, world_size: int) -> list[int]:
+    """The share sizes :func:`shard` gives for a batch of ``n``."""
+    return [n // world_size + (1 if r < n % world_size else 0) for r in range(world_size)]
+
+
+# -- collectives --------------------------------------------------------------------------
+def broadcast_module(module: nn.Module) -> None:
+    """Give every rank rank 0's parameters and buffers (the same seed already builds the same
+    model; this also covers anything that was not seeded)."""
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
+class GradSync:
+    """Makes every rank's gradients the global-batch gradient before its optimiser steps.
+
+    Each rank's loss is a mean over its own ``local_size`` rows, so the global-batch mean's
+    gradient is ``sum_r n_r g_r / sum_r n_r``; shares of unequal size (the last batch of an
+    epoch) are weighted correctly. One all-reduce carries every gradient of the group, a
+    has-gradient flag per parameter (a parameter with no gradient on any rank stays without
+    one, so the optimiser skips it exactly as a one-process run would) and ``n_r``.
+    """
+
+    def __init__(self) -> None:
+        self.local_size = 1
+
+    def __call__(self, params: Iterable[nn.Parameter]) -> None:
+        params = list(params)
+        if not params:
+            return
+        n = float(self.local_size)
+        device = params[0].device
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p))
+                          .detach().reshape(-1).float() for p in params]) * n
+        flags = torch.tensor([p.grad is not None for p in params], dtype=torch.float32,
+                             device=device)
+        buf = torch.cat([flat, flags, torch.tensor([n], device=device)])
+        dist.all_reduce(buf)
+        total = buf[-1]
+        grads = buf[:flat.numel()] / total
+        has = buf[flat.numel():-1] > 0
+        offset = 0
+        for p, h in zip(params, has.tolist()):
+            k = p.numel()
+            if h:
+                g = grads[offset:offset + k].view_as(p).to(p.dtype)
+                if p.grad is None:
+                    p.grad = g.clone()
+                else:
+                    p.grad.copy_(g)
+            offset += k
+
+
+def reduce_step(values: dict[str, float], local_size: int, stop: bool,
+                device: torch.device) -> tuple[dict[str, float], int, bool]:
+    """The step's logged losses as global-batch means, the global batch size, and whether
+    any rank wants to stop; in one all-reduce, so every rank takes the same decision (a rank
+    leaving the loop alone would leave the others waiting forever)."""
+    keys = sorted(values)
+    n = float(local_size)
+    buf = torch.tensor([values[k] * n for k in keys] + [n, float(stop)], dtype=torch.float64,
+                       device=device)
+    dist.all_reduce(buf)
+    out = buf.tolist()
+    total = out[-2]
+    return ({k: v / total for k, v in zip(keys, out)}, round(total), out[-1] > 0)
+
+
+def all_sum(t: Tensor) -> Tensor:
+    """``t`` summed over the ranks (unchanged in one process); no gradient."""
+    if current() is None:
+        return t
+    t = t.detach().clone()
+    dist.all_reduce(t)
+    return t
+
+
+class _GatherRows(torch.autograd.Function):
+    """All-gather rows along dim 0 (shares may differ in size), with a gradient.
+
+    Every rank computes the same loss over the gathered rows; the backward keeps the gradient
+    of this rank's own rows, scaled by ``total / n_local``: :class:`GradSync` then weights this
+    rank by ``n_local / total``, so the two cancel and the sum over ranks is exactly the
+    gradient of the global-batch loss (and a parameter outside the rows, such as a learned
+    temperature, gets the weights' sum, 1, times its identical gradient).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, sizes: list[int], rank: int) -> Tensor:
+        ctx.sizes, ctx.rank = sizes, rank
+        return _all_gather_padded(x, sizes)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        sizes, rank = ctx.sizes, ctx.rank
+        start = sum(sizes[:rank])
+        n = sizes[rank]
+        return grad[start:start + n] * (sum(sizes) / max(n, 1)), None, None
+
+
+def _all_gather_padded(x: Tensor, sizes: list[int]) -> Tensor:
+    # all_gather needs equal shapes: pad every share to the largest, then cut the padding.
+    width = max(sizes)
+    padded = x.new_zeros((width, *x.shape[1:]))
+    padded[:len(x)] = x
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([p[:k] for p, k in zip(parts, sizes)])
+
+
+def gather_rows(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """The global batch's rows of each tensor (rank order = the one-process batch order);
+    the tensors unchanged when not distributed. Tensors that need a gradient keep it (see
+    :class:`_GatherRows`); None stays None."""
+    ctx = current()
+    if ctx is None:
+        return tensors
+    present = [t for t in tensors if t is not None]
+    n = torch.tensor([len(present[0])], device=present[0].device)
+    counts = [torch.zeros_like(n) for _ in range(ctx.world_size)]
+    dist.all_gather(counts, n)
+    sizes = [int(c) for c in counts]
+    out = []
+    for t in tensors:
+        if t is None:
+            out.append(None)
+        elif t.requires_grad:
+            out.append(_GatherRows.apply(t, sizes, ctx.rank))
+        else:
+            out.append(_all_gather_padded(t, sizes))
+    return tuple(out)
