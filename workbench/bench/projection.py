@@ -15,7 +15,7 @@ TSNE_TARGET = 1.0  # not slower than scikit-learn (the issue asks for the ratio 
 
 def sizes(quick: bool) -> tuple[int, int]:
     """(points, dimensions)."""
-    return (1_000, 128) if quick else (5_000, 128)
+    return (500, 128) if quick else (5_000, 128)
 
 
 def vectors(n: int, d: int, seed: int = 0):

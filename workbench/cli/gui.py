@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TABS = ("training", "attention")
+TABS = ("training", "attention", "embeddings", "retrieval", "compare", "runs")
 
 
 def add_parser(sub) -> None:

@@ -118,6 +118,10 @@ class TrainingConfig:
                                max=32)
     augment_images: bool = param(False, "Randomly flip training images left-right and shift "
                                  "them by a few pixels (more variety from few images).")
+    drop_words: float = param(0.0, "Drop each word of a training caption with this "
+                              "probability (one is always kept), so short queries such as a "
+                              "single word find their images too.", min=0.0, max=0.9,
+                              label="Word dropout")
 
 
 @dataclass

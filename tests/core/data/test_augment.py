@@ -35,3 +35,53 @@ def test_same_generator_state_same_augmentation():
     a = augment_images(images, torch.Generator().manual_seed(5))
     b = augment_images(images, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_drop_words_keeps_order_at_least_one_word_and_pads_the_rest():
+    from workbench.core.data.augment import drop_words
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    mask = tokens > 0
+    for _ in range(50):
+        out, kept = drop_words(tokens, mask, 0.7, g)
+        assert torch.equal(kept, out > 0)  # the mask follows the tokens
+        assert kept[0].any() and kept[1].sum() == 1 and not kept[2].any()
+        n = int(kept[0].sum())
+        assert kept[0, :n].all() and not kept[0, n:].any()  # kept words at the front
+        words = out[0, :n].tolist()
+        assert words == sorted(words) and set(words) <= {5, 6, 7, 8}  # in caption order
+
+
+def test_drop_words_rate_and_off():
+    from workbench.core.data.augment import drop_words
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(1, 50, (2000, 8))
+    mask = torch.ones_like(tokens, dtype=torch.bool)
+    _, kept = drop_words(tokens, mask, 0.3, g)
+    assert abs(kept.float().mean().item() - 0.7) < 0.02
+    same, same_mask = drop_words(tokens, mask, 0.0, g)
+    assert same is tokens and same_mask is mask
+
+
+def test_trainer_drops_words_of_training_batches_only(folder):
+    from fixtures import tiny_config
+    from workbench.core.data import load_dataset
+    from workbench.core.training import Trainer
+    from workbench.core.training.callbacks import Callback
+
+    cfg = tiny_config(folder, "training.drop_words=0.5", "algorithm.name=contrastive",
+                      "fusion.name=mean")
+    seen = []
+
+    class Spy(Callback):
+        def on_fit_start(self, trainer, event):
+            original = trainer.model.training_step
+
+            def step(batch, optim):
+                seen.append(batch.mask.sum(1).float().mean().item())
+                return original(batch, optim)
+            trainer.model.training_step = step
+    trainer = Trainer(cfg, load_dataset(cfg), callbacks=[Spy()])
+    assert trainer.fit().status == "finished"
+    full = trainer.dataset.batch(trainer.dataset.split.train).mask.sum(1).float().mean().item()
+    assert seen and sum(seen) / len(seen) < 0.85 * full

@@ -1,7 +1,8 @@
-"""Image augmentation for training batches: random horizontal flips and small shifts.
+"""Augmentation of training batches: images get random horizontal flips and small shifts;
+captions can lose random words.
 
-Done on the batch tensor (vectorised, on the training device), so it costs next to nothing
-and never touches the stored uint8 images. Validation and test batches are never augmented.
+Done on the batch tensors (vectorised, on the training device), so it costs next to nothing
+and never touches the stored data. Validation and test batches are never augmented.
 """
 
 from __future__ import annotations
@@ -29,3 +30,26 @@ def augment_images(images: Tensor, generator: torch.Generator, *, max_shift: int
     cols = (dx[:, None] + ar)[:, None, :]  # (B, 1, S)
     batch = torch.arange(b, device=images.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def drop_words(tokens: Tensor, mask: Tensor, p: float, generator: torch.Generator
+               ) -> tuple[Tensor, Tensor]:
+    """Drop each real token with probability ``p``, keeping at least one per caption, and
+    move the kept ones to the front (their order kept), so a caption of several words is
+    also seen as its parts. A model trained on whole captions only has never seen a short
+    query such as "cat", and ranks images for it little better than chance; one trained with
+    dropped words maps a single keyword near the images whose captions hold it.
+    Returns the new (tokens, mask); PAD is 0."""
+    if p <= 0:
+        return tokens, mask
+    keep = (torch.rand(tokens.shape, generator=generator).to(tokens.device) >= p) & mask
+    # A caption that lost every word keeps one of them, chosen at random.
+    empty = ~keep.any(dim=1) & mask.any(dim=1)
+    if empty.any():
+        scores = torch.rand(tokens.shape, generator=generator).to(tokens.device)
+        pick = scores.masked_fill(~mask, -1.0).argmax(dim=1)
+        keep[empty, pick[empty]] = True
+    # A stable sort on "not kept" moves the kept tokens to the front in their order.
+    order = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices
+    kept = torch.gather(keep, 1, order)
+    return torch.gather(tokens, 1, order).masked_fill(~kept, 0), kept

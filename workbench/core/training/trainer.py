@@ -20,8 +20,8 @@ import torch
 from .. import config as C
 from ..algorithms import ALGORITHMS, fusion_problem
 from ..algorithms.base import Algorithm
-from ..data.augment import augment_images
-from ..data.dataset import PairedDataset
+from ..data.augment import augment_images, drop_words
+from ..data.dataset import PairedDataset, bag_of_words
 from ..data.info import DataInfo
 from ..errors import ConfigError, WorkbenchError
 from . import distributed
@@ -219,6 +219,11 @@ class Trainer:
                 samples = len(batch)
                 if t.augment_images and batch.images is not None:
                     batch.images = augment_images(batch.images, aug_generator)
+                if t.drop_words > 0 and batch.tokens is not None:
+                    batch.tokens, batch.mask = drop_words(batch.tokens, batch.mask,
+                                                          t.drop_words, aug_generator)
+                    if batch.bow is not None:
+                        batch.bow = bag_of_words(batch.tokens, batch.bow.shape[1])
                 if dist is not None:
                     self.grad_sync.local_size = samples
                 losses = model.training_step(batch, self.optim)

@@ -1,0 +1,158 @@
+"""``workbench bench``: the shape of what it reports, its pure helpers, and that the source
+document's model trains the same through its own loop and the workbench's Trainer.
+
+Timings are never asserted: these machines are shared and noisy (issue 6).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from workbench.bench import MEASURES, document as D, report
+from workbench.bench.result import Result, lateness_ms, percentile
+from workbench.cli import main
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+def test_percentile_interpolates_like_numpy():
+    np = pytest.importorskip("numpy")
+    values = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]
+    for q in (0, 10, 50, 90, 99, 100):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+    assert percentile([4.0], 99) == 4.0
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_lateness_counts_only_late_ticks():
+    # 10 ms timer: on time, 2 ms early, 25 ms late, on time.
+    times = [0.0, 0.010, 0.018, 0.053, 0.063]
+    assert lateness_ms(times, 10) == pytest.approx([0.0, 0.0, 25.0, 0.0])
+    assert lateness_ms([1.0], 10) == []
+
+
+def test_table_and_json_shapes():
+    rows = [Result("speed", 130.0, "samples/s", 100.0, "plain loop", 1.3, ">= 1.3x", True),
+            Result("redraw", float("nan"), "ms", target="< 16 ms", passed=False,
+                   note="could not paint"),
+            Result("peak memory", 512.0, "MB")]
+    text = report.format_table(rows)
+    lines = text.splitlines()
+    assert lines[0].split() == report.HEADER
+    assert "1.30x" in lines[2] and lines[2].rstrip().endswith("yes")
+    assert "[could not paint]" in lines[3] and lines[3].rstrip().endswith("NO")
+    md = report.format_markdown(rows)
+    assert md.splitlines()[0] == "| measure | workbench | baseline | ratio | target | pass |"
+    obj = report.to_json(rows, {"quick": True})
+    json.dumps(obj, allow_nan=False)  # NaN became null
+    assert obj["rows"][1]["workbench"] is None
+    assert obj["all_passed"] is False and obj["quick"] is True
+
+
+# -- the document's model ----------------------------------------------------------------
+def test_document_model_same_loss_through_both_loops(tmp_path):
+    data = D.make_data(96, 1, tmp_path)
+    algo = data.algorithm()
+    torch.manual_seed(0)
+    plain = D.SectionFiveAutoencoder()
+    algo.net.load_state_dict(plain.state_dict())
+    batch = data.dataset.batch(torch.arange(64))
+    ours, _ = algo.forward_step(batch)
+    theirs, _, _ = D.document_loss(plain, torch.nn.MSELoss(), data.text[:64], data.image[:64])
+    assert float(ours["loss"].detach()) == pytest.approx(float(theirs.detach()), rel=1e-6)
+    assert set(algo.embed(batch)) == {"text", "image", "fused"}
+
+
+def test_trainer_trains_an_injected_model(tmp_path):
+    from workbench.core.training.callbacks import EventRecorder
+    from workbench.core.training.events import StepLogged
+    from workbench.core.training.trainer import Trainer
+
+    data = D.make_data(128, 2, tmp_path)
+    rec = EventRecorder()
+    algo = data.algorithm()
+    trainer = Trainer(data.cfg, data.dataset, callbacks=[rec], algorithm=algo)
+    end = trainer.fit()
+    assert end.status == "finished", end.reason
+    assert trainer.model is algo
+    steps = rec.of(StepLogged)
+    assert len(steps) == 4 and all(math.isfinite(s.losses["loss"]) for s in steps)
+    assert math.isfinite(D.document_loop(data.text, data.image, data.labels, 1))
+
+
+# -- the measures and the command ---------------------------------------------------------
+def _check_rows(rows):
+    for row in rows:
+        assert isinstance(row, dict) and row["measure"]
+        assert set(row) >= {"measure", "workbench", "unit", "baseline", "ratio", "target",
+                            "passed", "note"}
+        assert row["passed"] in (True, False, None)
+
+
+def test_training_measures_report_rows(monkeypatch):
+    from workbench.bench import training
+    monkeypatch.setattr(training, "sizes", lambda quick: (128, 1, 1))
+    rows = [r.to_dict() for r in training.run(True)]
+    _check_rows(rows)
+    assert [r["unit"] for r in rows] == ["samples/s", "s"]
+    assert all(r["ratio"] > 0 for r in rows)
+
+
+def test_gui_measures_report_rows(qapp, monkeypatch):
+    from workbench.bench import gui_training, training
+    monkeypatch.setattr(training, "sizes", lambda quick: (128, 1, 1))
+    monkeypatch.setattr(gui_training, "IDLE_S", 0.2)
+    rows = [r.to_dict() for r in gui_training.run(True)]
+    _check_rows(rows)
+    assert len(rows) == 3
+    assert rows[0]["details"]["steps_drawn"] == 2  # every step reached the live plot
+
+
+def test_plot_measures_report_rows(qapp, monkeypatch):
+    from workbench.bench import plots
+    monkeypatch.setattr(plots, "sizes", lambda quick: (5_000, 5))
+    rows = [r.to_dict() for r in plots.run(True)]
+    _check_rows(rows)
+    assert rows[1]["passed"] is True  # the curves hold at most their cap of points
+
+
+def test_bench_command_json(capsys):
+    code = main(["bench", "--quick", "--json", "--only", "startup"])
+    out = capsys.readouterr().out
+    assert code == 0
+    obj = json.loads(out)
+    _check_rows(obj["rows"])
+    names = [r["measure"] for r in obj["rows"]]
+    assert names[-1].startswith("peak memory")
+    assert any(n.startswith("start-up") for n in names)
+    assert obj["quick"] is True and obj["errors"] == {}
+    assert set(obj["seconds"]) == {"startup"}
+
+
+def test_every_measure_is_registered():
+    assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup"]
+    from workbench.bench import load
+    for name in MEASURES:
+        assert callable(load(name))
+
+
+# -- the soak tool's verdicts ---------------------------------------------------------------
+def test_soak_verdicts():
+    from workbench.tools.soak import verdicts
+
+    def s(t, rss, widgets=50, qobjects=80, threads=9):
+        return {"t": t, "rss_mb": rss, "widgets": widgets, "qobjects": qobjects,
+                "threads": threads}
+
+    # Growth during the warm-up does not count; after it, 5% is flat.
+    flat = verdicts([s(0, 100), s(10, 300), s(20, 310), s(30, 315)], warm_up_s=10)
+    assert all(ok for _, ok, _ in flat)
+    leaking = verdicts([s(10, 300), s(20, 340, widgets=51, threads=10)], warm_up_s=10)
+    failed = {name for name, ok, _ in leaking if not ok}
+    assert failed == {"memory flat within 10%", "no growth in Qt widgets",
+                      "no growth in threads"}
