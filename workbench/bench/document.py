@@ -82,7 +82,7 @@ def document_loop(text: torch.Tensor, image: torch.Tensor, labels: torch.Tensor,
     model = SectionFiveAutoencoder()
     criterion = nn.MSELoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-    loss = torch.zeros(())
+    last = float("nan")
     for _ in range(epochs):
         for text_batch, image_batch, _ in dataloader:
             loss, _, _ = document_loss(model, criterion, text_batch, image_batch)

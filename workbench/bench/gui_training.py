@@ -4,6 +4,8 @@ heartbeat timer on the GUI thread fires meanwhile (what a user feels as a stutte
 
 The heartbeat's lateness is also measured with the window idle for a moment first: that is
 what this machine's scheduler alone costs, the baseline of the lateness rows.
+
+Importing this module imports Qt and torch: it is loaded only when its measure runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..ui.worker import EventBuffer, TrainingController, TrainingWorker
+from .document import DocumentAutoencoder
 from .result import Result, lateness_ms, percentile
 
 GUI_TARGET = 1.0  # x the document's samples/s, with the GUI live
@@ -60,7 +64,6 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
     from PySide6.QtCore import Qt, QTimer
 
     from ..ui.plots.training_view import TrainingView
-    from ..ui.worker import EventBuffer, TrainingController
     from .qt import application, wait_until
 
     app = application()
@@ -86,7 +89,9 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
         wait_until(app, lambda: time.perf_counter() - t_idle >= IDLE_S, IDLE_S + 5)
         idle = lateness_ms(ticks, HEARTBEAT_MS)
         ticks.clear()
-        controller._launch(_DocumentWorker(data.cfg, data.table, EventBuffer()))
+        # The controller's own start() would build the model the config names; _launch is
+        # the rest of start(), given this worker.
+        controller._launch(DocumentWorker(data.cfg, data.table, EventBuffer()))
         if not wait_until(app, lambda: bool(ends), timeout_s):
             controller.shutdown()
             raise RuntimeError(f"GUI training did not end within {timeout_s:.0f} s")
@@ -105,21 +110,11 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
         app.processEvents()
 
 
-def _document_worker_class():
-    from ..ui.worker import TrainingWorker
+class DocumentWorker(TrainingWorker):
+    """The GUI's worker, unchanged, but training the document's model: the Trainer it
+    builds gets the model through its ``algorithm`` argument."""
 
-    class DocumentWorker(TrainingWorker):
-        """The GUI's worker, unchanged, but training the document's model: the Trainer it
-        builds gets the model through its ``algorithm`` argument."""
-
-        def _trainer(self, cfg, run_dir, resume_from):
-            from .document import DocumentAutoencoder
-            trainer = super()._trainer(cfg, run_dir, resume_from)
-            trainer.algorithm = DocumentAutoencoder(cfg, trainer.dataset.info())
-            return trainer
-
-    return DocumentWorker
-
-
-def _DocumentWorker(*args, **kwargs):
-    return _document_worker_class()(*args, **kwargs)
+    def _trainer(self, cfg, run_dir, resume_from):
+        trainer = super()._trainer(cfg, run_dir, resume_from)
+        trainer.algorithm = DocumentAutoencoder(cfg, trainer.dataset.info())
+        return trainer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -85,7 +86,6 @@ def rss_mb() -> float | None:
     """Resident memory now (MB): /proc on Linux, psutil elsewhere when installed."""
     try:
         with open("/proc/self/statm") as fh:
-            import os
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         pass
