@@ -30,3 +30,10 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """The generated shapes folder (fixtures.make_image_folder), once per module."""
+    from fixtures import make_image_folder
+    return make_image_folder(tmp_path_factory.mktemp("shapes"))

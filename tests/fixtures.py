@@ -58,3 +58,18 @@ def tiny_config(source: str | Path, *overrides: str) -> C.ExperimentConfig:
         f"data.source={source}", "preprocess.image_size=16", "model.embed_dim=16",
         "model.hidden_dim=16", "training.batch_size=8", "training.epochs=1",
         "data.val_fraction=0.25", "data.test_fraction=0.0", *overrides])
+
+
+def planted_index(index):
+    """A copy of a RetrievalIndex whose vectors are random unit vectors, for tests to plant
+    exact matches in (so a ranking can only come out one way)."""
+    import torch
+    import torch.nn.functional as F
+
+    planted = type(index).__new__(type(index))
+    planted.__dict__.update(index.__dict__)
+    g = torch.Generator().manual_seed(0)
+    planted.image_vectors = F.normalize(torch.randn(index.image_vectors.shape, generator=g),
+                                        dim=-1)
+    planted.text_vectors = F.normalize(torch.randn(index.text_vectors.shape, generator=g), dim=-1)
+    return planted

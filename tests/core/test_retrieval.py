@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from fixtures import make_image_folder, make_npz, tiny_config
+from fixtures import make_image_folder, make_npz, planted_index, tiny_config
 from workbench.core import config as C
 from workbench.core.data import load_dataset, load_pairs
 from workbench.core.data.text import tokenize
@@ -54,21 +53,11 @@ def _row_of(table, caption: str) -> int:
     return table.captions.index(caption)
 
 
-def _planted(index: RetrievalIndex) -> RetrievalIndex:
-    """A copy of ``index`` whose vectors are random except for planted matches."""
-    planted = RetrievalIndex.__new__(RetrievalIndex)
-    planted.__dict__.update(index.__dict__)
-    g = torch.Generator().manual_seed(0)
-    planted.image_vectors = F.normalize(torch.randn(index.image_vectors.shape, generator=g), dim=-1)
-    planted.text_vectors = F.normalize(torch.randn(index.text_vectors.shape, generator=g), dim=-1)
-    return planted
-
-
 # -- typed captions -------------------------------------------------------------------------
 def test_planted_caption_returns_its_image_first(index):
     """The planted image's vector is the model's own vector of the typed query: the real
     tokenise -> embed -> score -> rank path must put it first."""
-    planted = _planted(index)
+    planted = planted_index(index)
     row = _row_of(index.table, PLANTED)
     image = int(index.image_of_pair[row])
     query = "Blue circle, number 3!"
@@ -125,7 +114,7 @@ def test_search_within_one_split(index):
 
 # -- images and the dataset's own captions --------------------------------------------------------
 def test_search_image_lists_its_own_caption_first_on_planted_vectors(index):
-    planted = _planted(index)
+    planted = planted_index(index)
     row = _row_of(index.table, PLANTED)
     image = int(index.image_of_pair[row])
     planted.text_vectors[row] = planted.image_vectors[image]
@@ -136,7 +125,7 @@ def test_search_image_lists_its_own_caption_first_on_planted_vectors(index):
 
 
 def test_search_caption_ranks_its_image(index):
-    planted = _planted(index)
+    planted = planted_index(index)
     row = _row_of(index.table, PLANTED)
     image = int(index.image_of_pair[row])
     planted.image_vectors[image] = planted.text_vectors[row]

@@ -1,0 +1,112 @@
+"""The Retrieval tab as a user drives it: a typed caption lists the planted image first (after
+the debounce, without pressing anything), picking an image lists its caption first, top-k
+and the split choice apply, the R@K table is filled, a checkpoint's index is built off the
+GUI thread, and a model that cannot embed typed text says so and disables the box."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fixtures import planted_index, tiny_config
+from workbench.core.data import load_dataset
+from workbench.core.data.text import tokenize
+from workbench.core.retrieval import RetrievalIndex
+from workbench.core.training import Trainer
+from workbench.ui.plots.retrieval_view import RetrievalView
+
+PLANTED = "a blue circle number 3"  # a caption of the fixture folder
+WAIT = 30_000
+
+
+@pytest.fixture(scope="module")
+def trained(folder, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "contrastive"
+    cfg = tiny_config(folder, "algorithm.name=contrastive", "training.epochs=3")
+    ds = load_dataset(cfg)
+    trainer = Trainer(cfg, ds, run_dir=run)
+    assert trainer.fit().status == "finished"
+    return RetrievalIndex(trainer.model, ds), run
+
+
+@pytest.fixture
+def view(qtbot):
+    v = RetrievalView()
+    qtbot.addWidget(v)
+    v.resize(1100, 700)
+    v.show()
+    yield v
+    v.shutdown()
+
+
+def test_typed_caption_returns_the_planted_image_first(qtbot, view, trained):
+    index = planted_index(trained[0])
+    row = index.table.captions.index(PLANTED)
+    image = int(index.image_of_pair[row])
+    query = "Blue circle, number 3!"
+    index.image_vectors[image] = index.query_vector(
+        index.dataset.vocab.encode(tokenize(query)))
+    view.set_index(index)
+    with qtbot.waitSignal(view.text_searched, timeout=WAIT) as got:
+        qtbot.keyClicks(view.query_edit, query)  # no Enter: the debounce searches
+    assert got.args[0][0].image == image
+    assert view.result_images()[0] == image
+    assert len(view.result_images()) == view.k_spin.value()
+    first = view.results.item(0)
+    assert PLANTED[:10] in first.text() and not first.icon().isNull()  # caption, thumbnail
+    view.k_spin.setValue(3)
+    with qtbot.waitSignal(view.text_searched, timeout=WAIT):
+        pass
+    assert len(view.result_images()) == 3 and view.result_images()[0] == image
+
+
+def test_picked_image_lists_its_caption_first(qtbot, view, trained):
+    index = planted_index(trained[0])
+    row = index.table.captions.index(PLANTED)
+    image = int(index.image_of_pair[row])
+    index.text_vectors[row] = index.image_vectors[image]
+    view.set_index(index)
+    with qtbot.waitSignal(view.image_searched, timeout=WAIT):
+        view.pick_image(image)
+    assert view.caption_texts()[0] == PLANTED
+    assert view.captions.item(0, 2).font().bold()  # its own caption stands out
+    assert "image" in view.chosen.text()
+
+
+def test_the_split_choice_limits_the_images(qtbot, view, trained):
+    index = trained[0]
+    view.set_index(index)
+    view.query_edit.setText("green circle")
+    view.k_spin.setValue(100)
+    view.scope_combo.setCurrentIndex(view.scope_combo.findText("validation"))
+    result = view.search()
+    assert {h.split for h in result} == {"val"}
+    assert len(view.result_images()) == len(index.dataset.indices("val"))
+
+
+def test_recall_table_and_a_checkpoint_built_in_the_background(qtbot, view, trained):
+    _, run = trained
+    seen = []
+    original = RetrievalIndex.from_checkpoint.__func__
+
+    def spy(cls, *args, **kwargs):
+        seen.append(threading.get_ident())
+        return original(cls, *args, **kwargs)
+    RetrievalIndex.from_checkpoint = classmethod(spy)
+    try:
+        with qtbot.waitSignal(view.index_built, timeout=WAIT):
+            view.set_run(run)
+    finally:
+        RetrievalIndex.from_checkpoint = classmethod(original)
+    assert seen and seen[0] != threading.get_ident()  # built off the GUI thread
+    assert {"t2i_r1", "t2i_r10", "i2t_r10", "median_rank"} <= set(view.recall_values)
+    assert view.recall.item(0, 0) is not None and "%" in view.recall.item(0, 0).text()
+    assert view.query_edit.isEnabled()
+
+
+def test_a_missing_checkpoint_is_reported_not_fatal(qtbot, view, tmp_path):
+    with qtbot.waitSignal(view.index_failed, timeout=WAIT) as got:
+        view.set_run(tmp_path / "no-such-run")
+    assert "no-such-run" in got.args[0] or "last.pt" in got.args[0]
+    assert not view.query_edit.isEnabled()
+    assert view.search() is None
