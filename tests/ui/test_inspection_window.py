@@ -10,17 +10,12 @@ import csv
 import numpy as np
 import pytest
 
-from fixtures import make_image_folder, tiny_config
+from fixtures import tiny_config
 from workbench.core.algorithms import valid_fusions
 from workbench.ui.main_window import MainWindow
 from workbench.ui.session import Session
 
 WAIT = 90_000
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return make_image_folder(tmp_path_factory.mktemp("shapes"))
 
 
 @pytest.fixture

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from fixtures import make_image_folder, tiny_config
+from fixtures import tiny_config
 from workbench.core.data import load_pairs
 from workbench.ui.tasks import BackgroundTask
 from workbench.ui.worker import TrainingController
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return make_image_folder(tmp_path_factory.mktemp("shapes"))
 
 
 def test_a_run_streams_events_and_finishes(qtbot, folder, tmp_path):
