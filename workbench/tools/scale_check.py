@@ -96,6 +96,20 @@ def rss_mb() -> float:
         return float("nan")
 
 
+def rss_anon_mb() -> float:
+    """Private (anonymous) resident memory: what the process itself holds. Resident pages of
+    memory-mapped files (the image cache) count in RSS too, but they are clean, shared with
+    the page cache and dropped by the kernel under pressure, so this is the bounded part."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def config(folder: Path, image_size: int, epochs: int, batch: int):
     from workbench.core import config as C
     return C.apply_overrides(C.ExperimentConfig(), [
@@ -117,6 +131,7 @@ def child(args) -> dict:
     ds = load_dataset(cfg)
     out = {"load_s": time.perf_counter() - t0, "pairs": len(ds),
            "cache_hits": ds.table.cache_hits, "rss_after_load_mb": rss_mb(),
+           "anon_after_load_mb": rss_anon_mb(),
            "baseline_mb": base,
            "pixels_mb": ds.images.numel() / 2**20 if ds.images is not None else 0.0}
     if args.child == "train":
@@ -124,7 +139,7 @@ def child(args) -> dict:
         t1 = time.perf_counter()
         end = Trainer(cfg, ds).fit()
         out.update(train_s=time.perf_counter() - t1, status=end.status, reason=end.reason,
-                   val=end.metrics, steps=end.step)
+                   val=end.metrics, steps=end.step, anon_after_train_mb=rss_anon_mb())
     out["peak_mb"] = peak_rss_mb()
     return out
 
@@ -218,9 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             line += (f" ({r['cache_hits']} images from the cache), {r['pairs']} pairs, "
                      f"pixels {r['pixels_mb']:.0f} MB, RSS after load "
-                     f"{r['rss_after_load_mb']:.0f} MB")
+                     f"{r['rss_after_load_mb']:.0f} MB (private "
+                     f"{r.get('anon_after_load_mb', float('nan')):.0f} MB)")
         if step == "train":
-            line += f"; train {r['train_s']:.1f} s ({r['steps']} steps, {r['status']})"
+            line += (f"; train {r['train_s']:.1f} s ({r['steps']} steps, {r['status']}, "
+                     f"private after {r.get('anon_after_train_mb', float('nan')):.0f} MB)")
             if r["status"] != "finished":
                 ok = False
                 line += f": {r['reason']}"

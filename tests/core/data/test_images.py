@@ -338,11 +338,22 @@ def test_touched_file_is_decoded_again(tmp_path: Path, folder: Path, decoded_pat
     assert again.hits == len(COLORS) - 1 and decoded_paths == [folder / "4.png"]
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "other-shape"])
+def pixel_file(cache: ImageCache, source: Path) -> Path:
+    """The one pixel file beside the cache's index for ``source``."""
+    index = cache.file_for(source, S)
+    found = list(index.parent.glob(f"{index.stem}.*.npy"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "other-shape",
+                                    "pixels-missing", "pixels-truncated", "pixels-garbage",
+                                    "names-another-file", "old-format"])
 def test_corrupt_cache_file_is_ignored_and_rebuilt(tmp_path: Path, folder: Path, damage):
     cache = ImageCache(root=tmp_path / "cache")
     first = cache.decode(paths_of(folder), S, source=folder)
     file = cache.file_for(folder, S)
+    pixels = pixel_file(cache, folder)
     data = file.read_bytes()
     if damage == "garbage":
         file.write_bytes(b"this is not an npz file at all" * 10)
@@ -350,16 +361,89 @@ def test_corrupt_cache_file_is_ignored_and_rebuilt(tmp_path: Path, folder: Path,
         file.write_bytes(data[: len(data) // 2])
     elif damage == "empty":
         file.write_bytes(b"")
-    else:
-        np.savez(file, format=np.int64(cache_module.FORMAT),
-                 pixels=np.zeros((6, 3, 8, 8), np.uint8), sizes=np.zeros((6, 2), np.int64),
-                 keys=np.array(["x"] * 6), stats=np.zeros((6, 2), np.int64))
+    elif damage == "other-shape":
+        np.save(pixels, np.zeros((6, 3, 8, 8), np.uint8))
+    elif damage == "pixels-missing":
+        pixels.unlink()
+    elif damage == "pixels-truncated":
+        pixels.write_bytes(pixels.read_bytes()[:200])
+    elif damage == "pixels-garbage":
+        pixels.write_bytes(b"not numpy" * 100)
+    elif damage == "names-another-file":
+        with np.load(file) as z:
+            fields = dict(z)
+        fields["pixels"] = np.array("../elsewhere.npy")
+        np.savez(file, **fields)
+    else:  # the format before pixels moved to their own file
+        np.savez(file, format=np.int64(1), pixels=np.asarray(first.pixels),
+                 sizes=first.sizes, keys=np.array([str(p) for p in paths_of(folder)]),
+                 stats=np.zeros((6, 2), np.int64))
     again = cache.decode(paths_of(folder), S, source=folder)
     assert again.hits == 0 and again.problems == {}
     np.testing.assert_array_equal(again.pixels, first.pixels)
     rebuilt = cache.decode(paths_of(folder), S, source=folder)
     assert rebuilt.hits == len(COLORS)
     np.testing.assert_array_equal(rebuilt.pixels, first.pixels)
+
+
+def test_added_and_removed_files_are_noticed(tmp_path: Path, folder: Path, decoded_paths):
+    cache = ImageCache(root=tmp_path / "cache")
+    first = cache.decode(paths_of(folder), S, source=folder)
+    Image.new("RGB", (9, 9), (1, 2, 3)).save(folder / "new.png")
+    decoded_paths.clear()
+    grown = cache.decode(paths_of(folder) + [folder / "new.png"], S, source=folder)
+    assert grown.hits == len(COLORS) and decoded_paths == [folder / "new.png"]
+    assert px(grown.pixels[-1], S // 2, S // 2) == (1, 2, 3)
+    np.testing.assert_array_equal(grown.pixels[:-1], first.pixels)
+
+    (folder / "3.png").unlink()
+    decoded_paths.clear()
+    shrunk = cache.decode(paths_of(folder) + [folder / "new.png"], S, source=folder)
+    assert list(shrunk.problems) == [3] and "not found" in shrunk.problems[3]
+    assert shrunk.hits == len(COLORS) and decoded_paths == [folder / "3.png"]
+    # A file that comes back with other bytes under the old name is decoded, not reused.
+    Image.new("RGB", (12, 10), (9, 9, 9)).save(folder / "3.png")
+    bump_mtime(folder / "3.png")
+    back = cache.decode(paths_of(folder), S, source=folder)
+    assert back.hits == len(COLORS) - 1 and px(back.pixels[3], S // 2, S // 2) == (9, 9, 9)
+
+
+def test_cached_pixels_are_a_private_memory_map(tmp_path: Path, folder: Path):
+    """A full, in-order hit hands out the cache file's mapping (no copy in memory); writing
+    into it works as on any array and never reaches the file or the next load."""
+    cache = ImageCache(root=tmp_path / "cache")
+    first = cache.decode(paths_of(folder), S, source=folder)
+    second = cache.decode(paths_of(folder), S, source=folder)
+    assert second.hits == len(COLORS)
+    assert type(second.pixels) is np.ndarray and not second.pixels.flags.owndata
+    assert second.pixels.flags.writeable
+    base = second.pixels
+    while getattr(base, "base", None) is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)
+    second.pixels[:] = 7
+    third = cache.decode(paths_of(folder), S, source=folder)
+    np.testing.assert_array_equal(third.pixels, first.pixels)
+    # A partial or reordered hit gathers into an ordinary array.
+    part = cache.decode(paths_of(folder)[::-1], S, source=folder)
+    assert part.pixels.flags.owndata
+    np.testing.assert_array_equal(part.pixels, first.pixels[::-1])
+
+
+def test_rewriting_the_cache_leaves_a_mapped_array_whole(tmp_path: Path, folder: Path):
+    cache = ImageCache(root=tmp_path / "cache")
+    first = cache.decode(paths_of(folder), S, source=folder)
+    mapped = cache.decode(paths_of(folder), S, source=folder).pixels
+    old_file = pixel_file(cache, folder)
+    Image.new("RGB", (12, 10), (5, 5, 5)).save(folder / "0.png")
+    bump_mtime(folder / "0.png")
+    again = cache.decode(paths_of(folder), S, source=folder)  # writes a new pixel file
+    assert px(again.pixels[0], S // 2, S // 2) == (5, 5, 5)
+    np.testing.assert_array_equal(mapped, first.pixels)  # the old mapping is untouched
+    new_file = pixel_file(cache, folder)  # and only the new pixel file is left
+    assert new_file != old_file
+    reread = cache.decode(paths_of(folder), S, source=folder)
+    assert reread.hits == len(COLORS) and px(reread.pixels[0], S // 2, S // 2) == (5, 5, 5)
 
 
 def test_bad_images_are_not_cached(tmp_path: Path, folder: Path):
@@ -395,6 +479,35 @@ def test_load_pairs_uses_the_cache_under_workbench_home(folder: Path):
     second = load_pairs(cfg, S)
     assert second.cache_hits == len(COLORS)
     np.testing.assert_array_equal(second.images, first.images)
+    assert second.tokens == first.tokens == [["colour", "number", str(i)]
+                                             for i in range(len(COLORS))]
+
+
+def test_dataset_batches_from_the_mapped_cache(folder: Path):
+    """The second load's images are the cache file's mapping; the dataset gathers batches
+    from it without torch's non-writable-array warning and without writing to the file."""
+    import json
+    import warnings
+
+    import torch
+
+    from workbench.core.config import PreprocessConfig
+    from workbench.core.data.dataset import build_dataset
+    (folder / "metadata.jsonl").write_text("".join(
+        json.dumps({"file_name": f"{i}.png", "text": f"colour number {i}"}) + "\n"
+        for i in range(len(COLORS))))
+    cfg = DataConfig(source=str(folder))
+    first = load_pairs(cfg, S)
+    second = load_pairs(cfg, S)
+    assert second.cache_hits == len(COLORS) and not second.images.flags.owndata
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = build_dataset(second, PreprocessConfig(image_size=S), val_fraction=0.0,
+                           test_fraction=0.0, seed=0)
+        batch = ds.batch(torch.tensor([4, 1, 1]))
+    expected = torch.from_numpy(first.images[[4, 1, 1]]).float() / 255.0
+    assert torch.equal(batch.images, expected)
+    assert torch.equal(batch.image_ids, torch.tensor([4, 1, 1]))
 
 
 # ---------------------------------------------------------------- parallel decoding

@@ -310,3 +310,27 @@ def test_csv_images_folder_setting(tmp_path: Path):
                      [["img/0.png", "red"], ["img/1.png", "green"]])
     table = load_pairs(DataConfig(source=str(path), images=str(tmp_path / "pictures")), SIZE)
     assert len(table) == 2 and near(centre(table.images[0]), COLORS[0])
+
+
+# ------------------------------------------------ image paths: the fast path is the general one
+
+@pytest.mark.parametrize("value", ["a.png", "sub/a.png", "./a.png", "sub//a.png", "sub/./a.png",
+                                   "sub/../a.png", "..a.png", "a/", " a.png ", "sub\\a.png",
+                                   "a/b/c/d.png", "."])
+@pytest.mark.parametrize("root", ["/data/set", "/data/set/", "rel/set", "/"])
+def test_resolve_image_path_matches_normpath(root: str, value: str):
+    import os
+
+    from workbench.core.data.safepath import resolve_image_path
+    got = resolve_image_path(root, value, allow_outside=False)
+    raw = value.strip().replace("\\", "/")
+    assert isinstance(got, str)
+    assert got == os.path.normpath(os.path.join(os.path.normpath(root), raw))
+
+
+@pytest.mark.parametrize("value", ["../a.png", "sub/../../a.png", "/etc/passwd", ".."])
+def test_resolve_image_path_refuses_leaving_the_folder(value: str):
+    from workbench.core.data.safepath import PathRefused, resolve_image_path
+    with pytest.raises(PathRefused):
+        resolve_image_path("/data/set", value, allow_outside=False)
+    assert resolve_image_path("/data/set", value, allow_outside=True).startswith("/")

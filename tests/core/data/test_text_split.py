@@ -341,3 +341,16 @@ def test_dataset_metadata(dataset):
     assert dataset.label_names == ["cat", "dog", "emu"]
     assert dataset.image_size == 8 and dataset.text_dim is None and dataset.image_dim is None
     assert dataset.split.sizes() == {"train": 33, "val": 9, "test": 5}
+
+
+@pytest.mark.parametrize("text", ["A small RED circle", "don't stop", "o'clock, 5 o'clock!",
+                                  "tab\tand\nnewline", "snake_case words", "", "   ",
+                                  "It\u2019s caf\u00e9", "cafe\u0301 au lait"])
+def test_tokenize_ascii_shortcut_matches_the_general_path(text):
+    """ASCII captions skip NFC and the apostrophe mapping; both would leave them unchanged."""
+    import unicodedata
+
+    from workbench.core.data import text as text_module
+    general = text_module._WORD.findall(
+        unicodedata.normalize("NFC", text).translate(text_module._APOSTROPHES).lower())
+    assert tokenize(text) == general

@@ -1,15 +1,25 @@
 """An on-disk cache of decoded images, keyed by path, file size and modification time.
 
-One cache file per (dataset file, image size) holds the decoded pixels and, for every image,
-the (size, mtime) it was decoded from. A second load stats the files, reuses every row whose
-stat still matches and decodes only new or changed files, so editing one image in a folder of
-20,000 costs one decode. The file is written atomically; a damaged one is ignored and rebuilt.
+One cache entry per (dataset file, image size) is two files: ``<key>.npz``, the index (for
+every image its path, the (size, mtime) it was decoded from and its original size, plus the
+name of the pixel file), and ``<key>.<token>.npy``, the decoded pixels as one plain array. A
+second load stats the files, reuses every row whose stat still matches and decodes only new or
+changed files, so editing one image in a folder of 20,000 costs one decode.
+
+The pixel file is memory-mapped, not read: when every image comes from the cache in the order
+it was stored (the common second load), the mapping itself is returned, so a 100,000-image
+folder costs no private memory for its pixels and no copy; pages are read as batches touch
+them and the kernel can drop them again. Each write makes a pixel file with a new name and
+then atomically replaces the index, so a reader (or a process still holding a mapping of the
+old pixels) never sees a half-written or overwritten file; a damaged entry is ignored and
+rebuilt.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +31,14 @@ from ..atomic import atomic_write
 from ..paths import user_cache_dir
 from .images import decode_many
 
-FORMAT = 1
+FORMAT = 2  # 2: index .npz + memory-mapped .npy pixels (1 kept the pixels in the .npz)
 
 
 @dataclass
 class CachedDecode:
-    pixels: np.ndarray  # (N, 3, S, S) uint8
+    # (N, 3, S, S) uint8. May be a copy-on-write memory map of the cache file: reading and
+    # writing work as on any array, and a write stays private to this process.
+    pixels: np.ndarray
     sizes: np.ndarray  # (N, 2) original (width, height)
     problems: dict[int, str]  # index -> reason, for files that could not be decoded
     hits: int  # images taken from the cache
@@ -38,6 +50,7 @@ class ImageCache:
         self.enabled = enabled and os.environ.get("WORKBENCH_NO_CACHE", "") == ""
 
     def file_for(self, source: Path, size: int) -> Path:
+        """The index file of ``source``'s entry (its pixel file sits beside it)."""
         # Keyed by the dataset file (CSV, metadata, COCO JSON), not its folder: two CSVs in
         # one folder naming different images must not overwrite each other's cache.
         key = hashlib.sha1(f"{FORMAT}|{Path(source).resolve()}|{size}".encode()).hexdigest()[:20]
@@ -46,35 +59,46 @@ class ImageCache:
     def decode(self, paths: Sequence[Path], size: int, *, source: Path,
                progress: Callable[[int, int], None] | None = None) -> CachedDecode:
         """Decode ``paths`` at ``size``, taking unchanged files from the cache."""
-        paths = list(paths)  # Paths or strings; a new Path each costs ~10 us per image
+        paths = [os.fspath(p) for p in paths]  # strings: a Path each costs ~10 us per image
         n = len(paths)
-        stats = np.full((n, 2), -1, dtype=np.int64)
-        for i, p in enumerate(paths):
-            try:
-                st = os.stat(p)
-                stats[i] = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                pass  # the decoder reports it, with the reason
-        # Absolute, normalised paths as keys, not resolve()'d ones: resolving costs a few
-        # syscalls per file (most of a cached load), and a symlink whose target changes
-        # changes the stat, which already forces a new decode.
-        keys = [os.path.abspath(p) for p in paths]
-        pixels = np.zeros((n, 3, size, size), dtype=np.uint8)
-        sizes = np.zeros((n, 2), dtype=np.int64)
-        todo = np.ones(n, dtype=bool)
+        # One stat per file is the price of noticing a changed image: on Linux a directory
+        # listing (os.scandir) carries only names and types, so DirEntry.stat() would make
+        # the same system call. A list of tuples, then one array: item assignment into a
+        # numpy array per file costs more than the stat itself.
+        stats = np.array([_stat(p) for p in paths], dtype=np.int64).reshape(n, 2)
+        keys = _keys(paths)
         cache_file = self.file_for(source, size)
-        if self.enabled:
-            cached = _read(cache_file, size)
-            if cached is not None:
-                c_pixels, c_sizes, c_keys, c_stats = cached
-                where = {k: j for j, k in enumerate(c_keys)}
-                for i, k in enumerate(keys):
-                    j = where.get(k)
-                    if j is not None and stats[i, 0] >= 0 and (c_stats[j] == stats[i]).all():
-                        pixels[i] = c_pixels[j]
-                        sizes[i] = c_sizes[j]
-                        todo[i] = False
-        hits = int((~todo).sum())
+        cached = _read(cache_file, size) if self.enabled else None
+        pixels = sizes = None
+        todo = np.ones(n, dtype=bool)
+        if cached is not None:
+            c_pixels, c_sizes, c_keys, c_stats = cached
+            if c_keys == keys:
+                # The same files in the same order (a second load of an unchanged dataset):
+                # no lookup table, row j of the cache is row j here.
+                where = np.arange(n)
+            else:
+                index = {k: j for j, k in enumerate(c_keys)}
+                where = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+            found = where >= 0
+            # A missing file has stat (-1, -1), which no cached row has: it is never a hit.
+            match = np.zeros(n, dtype=bool)
+            match[found] = (c_stats[where[found]] == stats[found]).all(axis=1)
+            todo = ~match
+            if not todo.any() and len(c_keys) == n and (where == np.arange(n)).all():
+                # Everything cached, in order: hand out the mapping itself, no copy.
+                pixels, sizes = c_pixels, c_sizes
+            elif match.any():
+                pixels = np.zeros((n, 3, size, size), dtype=np.uint8)
+                sizes = np.zeros((n, 2), dtype=np.int64)
+                hit = np.flatnonzero(match)
+                # Sorted source rows read the mapped file front to back.
+                pixels[hit] = c_pixels[where[hit]]
+                sizes[hit] = c_sizes[where[hit]]
+        if pixels is None:
+            pixels = np.zeros((n, 3, size, size), dtype=np.uint8)
+            sizes = np.zeros((n, 2), dtype=np.int64)
+        hits = int(n - todo.sum())
         missing = np.flatnonzero(todo)
         problems: dict[int, str] = {}
         if len(missing):
@@ -88,13 +112,42 @@ class ImageCache:
         elif progress:
             progress(n, n)
         if self.enabled and len(missing) > len(problems):
-            good = np.array([i not in problems for i in range(n)], dtype=bool)
+            good = np.ones(n, dtype=bool)
+            good[list(problems)] = False
             try:
-                _write(cache_file, pixels[good], sizes[good],
+                _write(cache_file, pixels[good] if problems else pixels, sizes[good],
                        [k for k, g in zip(keys, good) if g], stats[good])
             except OSError:
                 pass  # a read-only or full cache folder only costs speed next time
         return CachedDecode(pixels, sizes, problems, hits)
+
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return (-1, -1)  # the decoder reports why, with the reason
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _keys(paths: list[str]) -> list[str]:
+    """Absolute paths as cache keys. Not resolve()'d: resolving costs a few syscalls per file
+    (most of a cached load), and a symlink whose target changes changes the stat, which
+    already forces a new decode. Absolute paths (what the sources give) are used as they are;
+    a non-normalised one only costs a cache miss, never a wrong hit, since a path string
+    names one file either way."""
+    cwd = None
+    out = []
+    for p in paths:
+        if not os.path.isabs(p):
+            cwd = cwd or os.getcwd()
+            p = os.path.normpath(os.path.join(cwd, p))
+        out.append(p)
+    return out
+
+
+def _pixel_files(index: Path) -> list[Path]:
+    return list(index.parent.glob(f"{index.stem}.*.npy"))
 
 
 def _read(path: Path, size: int):
@@ -102,17 +155,49 @@ def _read(path: Path, size: int):
         with np.load(path, allow_pickle=False) as z:
             if int(z["format"]) != FORMAT:
                 return None
-            pixels = z["pixels"]
-            if pixels.ndim != 4 or pixels.shape[1:] != (3, size, size):
-                return None
-            return pixels, z["sizes"], [str(k) for k in z["keys"]], z["stats"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+            name = str(z["pixels"])
+            sizes, keys, stats = z["sizes"], z["keys"].tolist(), z["stats"]
+        if os.sep in name or (os.altsep and os.altsep in name) or not name.endswith(".npy"):
+            return None  # the index names a file beside it, nothing else
+        # "c" (copy-on-write), not "r": the array goes on into torch tensors and user code
+        # that may write into it; a write must never reach the cache file, and torch cannot
+        # honour numpy's read-only flag (a write into a read-only mapping would crash).
+        pixels = np.load(path.parent / name, mmap_mode="c", allow_pickle=False)
+        n = len(keys)
+        if (pixels.dtype != np.uint8 or pixels.shape != (n, 3, size, size)
+                or sizes.shape != (n, 2) or stats.shape != (n, 2)):
+            return None
+        # A plain ndarray over the mapping (it keeps the mapping alive): slices and gathers
+        # of it are ordinary arrays, not np.memmap objects.
+        return pixels.view(np.ndarray), sizes, keys, stats
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError):
         return None
 
 
 def _write(path: Path, pixels, sizes, keys, stats) -> None:
+    # A new pixel file each time, never overwritten: this process (or another) may still have
+    # the previous one mapped, and the index must only ever name a complete file.
+    name = f"{path.stem}.{secrets.token_hex(6)}.npy"
+    old = _pixel_files(path)
+
+    def write_pixels(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: given a name, np.save appends ".npy"
+            np.save(fh, np.ascontiguousarray(pixels), allow_pickle=False)
+    atomic_write(path.parent / name, write_pixels)
+
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, format=np.int64(FORMAT), pixels=pixels, sizes=sizes,
+            np.savez(fh, format=np.int64(FORMAT), pixels=np.array(name), sizes=sizes,
                      keys=np.array(keys, dtype=str), stats=stats)
-    atomic_write(path, write)
+    try:
+        atomic_write(path, write)
+    except BaseException:
+        (path.parent / name).unlink(missing_ok=True)
+        raise
+    for stale in old:
+        try:
+            # Unlinking a mapped file is safe on POSIX (the mapping keeps its pages); where
+            # it is refused (Windows, a file still mapped) it goes on the next write.
+            stale.unlink()
+        except OSError:
+            pass

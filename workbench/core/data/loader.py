@@ -85,11 +85,13 @@ def load_pairs(cfg: DataConfig, image_size: int, *, progress: Progress | None = 
     problems = Problems(cfg.on_error)
     src = read_source(cfg, problems)
     problems.check(str(src.file))
-    src = _check_rows(src, problems)
+    src, tokens = _check_rows(src, problems)
     images, image_index, image_paths, sizes, hits = None, None, None, None, 0
     if src.image_paths is not None:
-        src, images, image_index, image_paths, sizes, hits = _decode(
+        src, kept, images, image_index, image_paths, sizes, hits = _decode(
             src, image_size, problems, progress, cache or ImageCache())
+        if kept is not None and tokens is not None:
+            tokens = [tokens[i] for i in np.flatnonzero(kept)]
     elif src.images is not None:
         images = resize_array(src.images, image_size)
         sizes = np.tile(src.images.shape[2:][::-1], (len(src), 1)).astype(np.int64)
@@ -101,7 +103,6 @@ def load_pairs(cfg: DataConfig, image_size: int, *, progress: Progress | None = 
     if image_index is None:
         image_index = np.arange(len(src), dtype=np.int64)
     labels, names = _label_ids(src)
-    tokens = [tokenize(c) for c in src.captions] if src.captions is not None else None
     return PairTable(
         source=cfg.source, kind=src.kind, file=str(src.file), rows=src.rows,
         captions=src.captions, tokens=tokens, images=images, image_index=image_index,
@@ -112,23 +113,27 @@ def load_pairs(cfg: DataConfig, image_size: int, *, progress: Progress | None = 
         cache_hits=hits, seconds=time.perf_counter() - t0)
 
 
-def _check_rows(src: SourceRows, problems: Problems) -> SourceRows:
-    """Captions, labels and duplicates, row by row."""
+def _check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list | None]:
+    """Captions, labels and duplicates, row by row. Returns the rows kept and their captions'
+    tokens (tokenised once here: tokenising is a good part of a cached load)."""
     keep = np.ones(len(src), dtype=bool)
+    tokens: list[list[str]] | None = [] if src.captions is not None else None
     labels = src.labels.get(src.label_column) if src.label_column else None
     seen: dict[tuple, int] = {}
     for i, row in enumerate(src.rows):
         reason = None
         if src.captions is not None:
             caption = src.captions[i]
+            words = tokenize(caption)
+            tokens.append(words)
             if not caption.strip():
                 reason = "empty caption"
-            elif not tokenize(caption):
+            elif not words:
                 reason = f"caption {caption[:40]!r} has no words"
         if reason is None and labels is not None and labels[i] is None:
             reason = f"no label in column {src.label_column!r}"
         if reason is None and src.image_paths is not None:
-            key = (str(src.image_paths[i]), src.captions[i] if src.captions else None)
+            key = (src.image_paths[i], src.captions[i] if src.captions else None)
             if key in seen:
                 reason = f"duplicate of row {seen[key]} (same image and caption)"
             else:
@@ -137,12 +142,19 @@ def _check_rows(src: SourceRows, problems: Problems) -> SourceRows:
             problems.add(src.file, row, reason)
             keep[i] = False
     problems.check(str(src.file))
-    return keep_rows(src, keep) if not keep.all() else src
+    if keep.all():
+        return src, tokens
+    if tokens is not None:
+        tokens = [tokens[i] for i in np.flatnonzero(keep)]
+    return keep_rows(src, keep), tokens
 
 
 def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress | None,
             cache: ImageCache):
-    unique: dict[Path, int] = {}
+    """Decode each distinct image once. Returns the source with the rows whose image failed
+    left out, the mask of rows kept (None when all were), the pixels, the pair -> image
+    index, the distinct paths, their original sizes and the cache hits."""
+    unique: dict[str, int] = {}
     index = np.array([unique.setdefault(p, len(unique)) for p in src.image_paths],
                      dtype=np.int64)
     paths = list(unique)
@@ -154,6 +166,7 @@ def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress |
         raise DataError(f"{src.file}: none of its {len(paths)} images were found under "
                         f"{src.root} (e.g. {_show(paths[0], src.root)}); if they are in another "
                         "folder, give it with --images DIR (data.images)")
+    kept = None
     if result.problems:
         for i, img in enumerate(index):
             reason = result.problems.get(int(img))
@@ -161,20 +174,20 @@ def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress |
                 problems.add(src.file, src.rows[i], f"{_show(paths[img], src.root)}: {reason}")
         problems.check(str(src.file))
         keep_img = np.array([i not in result.problems for i in range(len(paths))])
-        keep_rows_mask = keep_img[index]
-        src = keep_rows(src, keep_rows_mask)
+        kept = keep_img[index]
+        src = keep_rows(src, kept)
         remap = np.cumsum(keep_img) - 1
-        index = remap[index[keep_rows_mask]]
+        index = remap[index[kept]]
         pixels, sizes = result.pixels[keep_img], result.sizes[keep_img]
         paths = [p for p, k in zip(paths, keep_img) if k]
     else:
         pixels, sizes = result.pixels, result.sizes
-    return src, pixels, index, [str(p) for p in paths], sizes, result.hits
+    return src, kept, pixels, index, paths, sizes, result.hits
 
 
-def _show(path: Path, root: Path) -> str:
+def _show(path: str, root: Path) -> str:
     try:
-        return str(path.relative_to(root))
+        return str(Path(path).relative_to(root))
     except ValueError:
         return str(path)
 

@@ -25,7 +25,7 @@ class SourceRows:
     root: Path
     rows: list[int]
     captions: list[str] | None = None
-    image_paths: list[Path] | None = None
+    image_paths: list[str] | None = None  # normalised path strings (see safepath)
     images: np.ndarray | None = None
     text_features: np.ndarray | None = None
     image_features: np.ndarray | None = None

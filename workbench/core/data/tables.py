@@ -94,7 +94,7 @@ def read_jsonl_table(path: Path, problems: Problems) -> tuple[list[str], list[Re
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = _json_decode(line)
         except json.JSONDecodeError as exc:
             problems.add(path, line_no, f"not valid JSON ({exc.msg})")
             continue
@@ -102,8 +102,15 @@ def read_jsonl_table(path: Path, problems: Problems) -> tuple[list[str], list[Re
             problems.add(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
             continue
         columns.update(dict.fromkeys(obj))
-        records.append((line_no, {k: _cell(v) for k, v in obj.items()}))
+        # Strings inline: a call per cell is a measurable part of loading 100,000 rows.
+        records.append((line_no, {k: v if type(v) is str else _cell(v)
+                                  for k, v in obj.items()}))
     return list(columns), records
+
+
+# json.loads builds its keyword arguments and checks its input's type on every call; the
+# bound decoder skips that (same parser, same errors) for one call per line.
+_json_decode = json.JSONDecoder().decode
 
 
 def _cell(value) -> str:

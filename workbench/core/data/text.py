@@ -41,7 +41,11 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased words of ``text`` (NFC-normalised); punctuation and symbols are dropped."""
-    return _WORD.findall(unicodedata.normalize("NFC", text).translate(_APOSTROPHES).lower())
+    if not text.isascii():
+        # ASCII text is already NFC and has no curly apostrophes: skipping both steps makes
+        # tokenising most captions ~2x faster, and it runs once per pair on every load.
+        text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
+    return _WORD.findall(text.lower())
 
 
 @dataclass

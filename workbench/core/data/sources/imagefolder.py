@@ -38,7 +38,7 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
                            allow_outside=cfg.allow_outside_paths, problems=problems)
     if not rows.labels and cfg.label_column.lower() != "none" and rows.image_paths:
         parents = [p.relative_to(rows.root).parts[:-1] if p.is_relative_to(rows.root) else ()
-                   for p in rows.image_paths]
+                   for p in map(Path, rows.image_paths)]
         if all(parents):
             rows.labels = {"folder": [parts[0] for parts in parents]}
             rows.label_column = "folder"
