@@ -133,7 +133,11 @@ def test_smoothing_draws_the_ema_over_a_faint_raw_curve(plot):
     plot.smoothing_slider.setValue(90)
     np.testing.assert_allclose(c.main.getData()[1], ema(raw, 0.9)[0])
     np.testing.assert_allclose(c.raw.getData()[1], raw)
-    assert c.raw.isVisible() and c.raw.opts["pen"].color().alpha() < 255
+    # faint: the curve's colour washed towards the white background (drawn opaque)
+    faint, full = c.raw.opts["pen"].color(), c.main.opts["pen"].color()
+    assert c.raw.isVisible()
+    assert all(f > m or m == 255 for f, m in zip(faint.getRgb()[:3], full.getRgb()[:3]))
+    assert faint.lightness() > full.lightness() + 60
     assert plot.smoothing == 0.9
 
 

@@ -114,6 +114,14 @@ class ColourBook:
         self._of.clear()
 
 
+def over_white(colour: str, alpha: int):
+    """The opaque colour that ``colour`` at ``alpha`` (0-255) makes on the white background:
+    blending translucent lines costs a read of every pixel they cross, a large part of each
+    repaint with thousands of segments a curve (``workbench bench``, plots row)."""
+    c, a = pg.mkColor(colour), alpha / 255.0
+    return pg.mkColor(*(round(255 - (255 - v) * a) for v in (c.red(), c.green(), c.blue())))
+
+
 class StepCurve:
     """A train term from steps: the smoothed curve, and the raw one faint behind it."""
 
@@ -122,11 +130,11 @@ class StepCurve:
         self.name = name
         self.colour = colour
         self.series = Series(cap=cap, smoothing=smoothing)
-        faint = pg.mkColor(colour)
-        faint.setAlpha(RAW_ALPHA)
-        self.raw = configure_curve(pg.PlotDataItem(pen=pg.mkPen(faint, width=1)))
+        self.raw = configure_curve(pg.PlotDataItem(pen=pg.mkPen(over_white(colour, RAW_ALPHA),
+                                                                width=1)))
         self.raw.setZValue(-1)
-        self.main = configure_curve(pg.PlotDataItem(pen=pg.mkPen(colour, width=2), name=name))
+        # One pixel wide: Qt strokes wider pens as polygons, several times slower per segment.
+        self.main = configure_curve(pg.PlotDataItem(pen=pg.mkPen(colour, width=1), name=name))
         plot.addItem(self.raw)
         plot.addItem(self.main)
         self.raw.setVisible(smoothing > 0)
