@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -31,7 +33,27 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path)
     return path
+
+
+# A temporary file older than this was left by a process killed mid-save (a live save takes
+# seconds); younger ones may belong to another process saving the same file right now.
+STALE_SECONDS = 3600
+
+
+def remove_stale_temporaries(path: Path) -> int:
+    """Delete ``path``'s leftover temporary files from killed saves; returns how many."""
+    removed = 0
+    limit = time.time() - STALE_SECONDS
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if tmp.stat().st_mtime < limit:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            pass  # gone already, or not ours to delete: harmless either way
+    return removed
 
 
 # Read once at import (os.umask can only be read by setting it, which is not thread-safe).
