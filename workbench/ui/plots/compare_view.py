@@ -23,7 +23,6 @@ from .loss_plot import PALETTE, configure_curve, style_plot
 
 COLUMNS = ("fusion", "status", "metric", "macro-F1", "median rank", "best epoch", "time")
 WINNER_BRUSH = QBrush(QColor("#d8f0d2"))  # a light green: the winner's row
-MAX_ROWS_SHOWN = 8  # rows kept in view before the table scrolls
 INTRO = "Train the current setup once per valid fusion to see which wins on this data."
 STATUS_COLOURS = {"failed": "#c62828", "stopped": "#8a6d00", "running": "#1f77b4",
                   "waiting": "#808080", "not run": "#808080"}
@@ -214,12 +213,6 @@ class CompareView(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             self._fill_row(r, row, row is best)
-        # Every fusion's row in view without scrolling (seven for the classifier): the table
-        # is what the user came for, the splitter gives the plot the rest.
-        shown = min(len(rows), MAX_ROWS_SHOWN)
-        self.table.setMinimumHeight(self.table.horizontalHeader().height()
-                                    + shown * self.table.verticalHeader().defaultSectionSize()
-                                    + 2 * self.table.frameWidth())
         for i, curve in self.curves.items():
             epochs = [e for e in self.history.get(i, []) if self.metric_name in e.val]
             curve.setData(np.array([e.epoch for e in epochs], dtype=np.float64),
