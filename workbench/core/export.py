@@ -30,6 +30,7 @@ import numpy as np
 
 from .atomic import atomic_write_bytes
 from .errors import WorkbenchError
+from .snapshot_files import find_snapshot, load_snapshot, snapshot_files  # noqa: F401
 from .training.events import EmbeddingSnapshot
 
 MODALITIES = ("text", "image", "fused")
@@ -39,46 +40,6 @@ TENSORBOARD_HINT = ("writing a TensorBoard log needs the tensorboard package: "
 
 
 # ---------------------------------------------------------------- reading a run
-
-def snapshot_files(run_dir: str | Path) -> list[Path]:
-    """A run's embedding snapshots, oldest epoch first."""
-    return sorted((Path(run_dir) / "snapshots").glob("embeddings-e*.npz"))
-
-
-def find_snapshot(run_dir: str | Path, epoch: int | None = None) -> Path:
-    """The snapshot of ``epoch`` (default: the last one) of a run folder."""
-    run_dir = Path(run_dir)
-    files = snapshot_files(run_dir)
-    if not files:
-        raise WorkbenchError(f"{run_dir}: no embedding snapshots (snapshots/embeddings-e*.npz);"
-                             " is this a run folder, and did the run finish an epoch?")
-    if epoch is None:
-        return files[-1]
-    path = run_dir / "snapshots" / f"embeddings-e{epoch:04d}.npz"
-    if not path.is_file():
-        have = ", ".join(str(int(f.stem.rsplit("-e", 1)[1])) for f in files)
-        raise WorkbenchError(f"{run_dir}: no embedding snapshot for epoch {epoch}; "
-                             f"snapshots exist for epochs {have}")
-    return path
-
-
-def load_snapshot(path: str | Path) -> EmbeddingSnapshot:
-    """An ``embeddings-eNNNN.npz`` written by :class:`~workbench.core.runs.RunWriter`."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise WorkbenchError(f"{path}: not a readable embedding snapshot ({exc})") from None
-    epoch = step = 0
-    stem = path.stem.rsplit("-e", 1)
-    if len(stem) == 2 and stem[1].isdigit():
-        epoch = int(stem[1])
-    return EmbeddingSnapshot(
-        epoch=epoch, step=step, index=arrays["index"], text=arrays.get("text"),
-        image=arrays.get("image"), fused=arrays.get("fused"), labels=arrays.get("labels"),
-        label_names=[str(n) for n in arrays.get("label_names", [])])
-
 
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file; a last line cut short by a crash is left out."""

@@ -19,7 +19,8 @@ import numpy as np
 
 from .errors import WorkbenchError
 from .run_store import read_metrics, read_steps
-from .training.events import AttentionSnapshot, EpochEnded, Probe, StepLogged
+from .training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, Probe,
+                              StepLogged)
 
 PATTERN = "attention-e*.npz"
 
@@ -41,14 +42,13 @@ def attention_arrays(snap: AttentionSnapshot) -> dict[str, np.ndarray]:
 def load_attention(path: str | Path) -> AttentionSnapshot:
     """An ``attention-eNNNN.npz`` written by the run writer."""
     path = Path(path)
+    arrays = _read_arrays(path, "attention snapshot")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
     except KeyError:
         raise WorkbenchError(f"{path}: written by an older version without the probes' words "
                              "and images; retrain to see its attention") from None
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:  # meta is not JSON
         raise WorkbenchError(f"{path}: not a readable attention snapshot ({exc})") from None
     images = arrays.pop("probe_images", None)
     probes = [Probe(int(p["index"]), str(p["caption"]), [str(t) for t in p["tokens"]],
@@ -59,6 +59,47 @@ def load_attention(path: str | Path) -> AttentionSnapshot:
     return AttentionSnapshot(int(meta.get("epoch", _epoch_of(path))), int(meta.get("step", 0)),
                              probes, list(meta.get("modality_names", [])), maps,
                              tuple(grid) if grid else None, meta.get("graph"))
+
+
+def snapshot_files(run_dir: str | Path) -> list[Path]:
+    """A run's embedding snapshots, oldest epoch first."""
+    return sorted((Path(run_dir) / "snapshots").glob("embeddings-e*.npz"))
+
+
+def find_snapshot(run_dir: str | Path, epoch: int | None = None) -> Path:
+    """The snapshot of ``epoch`` (default: the last one) of a run folder."""
+    run_dir = Path(run_dir)
+    files = snapshot_files(run_dir)
+    if not files:
+        raise WorkbenchError(f"{run_dir}: no embedding snapshots (snapshots/embeddings-e*.npz);"
+                             " is this a run folder, and did the run finish an epoch?")
+    if epoch is None:
+        return files[-1]
+    path = run_dir / "snapshots" / f"embeddings-e{epoch:04d}.npz"
+    if not path.is_file():
+        have = ", ".join(str(int(f.stem.rsplit("-e", 1)[1])) for f in files)
+        raise WorkbenchError(f"{run_dir}: no embedding snapshot for epoch {epoch}; "
+                             f"snapshots exist for epochs {have}")
+    return path
+
+
+def load_snapshot(path: str | Path) -> EmbeddingSnapshot:
+    """An ``embeddings-eNNNN.npz`` written by :class:`~workbench.core.runs.RunWriter`."""
+    path = Path(path)
+    arrays = _read_arrays(path, "embedding snapshot")
+    return EmbeddingSnapshot(
+        epoch=_epoch_of(path), step=0, index=arrays["index"], text=arrays.get("text"),
+        image=arrays.get("image"), fused=arrays.get("fused"), labels=arrays.get("labels"),
+        label_names=[str(n) for n in arrays.get("label_names", [])])
+
+
+def _read_arrays(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of a run's ``.npz`` file, read as data only (no pickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(f"{path}: not a readable {what} ({exc})") from None
 
 
 def latest_attention(run_dir: str | Path) -> AttentionSnapshot | None:
