@@ -3,6 +3,7 @@ progress on stderr."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -63,3 +64,37 @@ def config_from_arguments(args):
         options["data.allow_outside_paths"] = "true"
     overrides = [f"{key}={value}" for key, value in options.items() if value is not None]
     return C.apply_overrides(load_preset(args.preset), overrides + args.set)
+
+
+class StopOnInterrupt:
+    """The first Ctrl-C stops ``trainer`` after its current step (a checkpoint is written)
+    and sets ``requested``; a second one interrupts at once. ``trainer`` may be set later
+    (a sequence of runs sets each run's as it starts)."""
+
+    def __init__(self, trainer=None, *, quiet: bool = False, message: str = "stopping after "
+                 "this step"):
+        self.trainer = trainer
+        self.quiet = quiet  # torchrun's ranks other than 0 stop without a word
+        self.message = message
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        def handler(signum, frame):
+            if not self.quiet:
+                print(f"\n{self.message} (Ctrl-C again to abort)", file=sys.stderr)
+            self.requested = True
+            if self.trainer is not None:
+                self.trainer.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        try:
+            self.previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 
-from .common import StageProgress, add_config_arguments, config_from_arguments, fail
+from .common import (StageProgress, StopOnInterrupt, add_config_arguments,
+                     config_from_arguments, fail)
 
 
 def add_parser(sub) -> None:
@@ -73,7 +73,7 @@ def _compare(configs, run_dirs, args) -> int:
     first = configs[0]
     table = load_pairs(first.data, first.preprocess.image_size, progress=StageProgress())
     name = _preset_name(args.preset)
-    stop = _SequenceStop()
+    stop = StopOnInterrupt(None, message="stopping after this step; the remaining fusions are skipped")
     ends, done = [], []
     with stop:
         for i, (cfg, run_dir) in enumerate(zip(configs, run_dirs)):
@@ -109,33 +109,3 @@ def _compare(configs, run_dirs, args) -> int:
     if rows and all(r["status"] == "failed" for r in rows):
         return 1
     return 0
-
-
-class _SequenceStop:
-    """The first Ctrl-C stops the current run (its checkpoint is written) and the runs after
-    it; a second one interrupts at once."""
-
-    def __init__(self):
-        self.trainer = None
-        self.requested = False
-        self.previous = None
-
-    def __enter__(self):
-        def handler(signum, frame):
-            print("\nstopping after this step; the remaining fusions are skipped "
-                  "(Ctrl-C again to abort)", file=sys.stderr)
-            self.requested = True
-            if self.trainer is not None:
-                self.trainer.stop()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        try:
-            self.previous = signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            self.previous = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False

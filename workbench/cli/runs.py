@@ -191,7 +191,8 @@ def run_continue(args) -> int:
     from ..core.errors import WorkbenchError
     from ..core.runs import RunWriter, continue_run, load_run
     from ..core.training import Trainer
-    from .train import ProgressPrinter, _stop_on_interrupt
+    from .common import StopOnInterrupt
+    from .train import ProgressPrinter
 
     try:
         info = load_run(args.run_id, base=args.dir)
@@ -209,7 +210,7 @@ def run_continue(args) -> int:
     trainer = Trainer(cfg, dataset, callbacks=[RunWriter(run_dir, cfg, preset=info.preset),
                                                ProgressPrinter()],
                       run_dir=run_dir, resume_from=plan.checkpoint)
-    with _stop_on_interrupt(trainer):
+    with StopOnInterrupt(trainer):
         end = trainer.fit()
     if args.json:
         print(json.dumps({"id": run_dir.name, "run_dir": str(run_dir),

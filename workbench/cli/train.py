@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 
 from ..core.training.callbacks import Callback
-from .common import StageProgress, add_config_arguments, config_from_arguments, fail
+from .common import (StageProgress, StopOnInterrupt, add_config_arguments,
+                     config_from_arguments, fail)
 
 # The metrics shown on each epoch line, when the run has them.
 HEADLINE = ("accuracy", "macro_f1", "t2i_r1", "t2i_r10", "i2t_r10", "median_rank",
@@ -69,7 +69,7 @@ def _train(cfg, args, ctx=None) -> int:
     if not main:
         # Same steps as rank 0, nothing written or printed: rank 0 reports for the group.
         trainer = Trainer(cfg, dataset, resume_from=args.resume)
-        with _stop_on_interrupt(trainer, quiet=True):
+        with StopOnInterrupt(trainer, quiet=True):
             end = trainer.fit()
         if end.status == "failed":  # a failure of this rank alone would otherwise be silent
             print(f"error (rank {ctx.rank}): {end.reason}", file=sys.stderr)
@@ -80,7 +80,7 @@ def _train(cfg, args, ctx=None) -> int:
     callbacks = [RunWriter(run_dir, cfg, preset=name), ProgressPrinter()]
     trainer = Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
                       resume_from=args.resume)
-    with _stop_on_interrupt(trainer):
+    with StopOnInterrupt(trainer):
         end = trainer.fit()
     if args.json:
         result = {"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
@@ -99,33 +99,6 @@ def _train(cfg, args, ctx=None) -> int:
     return 0 if end.status == "finished" else 130
 
 
-class _stop_on_interrupt:
-    """The first Ctrl-C stops the run cleanly (a checkpoint is written); a second one
-    interrupts at once."""
-
-    def __init__(self, trainer, *, quiet: bool = False):
-        self.trainer = trainer
-        self.quiet = quiet  # torchrun's ranks other than 0 stop without a word
-
-    def __enter__(self):
-        self.previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum, frame):
-            if not self.quiet:
-                print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
-            self.trainer.stop()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        try:
-            signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            self.previous = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
 
 
 def format_metrics(values: dict[str, float], keys=HEADLINE) -> str:
