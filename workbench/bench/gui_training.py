@@ -63,10 +63,13 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
     training and while idle, and how many steps reached the plot."""
     from PySide6.QtCore import Qt, QTimer
 
+    from ..ui.gui_gc import GuiThreadCollector
     from ..ui.plots.training_view import TrainingView
     from .qt import application, wait_until
 
     app = application()
+    collector = GuiThreadCollector(parent=app)  # as the application runs
+    collector.start()
     view = TrainingView()
     view.resize(1000, 700)
     view.show()
@@ -108,6 +111,8 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
         view.deleteLater()
         controller.deleteLater()
         app.processEvents()
+        collector.stop()
+        collector.deleteLater()
 
 
 class DocumentWorker(TrainingWorker):

@@ -76,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..bench.qt import application, wait_until
     from ..core import config as C
     from ..core.presets import load_preset
+    from ..ui.gui_gc import collect_on_gui_thread
     from ..ui.plots.attention_view import AttentionView
     from ..ui.plots.training_view import TrainingView
     from ..ui.worker import TrainingController
 
     app = application()
+    collect_on_gui_thread(app)  # as the application does
     cfg = C.apply_overrides(load_preset(args.preset), ["training.epochs=100000"])
     training, attention = TrainingView(), AttentionView()
     controller = TrainingController()

@@ -26,8 +26,11 @@ def run_gui(options: GuiOptions) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from .gui_gc import collect_on_gui_thread
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Multimodal Workbench")
+    collect_on_gui_thread(app)
     window = build_window(options)
     window.show()
     if options.screenshot:
