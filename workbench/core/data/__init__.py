@@ -6,23 +6,39 @@ Two steps, so the slow one is not repeated needlessly: :func:`load_pairs` reads 
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from ..errors import DataError, RowProblem
-from .loader import PairTable, Progress, load_pairs
-from .sources import DESCRIPTIONS, SOURCES, detect
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
     from .dataset import PairedDataset
+    from .loader import PairTable, Progress, load_pairs
+    from .sources import DESCRIPTIONS, SOURCES, detect
+
+# Imported on first use: a submodule alone (the image decoder in a worker process) then
+# starts without the loader and every source behind it.
+_LAZY = {"PairTable": "loader", "Progress": "loader", "load_pairs": "loader",
+         "SOURCES": "sources", "DESCRIPTIONS": "sources", "detect": "sources"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DataError", "RowProblem", "PairTable", "load_pairs", "load_dataset", "detect",
            "SOURCES", "DESCRIPTIONS"]
 
 
-def load_dataset(cfg: "ExperimentConfig", *, progress: Progress | None = None) -> "PairedDataset":
+def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
+                 ) -> "PairedDataset":
     """The dataset ``cfg`` describes, ready for training."""
     from .dataset import build_dataset  # torch: only when a dataset is really built
+    from .loader import load_pairs
     table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress)
     return build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
                          test_fraction=cfg.data.test_fraction, seed=cfg.seed)

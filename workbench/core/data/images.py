@@ -1,7 +1,9 @@
 """Decoding images into one uint8 array: any mode to RGB, letterboxed to a square.
 
-Decoding runs in a thread pool: Pillow releases the GIL while it inflates and resamples, so
-threads use every core without the start-up cost (and fork hazards) of processes.
+Big images decode in a thread pool: Pillow releases the GIL while it inflates and
+resamples, so threads use every core without the start-up cost of processes. Many small
+images decode in worker processes (``decode_processes``): their time is Pillow's Python
+code, under the GIL.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def decode_image(path: str | Path, size: int) -> Decoded:
             # JPEG can decode straight at a reduced scale: much faster for big photos.
             im.draft("RGB", (size, size))
             im.load()
-            im = ImageOps.exif_transpose(im)
+            if _has_exif(im):  # reading EXIF costs a fifth of a small PNG's decode
+                im = ImageOps.exif_transpose(im)
             rgb = to_rgb(im)
     except ImageProblem:
         raise
@@ -70,8 +73,17 @@ def decode_image(path: str | Path, size: int) -> Decoded:
     return Decoded(letterbox(rgb, size), (w, h))
 
 
+def _has_exif(im: Image.Image) -> bool:
+    """Whether ``im`` may carry an EXIF orientation (JPEG, TIFF, WebP; a PNG's eXIf chunk
+    or one in its text chunks)."""
+    return im.format not in ("PNG", "GIF", "BMP") or "exif" in im.info or any(
+        "exif" in str(k).lower() for k in im.info)
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode as RGB; transparency is composited onto white."""
+    if im.mode == "RGB" and "transparency" not in im.info:
+        return im  # already RGB: no copy
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         im = _to_8bit(np.asarray(im, dtype=np.float64), full_scale=65535.0)
     elif im.mode == "F":
@@ -104,11 +116,14 @@ def letterbox(im: Image.Image, size: int) -> np.ndarray:
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     if (nw, nh) != (w, h):
         im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    if (nw, nh) != (size, size):
-        canvas = Image.new("RGB", (size, size), BACKGROUND)
-        canvas.paste(im, ((size - nw) // 2, (size - nh) // 2))
-        im = canvas
-    return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+    pixels = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+    if (nw, nh) == (size, size):
+        return pixels
+    out = np.empty((3, size, size), dtype=np.uint8)
+    out[:] = np.asarray(BACKGROUND, dtype=np.uint8)[:, None, None]
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[:, top:top + nh, left:left + nw] = pixels
+    return out
 
 
 def resize_array(images: np.ndarray, size: int) -> np.ndarray:
@@ -135,6 +150,9 @@ def default_workers() -> int:
 # GIL: threads then only add switching (20,000 48x40 PNGs decoded 1.5x slower on two threads
 # than on one, ``workbench bench``, data rows).
 THREADS_MIN_PIXELS = 128 * 128
+# Worker processes cost about 0.3 s each to start (Python, numpy, Pillow): worth it from
+# about this many small images.
+PROCESSES_MIN_IMAGES = 1_000
 
 
 def _worth_threads(paths: Sequence[Path]) -> bool:
@@ -152,7 +170,8 @@ def _worth_threads(paths: Sequence[Path]) -> bool:
 
 def decode_many(paths: Sequence[Path], size: int, *, workers: int | None = None,
                 progress: Callable[[int, int], None] | None = None):
-    """Decode ``paths`` in parallel.
+    """Decode ``paths`` in parallel (``workers`` threads; by default, the cores as threads
+    for big images and as processes for many small ones).
 
     Returns ``(pixels, sizes, problems)``: pixels (N, 3, size, size) uint8 (zeros where a
     file failed), original sizes (N, 2) and ``{index: reason}`` for the files that failed.
@@ -171,7 +190,13 @@ def decode_many(paths: Sequence[Path], size: int, *, workers: int | None = None,
         pixels[i] = d.pixels
         sizes[i] = d.original_size
 
-    workers = workers or (default_workers() if _worth_threads(paths) else 1)
+    if workers is None:
+        workers = default_workers()
+        if not _worth_threads(paths):
+            if workers > 1 and n >= PROCESSES_MIN_IMAGES:
+                from .decode_processes import decode_in_processes
+                return decode_in_processes(paths, size, workers, progress)
+            workers = 1
     if workers == 1 or n < 64:
         for i in range(n):
             one(i)

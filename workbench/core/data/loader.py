@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import DataError, RowProblem
+from ..gc_pause import collector_paused
 from .cache import ImageCache
 from .images import resize_array
 from .rows import Problems, SourceRows, keep_rows
@@ -81,6 +82,12 @@ def load_pairs(cfg: DataConfig, image_size: int, *, progress: Progress | None = 
     With ``on_error = "fail"`` any bad row raises a :class:`DataError` listing the first ones;
     with ``"skip"`` bad rows are left out and each is reported in ``PairTable.skipped``.
     """
+    with collector_paused():
+        return _load_pairs(cfg, image_size, progress, cache)
+
+
+def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
+                cache: ImageCache | None) -> PairTable:
     t0 = time.perf_counter()
     problems = Problems(cfg.on_error)
     src = read_source(cfg, problems)

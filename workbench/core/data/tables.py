@@ -90,13 +90,10 @@ def read_jsonl_table(path: Path, problems: Problems) -> tuple[list[str], list[Re
     records: list[Record] = []
     # Only \n ends a record: splitlines() would also cut at U+2028, U+0085, ... which JSON
     # allows unescaped inside strings.
-    for line_no, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = _json_decode(line)
-        except json.JSONDecodeError as exc:
-            problems.add(path, line_no, f"not valid JSON ({exc.msg})")
+    lines = [(no, line) for no, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    for line_no, obj in _decode_lines(lines):
+        if isinstance(obj, json.JSONDecodeError):
+            problems.add(path, line_no, f"not valid JSON ({obj.msg})")
             continue
         if not isinstance(obj, dict):
             problems.add(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
@@ -111,6 +108,31 @@ def read_jsonl_table(path: Path, problems: Problems) -> tuple[list[str], list[Re
 # json.loads builds its keyword arguments and checks its input's type on every call; the
 # bound decoder skips that (same parser, same errors) for one call per line.
 _json_decode = json.JSONDecoder().decode
+
+
+def _decode_lines(lines: list[tuple[int, str]]):
+    """``(line_no, object or JSONDecodeError)`` per line. The lines are first parsed as one
+    JSON array (one parser call instead of one per line: a third of the time for 20,000
+    lines); only when that fails is each line parsed alone, to say which lines are bad."""
+    objs = None
+    # Only lines that each look like one object are joined: a line holding two values
+    # ("{...}, {...}") or half of one would parse differently joined (the count check
+    # catches the rest).
+    if all(line.lstrip()[:1] == "{" and line.rstrip()[-1:] == "}" for _, line in lines):
+        try:
+            objs = _json_decode("[" + ",".join(line for _, line in lines) + "]")
+        except json.JSONDecodeError:
+            pass
+    if objs is not None and len(objs) == len(lines):
+        return zip((no for no, _ in lines), objs)
+    return ((no, _decode_or_error(line)) for no, line in lines)
+
+
+def _decode_or_error(line: str):
+    try:
+        return _json_decode(line)
+    except json.JSONDecodeError as exc:
+        return exc
 
 
 def _cell(value) -> str:
