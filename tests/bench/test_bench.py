@@ -156,3 +156,21 @@ def test_soak_verdicts():
     failed = {name for name, ok, _ in leaking if not ok}
     assert failed == {"memory flat within 10%", "no growth in Qt widgets",
                       "no growth in threads"}
+
+
+def test_wait_until_sleeps_between_events_and_sees_done(qapp):
+    """The GUI measures' wait loop must not spin: a spinning GUI thread takes a core from
+    the training it measures (it did: 85-90% of a core)."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from workbench.bench.qt import wait_until
+    flag = []
+    QTimer.singleShot(400, lambda: flag.append(1))
+    cpu0, wall0 = time.thread_time(), time.perf_counter()
+    assert wait_until(qapp, lambda: bool(flag), 10)
+    cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
+    assert wall >= 0.35
+    assert cpu < 0.5 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s of waiting"
+    assert not wait_until(qapp, lambda: False, 0.1)  # and it gives up at its timeout

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from fixtures import tiny_config
 from workbench.core.data import load_pairs
 from workbench.ui.tasks import BackgroundTask
-from workbench.ui.worker import DRAIN_INTERVAL_MS, TrainingController
+from workbench.ui.worker import DRAIN_INTERVAL_MS, TrainingController, gui_torch_threads
 
 
 def test_a_run_streams_events_and_finishes(qtbot, folder, tmp_path):
@@ -97,3 +99,16 @@ def test_many_steps_between_ticks_arrive_as_one_signal(qtbot):
     assert len(batches) == 1 and [s.step for s in batches[0]] == list(range(1, 501))
     ctl._drain()
     assert len(batches) == 1  # nothing new: no signal
+
+
+@pytest.mark.parametrize("available, cores, expected", [
+    (2, 2, 2),    # two cores: both train; the GUI thread needs about a quarter of one
+    (1, 2, 1),
+    (3, 3, 3),
+    (4, 4, 3),    # four or more: one left to the GUI thread
+    (16, 16, 15),
+    (4, 16, 4),   # never more than torch was given
+    (1, 1, 1),
+])
+def test_torch_threads_beside_the_gui(available, cores, expected):
+    assert gui_torch_threads(available, cores) == expected

@@ -30,19 +30,29 @@ def run(quick: bool) -> list[Result]:
     from . import document as D
     from .training import sizes
 
-    n, epochs, _ = sizes(quick)
+    n, epochs, repeats = sizes(quick)
     folder = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
     try:
         data = D.make_data(n, epochs, folder)
-        doc_s = D.time_document_loop(data, epochs)
-        gui = train_in_gui(data)
+        # Alternated, best of ``repeats`` each, as the headless measure does: a burst of
+        # load from another process then hurts one try of each, not one contender.
+        doc_s, runs = float("inf"), []
+        for _ in range(repeats):
+            doc_s = min(doc_s, D.time_document_loop(data, epochs, fresh=True))
+            runs.append(train_in_gui(data))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     samples = n * epochs
+    gui = min(runs, key=lambda r: r["seconds"])
     doc_sps, gui_sps = samples / doc_s, samples / gui["seconds"]
-    late, idle = gui["lateness"], gui["idle_lateness"]
-    details = {"pairs": n, "epochs": epochs, "ticks": len(late), "idle_ticks": len(idle),
-               "steps_drawn": gui["steps_drawn"]}
+    # The heartbeat over every try, not the best one's: the lateness rows stay strict.
+    late = [x for r in runs for x in r["lateness"]]
+    idle = [x for r in runs for x in r["idle_lateness"]]
+    details = {"pairs": n, "epochs": epochs, "repeats": repeats, "ticks": len(late),
+               "idle_ticks": len(idle), "steps_drawn": gui["steps_drawn"],
+               "gui_seconds": [r["seconds"] for r in runs],
+               # the share of one core the GUI thread used while training
+               "gui_thread_cpu": [round(r["gui_thread_cpu"], 3) for r in runs]}
     p99, worst = percentile(late, 99), max(late, default=float("nan"))
     return [
         Result("training: workbench in the GUI, live plots, vs document loop", gui_sps,
@@ -94,16 +104,18 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
         ticks.clear()
         # The controller's own start() would build the model the config names; _launch is
         # the rest of start(), given this worker.
+        gui_cpu0, wall0 = time.thread_time(), time.perf_counter()
         controller._launch(DocumentWorker(data.cfg, data.table, EventBuffer()))
         if not wait_until(app, lambda: bool(ends), timeout_s):
             controller.shutdown()
             raise RuntimeError(f"GUI training did not end within {timeout_s:.0f} s")
         heartbeat.stop()
+        gui_share = (time.thread_time() - gui_cpu0) / (time.perf_counter() - wall0)
         end = ends[0]
         if end.status != "finished":
             raise RuntimeError(f"GUI training {end.status}: {end.reason}")
         return {"seconds": end.seconds, "lateness": lateness_ms(ticks, HEARTBEAT_MS),
-                "idle_lateness": idle, "steps_drawn": drawn[0]}
+                "idle_lateness": idle, "steps_drawn": drawn[0], "gui_thread_cpu": gui_share}
     finally:
         heartbeat.stop()
         controller.shutdown()
