@@ -121,6 +121,18 @@ def test_plot_measures_report_rows(qapp, monkeypatch):
     assert rows[1]["passed"] is True  # the curves hold at most their cap of points
 
 
+def test_scale_measure_reports_both_loads(monkeypatch):
+    from workbench.bench import scale
+    monkeypatch.setattr(scale, "sizes", lambda quick: 40)
+    rows = [r.to_dict() for r in scale.run(True)]
+    _check_rows(rows)
+    assert [r["measure"] for r in rows] == [
+        "scale: first load (decode + write cache), 40 pairs, peak memory",
+        "scale: cached load, 40 pairs, peak memory"]
+    assert all(r["unit"] == "MB" and r["workbench"] >= r["baseline"] > 0 for r in rows)
+    assert all(r["details"]["pairs"] == 40 for r in rows)
+
+
 def test_bench_command_json(capsys):
     code = main(["bench", "--quick", "--json", "--only", "startup"])
     out = capsys.readouterr().out
@@ -135,7 +147,8 @@ def test_bench_command_json(capsys):
 
 
 def test_every_measure_is_registered():
-    assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup"]
+    assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup",
+                              "scale"]
     from workbench.bench import load
     for name in MEASURES:
         assert callable(load(name))

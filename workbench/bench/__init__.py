@@ -24,6 +24,7 @@ MEASURES = {
     "data": "workbench.bench.data:run",
     "projection": "workbench.bench.projection:run",
     "startup": "workbench.bench.startup:run",
+    "scale": "workbench.bench.scale:run",
 }
 
 

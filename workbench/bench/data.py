@@ -38,7 +38,7 @@ def run(quick: bool) -> list[Result]:
     try:
         paths = make_folder(folder, n)
         rows += _decode_rows(paths)
-        rows += _cache_rows(folder)
+        rows += _cache_rows(folder, 1 if quick else 2)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return rows
@@ -96,22 +96,27 @@ def _decode_rows(paths) -> list[Result]:
                    ratio >= DECODE_TARGET, details={"workers": default_workers()})]
 
 
-def _cache_rows(folder: Path) -> list[Result]:
+def _cache_rows(folder: Path, repeats: int = 2) -> list[Result]:
     from ..core.config import DataConfig
     from ..core.data import load_pairs
     from ..core.data.cache import ImageCache
 
-    cache = ImageCache(folder / "cache")
     cfg = DataConfig(source=str(folder))
-    t0 = time.perf_counter()
-    first = load_pairs(cfg, IMAGE_SIZE, cache=cache)
-    t1 = time.perf_counter()
-    second = load_pairs(cfg, IMAGE_SIZE, cache=cache)
-    t2 = time.perf_counter()
-    if second.cache_hits != len(first.image_paths):
-        raise RuntimeError(f"the second load took {second.cache_hits} of "
-                           f"{len(first.image_paths)} images from the cache")
-    cold, warm = t1 - t0, t2 - t1
+    # Each try starts from an empty cache; best of ``repeats`` each, alternated, so a burst
+    # of load from another process hurts one try, not one side.
+    cold = warm = float("inf")
+    for r in range(repeats):
+        cache = ImageCache(folder / f"cache-{r}")
+        t0 = time.perf_counter()
+        first = load_pairs(cfg, IMAGE_SIZE, cache=cache)
+        t1 = time.perf_counter()
+        second = load_pairs(cfg, IMAGE_SIZE, cache=cache)
+        t2 = time.perf_counter()
+        if second.cache_hits != len(first.image_paths):
+            raise RuntimeError(f"the second load took {second.cache_hits} of "
+                               f"{len(first.image_paths)} images from the cache")
+        cold, warm = min(cold, t1 - t0), min(warm, t2 - t1)
     return [Result(f"data: image folder, second load (cache), {len(first):,} pairs", warm, "s",
                    cold, "first load (decode + write cache)", cold / warm,
-                   f">= {CACHE_TARGET:g}x", cold / warm >= CACHE_TARGET)]
+                   f">= {CACHE_TARGET:g}x", cold / warm >= CACHE_TARGET,
+                   details={"repeats": repeats})]

@@ -122,6 +122,8 @@ def config(folder: Path, image_size: int, epochs: int, batch: int):
 
 def child(args) -> dict:
     """One measured step, in this (fresh) process."""
+    import torch  # noqa: F401 - in the baseline, so what the load adds stands alone
+
     from workbench.core.data import load_dataset
     cfg = config(Path(args.dir), args.image_size, args.epochs, args.batch)
     base = rss_mb()
