@@ -187,3 +187,18 @@ def test_wait_until_sleeps_between_events_and_sees_done(qapp):
     assert wall >= 0.35
     assert cpu < 0.5 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s of waiting"
     assert not wait_until(qapp, lambda: False, 0.1)  # and it gives up at its timeout
+
+
+def test_a_child_reports_its_own_peak_memory_not_its_parents():
+    """ru_maxrss is inherited across fork and exec: the scale measure's children, started by
+    a big bench process, reported the parent's peak until the child read its own."""
+    import subprocess
+    import sys
+
+    big = bytearray(400 * 2**20)
+    big[::4096] = b"\x01" * len(big[::4096])  # touched, so resident
+    out = subprocess.run([sys.executable, "-c", "from workbench.tools.scale_check import "
+                          "peak_rss_mb; print(peak_rss_mb())"], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert float(out.stdout) < 300, out.stdout
+    del big

@@ -83,6 +83,16 @@ def generate_image_folder(root: Path, n: int, *, size: int = 16, seed: int = 0,
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM first: ``ru_maxrss`` is inherited
+    from the parent at fork and kept across exec, so a child of a big process (the whole
+    ``workbench bench``) would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
