@@ -86,13 +86,9 @@ def peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM first: ``ru_maxrss`` is inherited
     from the parent at fork and kept across exec, so a child of a big process (the whole
     ``workbench bench``) would report its parent's peak."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = _status_mb("VmHWM")
+    if peak == peak:  # not NaN: Linux
+        return peak
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
@@ -110,10 +106,15 @@ def rss_anon_mb() -> float:
     """Private (anonymous) resident memory: what the process itself holds. Resident pages of
     memory-mapped files (the image cache) count in RSS too, but they are clean, shared with
     the page cache and dropped by the kernel under pressure, so this is the bounded part."""
+    return _status_mb("RssAnon")
+
+
+def _status_mb(field: str) -> float:
+    """A memory line of Linux's /proc/self/status in MB; NaN elsewhere."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .images import ImageProblem, decode_image
+from .images import decode_into
 
 CHUNK = 128  # images per hand-out: small enough to balance, large enough to not chatter
 
@@ -80,7 +80,7 @@ def decode_in_processes(paths: Sequence[Path], size: int, workers: int,
             nonlocal done
             for i in range(*chunk):
                 problems.pop(i, None)  # a failed worker may have reported some
-                _decode_into(paths, i, size, pixels, sizes, problems)
+                decode_into(paths, i, size, pixels, sizes, problems)
             done += chunk[1] - chunk[0]
 
         while (chunk := chunks.take()) is not None:  # this process's share, meanwhile
@@ -186,16 +186,6 @@ class _Workers:
         return left
 
 
-def _decode_into(paths, i: int, size: int, pixels, sizes, problems: dict[int, str]) -> None:
-    try:
-        d = decode_image(paths[i], size)
-    except ImageProblem as exc:
-        problems[i] = str(exc)
-        return
-    pixels[i] = d.pixels
-    sizes[i] = d.original_size
-
-
 def worker_main(argv: list[str]) -> int:
     """The worker: decode each ``start stop`` chunk read from stdin; end at its close."""
     folder = Path(argv[0])
@@ -207,7 +197,7 @@ def worker_main(argv: list[str]) -> int:
         start, stop = (int(v) for v in line.split())
         problems: dict[int, str] = {}
         for i in range(start, stop):
-            _decode_into(paths, i, size, pixels, sizes, problems)
+            decode_into(paths, i, size, pixels, sizes, problems)
         # No flush needed: the caller maps the same file, so it sees these pages at once.
         for i, reason in problems.items():
             out.write(json.dumps({"i": i, "problem": reason}) + "\n")

@@ -142,6 +142,19 @@ def resize_array(images: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def decode_into(paths: Sequence, i: int, size: int, pixels: np.ndarray, sizes: np.ndarray,
+                problems: dict[int, str]) -> None:
+    """Decode ``paths[i]`` into row ``i`` of ``pixels`` and ``sizes``, or say why not in
+    ``problems[i]``."""
+    try:
+        d = decode_image(paths[i], size)
+    except ImageProblem as exc:
+        problems[i] = str(exc)
+        return
+    pixels[i] = d.pixels
+    sizes[i] = d.original_size
+
+
 def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
@@ -182,13 +195,7 @@ def decode_many(paths: Sequence[Path], size: int, *, workers: int | None = None,
     problems: dict[int, str] = {}
 
     def one(i: int) -> None:
-        try:
-            d = decode_image(paths[i], size)
-        except ImageProblem as exc:
-            problems[i] = str(exc)
-            return
-        pixels[i] = d.pixels
-        sizes[i] = d.original_size
+        decode_into(paths, i, size, pixels, sizes, problems)
 
     if workers is None:
         workers = default_workers()
