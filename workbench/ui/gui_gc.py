@@ -9,9 +9,9 @@ object. Neither moves: the application freezes. The GUI tests froze so about one
 two; gdb showed exactly those two stacks.
 
 So while a window is up, automatic collection is off and a timer on the GUI thread
-collects instead, with the same per-generation thresholds Python uses. Threads other than
-the GUI thread then never free Qt objects through the collector (plain reference counting
-still frees acyclic objects where they are dropped, which the code keeps to the GUI thread).
+collects instead, with the same per-generation thresholds Python uses, so the collector
+never frees Qt objects on another thread. (Reference counting still frees an object where
+its last reference is dropped; Qt objects are made and dropped on the GUI thread.)
 """
 
 from __future__ import annotations
