@@ -242,15 +242,12 @@ class TrainingWorker(QObject):
 
 
 def gui_torch_threads(available: int, cores: int) -> int:
-    """Torch threads for a run beside the GUI: one core left to the GUI thread where
-    there are four or more (a quarter of the compute at most), every core below that.
+    """Torch threads for a run beside the GUI: one core is left to the GUI thread.
 
-    On two cores, leaving one halves training for a GUI thread that uses about a quarter
-    of a core while curves are live (``workbench bench``, gui rows, after its own wait
-    loop stopped spinning: 3,400 samples/s on two threads against 2,950 on one, heartbeat
-    p99 11-17 ms and max 28-37 ms on two threads, inside the 20 and 100 ms targets)."""
-    if cores < 4:
-        return max(1, available)
+    Measured on two cores (``workbench bench --only gui``, best of 4 alternated tries): two
+    torch threads trained about 15% faster (3,400 against 2,950 samples/s) but pushed the
+    10 ms heartbeat's p99 lateness to 10-30 ms against its 20 ms target; one thread kept
+    it at 8-13 ms. A window that answers at once comes first."""
     return max(1, min(available, cores - 1))
 
 
