@@ -69,24 +69,33 @@ def config_from_arguments(args):
 class StopOnInterrupt:
     """The first Ctrl-C stops ``trainer`` after its current step (a checkpoint is written)
     and sets ``requested``; a second one interrupts at once. ``trainer`` may be set later
-    (a sequence of runs sets each run's as it starts)."""
+    (a sequence of runs sets each run's as it starts).
+
+    With ``escalate=False`` (a process started by torchrun) every further Ctrl-C only asks
+    for the stop again: the terminal's Ctrl-C reaches each process and torchrun then sends
+    its own SIGINT on top, so a second signal does not mean the user insists. torchrun ends
+    processes that do not stop in time itself."""
 
     def __init__(self, trainer=None, *, quiet: bool = False, message: str = "stopping after "
-                 "this step"):
+                 "this step", escalate: bool = True):
         self.trainer = trainer
         self.quiet = quiet  # torchrun's ranks other than 0 stop without a word
         self.message = message
+        self.escalate = escalate
         self.requested = False
         self.previous = None
 
     def __enter__(self):
         def handler(signum, frame):
-            if not self.quiet:
-                print(f"\n{self.message} (Ctrl-C again to abort)", file=sys.stderr)
+            if not self.quiet and not self.requested:
+                hint = "Ctrl-C again to abort" if self.escalate else \
+                    "torchrun ends the processes if they do not stop in time"
+                print(f"\n{self.message} ({hint})", file=sys.stderr)
             self.requested = True
             if self.trainer is not None:
                 self.trainer.stop()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            if self.escalate:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
         try:
             self.previous = signal.signal(signal.SIGINT, handler)

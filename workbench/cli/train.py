@@ -69,7 +69,7 @@ def _train(cfg, args, ctx=None) -> int:
     if not main:
         # Same steps as rank 0, nothing written or printed: rank 0 reports for the group.
         trainer = Trainer(cfg, dataset, resume_from=args.resume)
-        with StopOnInterrupt(trainer, quiet=True):
+        with StopOnInterrupt(trainer, quiet=True, escalate=False):
             end = trainer.fit()
         if end.status == "failed":  # a failure of this rank alone would otherwise be silent
             print(f"error (rank {ctx.rank}): {end.reason}", file=sys.stderr)
@@ -80,7 +80,7 @@ def _train(cfg, args, ctx=None) -> int:
     callbacks = [RunWriter(run_dir, cfg, preset=name), ProgressPrinter()]
     trainer = Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
                       resume_from=args.resume)
-    with StopOnInterrupt(trainer):
+    with StopOnInterrupt(trainer, escalate=ctx is None):
         end = trainer.fit()
     if args.json:
         result = {"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
