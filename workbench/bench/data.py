@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .result import Result, best_time
+from .result import Result, best_alternated, best_time
 
 EMOJI_TARGET_S = 1.0
 DECODE_TARGET = 1.5
@@ -87,11 +87,10 @@ def pillow_loop(paths, size: int = IMAGE_SIZE):
 def _decode_rows(paths) -> list[Result]:
     from ..core.data.images import decode_many, default_workers
 
-    # Alternated, best of two each: a burst of load from elsewhere hurts one try, not one side.
-    baseline = workbench = float("inf")
-    for _ in range(2):
-        baseline = min(baseline, best_time(lambda: pillow_loop(paths), 1))
-        workbench = min(workbench, best_time(lambda: decode_many(paths, IMAGE_SIZE), 1))
+    times = best_alternated({
+        "pillow": lambda: best_time(lambda: pillow_loop(paths), 1),
+        "workbench": lambda: best_time(lambda: decode_many(paths, IMAGE_SIZE), 1)}, 2)
+    baseline, workbench = times["pillow"], times["workbench"]
     n = len(paths)
     ratio = baseline / workbench
     return [Result(f"data: decode {n:,} PNGs", n / workbench, "images/s", n / baseline,

@@ -67,8 +67,27 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
     return best
 
 
+def best_alternated(contenders: dict[str, Callable[[], float]], repeats: int
+                    ) -> dict[str, float]:
+    """Each contender's shortest time over ``repeats`` rounds, the contenders taking turns
+    within a round: on a shared machine a burst of load from another process then hurts one
+    try of each, not every try of one. A contender returns its own seconds."""
+    best = {name: math.inf for name in contenders}
+    for _ in range(max(1, repeats)):
+        for name, fn in contenders.items():
+            best[name] = min(best[name], fn())
+    return best
+
+
 def peak_rss_mb() -> float | None:
-    """This process's peak resident memory so far (MB), None where the OS does not say."""
+    """This process's peak resident memory so far (MB), None where the OS does not say.
+
+    Linux's VmHWM first: ``ru_maxrss`` is inherited from the parent at fork and kept across
+    exec, so a child of a big process (the whole ``workbench bench``) would report its
+    parent's peak."""
+    peak = proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # Windows
@@ -80,6 +99,19 @@ def peak_rss_mb() -> float | None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def proc_status_mb(field: str) -> float | None:
+    """A memory line of Linux's /proc/self/status (VmHWM, RssAnon, ...) in MB; None
+    elsewhere."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def rss_mb() -> float | None:

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .result import Result, best_time
+from .result import Result, best_alternated, best_time
 
 HEADLESS_TARGET = 1.3  # x the document's samples/s
 FLOOR_TARGET = 1.15  # the workbench's time within this factor of the floor's
@@ -33,15 +33,10 @@ def run(quick: bool) -> list[Result]:
     try:
         data = D.make_data(n, epochs, folder)
         _warm_up(data)
-        # Alternate the contenders, best of ``repeats`` each: a burst of load from another
-        # process then hurts one try of each, not one contender.
-        times: dict[str, float] = {}
-        for _ in range(repeats):
-            for name, fn in (("document", lambda: D.time_document_loop(data, epochs,
-                                                                       fresh=True)),
-                             ("workbench", lambda: best_time(lambda: _trainer_fit(data), 1)),
-                             ("floor", lambda: _floor(data, epochs))):
-                times[name] = min(times.get(name, float("inf")), fn())
+        times = best_alternated({
+            "document": lambda: D.time_document_loop(data, epochs, fresh=True),
+            "workbench": lambda: best_time(lambda: _trainer_fit(data), 1),
+            "floor": lambda: _floor(data, epochs)}, repeats)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     samples = n * epochs

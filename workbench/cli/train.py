@@ -99,8 +99,6 @@ def _train(cfg, args, ctx=None) -> int:
     return 0 if end.status == "finished" else 130
 
 
-
-
 def format_metrics(values: dict[str, float], keys=HEADLINE) -> str:
     return "  ".join(f"{k} {values[k]:.3f}" if k != "median_rank" else f"{k} {values[k]:g}"
                      for k in keys if k in values)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from workbench.bench.result import peak_rss_mb, proc_status_mb, rss_mb
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220),
            "yellow": (230, 210, 30), "purple": (140, 50, 170), "orange": (240, 140, 20)}
@@ -82,43 +83,12 @@ def generate_image_folder(root: Path, n: int, *, size: int = 16, seed: int = 0,
     return root
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Linux's VmHWM first: ``ru_maxrss`` is inherited
-    from the parent at fork and kept across exec, so a child of a big process (the whole
-    ``workbench bench``) would report its parent's peak."""
-    peak = _status_mb("VmHWM")
-    if peak == peak:  # not NaN: Linux
-        return peak
-    # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
-def rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return float("nan")
-
-
 def rss_anon_mb() -> float:
     """Private (anonymous) resident memory: what the process itself holds. Resident pages of
     memory-mapped files (the image cache) count in RSS too, but they are clean, shared with
     the page cache and dropped by the kernel under pressure, so this is the bounded part."""
-    return _status_mb("RssAnon")
-
-
-def _status_mb(field: str) -> float:
-    """A memory line of Linux's /proc/self/status in MB; NaN elsewhere."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    anon = proc_status_mb("RssAnon")
+    return float("nan") if anon is None else anon
 
 
 def config(folder: Path, image_size: int, epochs: int, batch: int):

@@ -70,7 +70,7 @@ class ImageCache:
         cache_file = self.file_for(source, size)
         cached = _read(cache_file, size) if self.enabled else None
         pixels = sizes = None
-        todo = np.ones(n, dtype=bool)
+        match = np.zeros(n, dtype=bool)
         if cached is not None:
             c_pixels, c_sizes, c_keys, c_stats = cached
             if c_keys == keys:
@@ -82,22 +82,19 @@ class ImageCache:
                 where = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
             found = where >= 0
             # A missing file has stat (-1, -1), which no cached row has: it is never a hit.
-            match = np.zeros(n, dtype=bool)
             match[found] = (c_stats[where[found]] == stats[found]).all(axis=1)
-            todo = ~match
-            if not todo.any() and len(c_keys) == n and (where == np.arange(n)).all():
+            if match.all() and len(c_keys) == n and (where == np.arange(n)).all():
                 # Everything cached, in order: hand out the mapping itself, no copy.
                 pixels, sizes = c_pixels, c_sizes
-            elif match.any():
-                pixels = np.zeros((n, 3, size, size), dtype=np.uint8)
-                sizes = np.zeros((n, 2), dtype=np.int64)
-                hit = np.flatnonzero(match)
-                # Sorted source rows read the mapped file front to back.
-                pixels[hit] = c_pixels[where[hit]]
-                sizes[hit] = c_sizes[where[hit]]
         if pixels is None:
             pixels = np.zeros((n, 3, size, size), dtype=np.uint8)
             sizes = np.zeros((n, 2), dtype=np.int64)
+            hit = np.flatnonzero(match)
+            if len(hit):
+                # Sorted source rows read the mapped file front to back.
+                pixels[hit] = c_pixels[where[hit]]
+                sizes[hit] = c_sizes[where[hit]]
+        todo = ~match
         hits = int(n - todo.sum())
         missing = np.flatnonzero(todo)
         problems: dict[int, str] = {}
