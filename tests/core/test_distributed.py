@@ -102,18 +102,9 @@ def _vary_caption_lengths(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_path):
-    """The autoencoder with InfoNCE correlation on caption tokens covers every mechanism: a
-    per-sample loss (pixel MSE), a batch-coupled one (InfoNCE, gathered across processes), a
-    batch-level weighting (bag-of-words BCE), and shares of unequal size (batch 7 of 18
-    training pairs: 4+3, 4+3, 2+2). Dropout and augmentation are off: they draw different
-    random numbers in each process, by design."""
-    data = _vary_caption_lengths(folder, tmp_path / "shapes")
-    cfg = tiny_config(data, "algorithm.name=autoencoder", "fusion.name=attention",
-                      "algorithm.params.corr_loss=infonce", "algorithm.params.corr_weight=1.0",
-                      "model.dropout=0.0", "training.augment_images=false",
-                      "training.batch_size=7", "training.epochs=2", "optimizer.name=sgd",
-                      "optimizer.lr=0.1")
+def _torchrun_train(cfg: C.ExperimentConfig, tmp_path: Path) -> tuple[dict, Path, str]:
+    """``workbench train`` of ``cfg`` in 2 gloo processes: its JSON result, run folder and
+    stderr (the run must finish)."""
     preset = C.save(cfg, tmp_path / "ddp.toml")
     out = tmp_path / "run"
     proc = subprocess.run(
@@ -121,12 +112,18 @@ def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_
          "-m", "workbench", "train", str(preset), "--out", str(out), "--json"],
         capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parents[2])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["processes"] == 2 and result["status"] == "finished"
     # Only rank 0 prints and writes: one start line, one JSON object.
-    assert proc.stderr.count("training autoencoder") == 1
+    assert proc.stderr.count(f"training {cfg.algorithm.name}") == 1
     assert len(proc.stdout.strip().splitlines()) == 1
+    result = json.loads(proc.stdout)
+    assert result["processes"] == 2 and result["status"] == "finished"
+    return result, out, proc.stderr
 
+
+def _assert_matches_one_process(cfg: C.ExperimentConfig, result: dict, out: Path,
+                                steps: int) -> None:
+    """The one-process run of ``cfg`` logs the same losses, validates to the same metrics
+    and ends with the same weights as the two-process run in ``out``, within TOLERANCE."""
     recorder = EventRecorder()
     trainer = Trainer(cfg, load_dataset(cfg), callbacks=[recorder])
     assert trainer.fit().status == "finished"
@@ -134,7 +131,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_
     one_steps = [e.losses for e in recorder.events if isinstance(e, StepLogged)]
     two_steps = [json.loads(line)["losses"]
                  for line in (out / "steps.jsonl").read_text().splitlines()]
-    assert len(one_steps) == len(two_steps) == 6
+    assert len(one_steps) == len(two_steps) == steps
     for a, b in zip(one_steps, two_steps):
         assert a.keys() == b.keys()
         for k in a:
@@ -147,3 +144,51 @@ def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_
     assert one.keys() == two.keys()
     worst = max((one[k].float() - two[k].float()).abs().max().item() for k in one)
     assert worst < TOLERANCE
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_path):
+    """The autoencoder with InfoNCE correlation on caption tokens covers every mechanism: a
+    per-sample loss (pixel MSE), a batch-coupled one (InfoNCE, gathered across processes), a
+    batch-level weighting (bag-of-words BCE), and shares of unequal size (batch 7 of 18
+    training pairs: 4+3, 4+3, 2+2), through PyTorch's DistributedDataParallel. Dropout and
+    augmentation are off: they draw different random numbers in each process, by design."""
+    data = _vary_caption_lengths(folder, tmp_path / "shapes")
+    cfg = tiny_config(data, "algorithm.name=autoencoder", "fusion.name=attention",
+                      "algorithm.params.corr_loss=infonce", "algorithm.params.corr_weight=1.0",
+                      "model.dropout=0.0", "training.augment_images=false",
+                      "training.batch_size=7", "training.epochs=2", "optimizer.name=sgd",
+                      "optimizer.lr=0.1")
+    result, out, stderr = _torchrun_train(cfg, tmp_path)
+    assert result["gradient_sync"] == "DistributedDataParallel"
+    assert "2 processes (gloo, gradients averaged by DistributedDataParallel)" in stderr
+    _assert_matches_one_process(cfg, result, out, steps=6)
+
+
+def test_parameters_a_configuration_never_uses_stay_without_gradient(folder, tmp_path):
+    """Under early fusion the classifier never reads its encoders: DDP (static graph) must
+    leave their gradients at None, as one process does, and still match it. AdamW with
+    weight decay shrinks every weight that has a gradient, even a zero one, so a zero
+    gradient where one process has none would move those weights."""
+    cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=early",
+                      "model.dropout=0.0", "training.augment_images=false",
+                      "training.batch_size=7", "training.epochs=2", "optimizer.name=adamw",
+                      "optimizer.weight_decay=0.1")
+    result, out, _ = _torchrun_train(cfg, tmp_path)
+    assert result["gradient_sync"] == "DistributedDataParallel"
+    _assert_matches_one_process(cfg, result, out, steps=6)
+    start = Trainer(cfg, load_dataset(cfg))
+    start._setup()  # the weights before training: the unused encoders' must not have moved
+    two = load_checkpoint(out / "checkpoints" / "last.pt")["model"]
+    for name, value in start.model.state_dict().items():
+        if name.startswith("text_encoder."):
+            assert torch.equal(value, two[name]), name
+
+
+def test_an_algorithm_that_owns_its_step_averages_gradients_explicitly(folder, tmp_path):
+    """The adversarial step (two optimisers, several backwards per batch) does not fit DDP's
+    one-forward-one-backward reducer: it trains under torchrun with the explicit
+    all-reduce."""
+    cfg = tiny_config(folder, "algorithm.name=adversarial", "algorithm.params.mode=align",
+                      "fusion.name=mean", "training.batch_size=7", "training.epochs=1")
+    result, _, _ = _torchrun_train(cfg, tmp_path)
+    assert result["gradient_sync"] == "explicit all-reduce"

@@ -101,6 +101,8 @@ def _train(cfg, args, ctx=None) -> int:
                   "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
                   "seconds": round(end.seconds, 3), "metrics": end.metrics,
                   "processes": ctx.world_size if ctx else 1}
+        if trainer.grad_sync is not None:
+            result["gradient_sync"] = trainer.grad_sync.name
         if trainer.model is not None and end.status != "failed":
             cm = trainer.model.confusion_matrix(dataset, "val", device=trainer.device)
             if cm is not None:
@@ -130,8 +132,11 @@ class ProgressPrinter(Callback):
 
     def on_fit_start(self, trainer, e):
         self.epochs, self.steps_per_epoch = e.epochs, e.steps_per_epoch
+        group = trainer.dist
+        where = f"{group.world_size} processes ({group.backend}, gradients averaged by " \
+                f"{trainer.grad_sync.name})" if group else e.device
         print(f"training {e.algorithm} + {e.fusion} on {e.train_size} pairs ({e.val_size} "
-              f"validation), {e.parameters:,} parameters, {e.device}", file=self.stream)
+              f"validation), {e.parameters:,} parameters, {where}", file=self.stream)
 
     def on_step_end(self, trainer, e):
         if not self.bar.enabled or time.monotonic() - self._last_bar < 0.2:

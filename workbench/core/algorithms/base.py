@@ -10,7 +10,7 @@ into metrics (retrieval from ``text``/``image`` vectors, classification from ``l
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -120,8 +120,18 @@ class Algorithm(nn.Module):
         n = len(dataset.indices("train"))
         return max(1, -(-n // batch_size))
 
+    #: Under torchrun, the Trainer sets this to the call of the ``DistributedDataParallel``
+    #: wrapper of this algorithm (whose forward is :meth:`forward_step`), so the default step's forward
+    #: arms the wrapper's gradient averaging for the backward that follows. An algorithm
+    #: that overrides :meth:`training_step` is never wrapped (see ``training.distributed``).
+    data_parallel: Callable[[Batch], tuple[Losses, Outputs]] | None = None
+
+    def forward(self, batch: Batch) -> tuple[Losses, Outputs]:
+        """What ``DistributedDataParallel`` calls: :meth:`forward_step`."""
+        return self.forward_step(batch)
+
     def training_step(self, batch: Batch, optim: Optimizers) -> Losses:
-        losses, _ = self.forward_step(batch)
+        losses, _ = (self.data_parallel or self.forward_step)(batch)
         optim.step("main", losses["loss"])
         return {k: v.detach() for k, v in losses.items()}
 

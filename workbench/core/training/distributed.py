@@ -10,13 +10,18 @@ How a step works, and why it matches a one-process run with the same ``batch_siz
   cuts it into the same global batches of ``training.batch_size`` pairs, and takes its own
   contiguous slice of each (:func:`shard`). The slices are disjoint, cover the batch, and in
   rank order are exactly the one-process batch, so ``batch_size`` is the *global* batch.
-- **Gradients.** After each backward, :class:`GradSync` all-reduces the gradients of the
-  optimiser that is about to step, weighted by each rank's share of the batch: the result is
-  the gradient of the mean loss over the global batch, on every rank. This is what PyTorch's
-  ``DistributedDataParallel`` does, done explicitly at the optimiser instead of through a
-  wrapped ``forward``: the algorithms own their step (the adversarial one steps two
-  optimisers, with one player frozen, several times per batch), which the DDP wrapper's
-  one-forward-one-backward reducer does not support.
+- **Gradients.** Every rank ends each backward with the gradient of the mean loss over the
+  global batch. Two ways, chosen per algorithm by :func:`gradient_sync`:
+
+  - :class:`DataParallelSync`: an algorithm whose step is the default one (one
+    ``forward_step``, one backward, one optimiser) is wrapped in PyTorch's
+    ``DistributedDataParallel``, whose reducer all-reduces gradients in buckets while the
+    backward is still running. DDP averages over processes; shares of unequal size (the last
+    batch of an epoch) are weighted by scaling each rank's loss by ``n_r * W / sum n``.
+  - :class:`GradSync`: an algorithm that owns its step (the adversarial one steps two
+    optimisers, with one player frozen, several times per batch, on vectors computed once)
+    does not fit DDP's one-forward-one-backward reducer; after each backward, the gradients
+    of the optimiser about to step are all-reduced explicitly, weighted by share.
 - **Batch-coupled losses.** A loss that compares samples within the batch (InfoNCE's
   negatives, soft-CCA's statistics) must see the global batch: the algorithm passes the rows
   through :func:`gather_rows`, which all-gathers them with a gradient.
@@ -180,10 +185,21 @@ class GradSync:
     epoch) are weighted correctly. One all-reduce carries every gradient of the group, a
     has-gradient flag per parameter (a parameter with no gradient on any rank stays without
     one, so the optimiser skips it exactly as a one-process run would) and ``n_r``.
+    Installed as the optimisers' ``grad_hook``: it runs after each backward, for the
+    parameters of the optimiser about to step.
     """
 
-    def __init__(self) -> None:
+    name = "explicit all-reduce"
+
+    def __init__(self, optim) -> None:
         self.local_size = 1
+        optim.grad_hook = self
+
+    def begin_step(self, local_size: int) -> None:
+        self.local_size = local_size
+
+    def close(self) -> None:
+        pass
 
     def __call__(self, params: Iterable[nn.Parameter]) -> None:
         params = list(params)
@@ -210,6 +226,46 @@ class GradSync:
                 else:
                     p.grad.copy_(g)
             offset += k
+
+
+class DataParallelSync:
+    """Wraps ``model`` in ``DistributedDataParallel`` for its default training step.
+
+    ``static_graph``: a run uses the same parameters at every step, and some configurations
+    never use some (the classifier's text encoder under early fusion): DDP finds those in the
+    first step and leaves their gradients at None, as one process would, without walking the
+    autograd graph every step as ``find_unused_parameters`` does."""
+
+    name = "DistributedDataParallel"
+
+    def __init__(self, model, optim, ctx: Context) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+        self.optim = optim
+        self.world_size = ctx.world_size
+        self.device = ctx.device
+        # device_ids=None: the model sits on one device and the Trainer has already moved
+        # the batch there (DDP's own input moving does not know the Batch class).
+        self.wrapper = DistributedDataParallel(model, device_ids=None, static_graph=True)
+        # The call, not the wrapper: a module attribute would make DDP a child of the model.
+        model.data_parallel = self.wrapper.__call__
+
+    def begin_step(self, local_size: int) -> None:
+        """Weight this rank's loss by its share of the global batch (DDP divides the summed
+        gradients by the number of processes)."""
+        total = all_sum(torch.tensor([float(local_size)], device=self.device)).item()
+        self.optim.loss_scale = local_size * self.world_size / total
+
+    def close(self) -> None:
+        self.wrapper.module.data_parallel = None
+
+
+def gradient_sync(model, optim, ctx: Context) -> DataParallelSync | GradSync:
+    """The gradient averaging for ``model``: DDP for the default one-backward step, explicit
+    for an algorithm that overrides ``training_step``."""
+    from ..algorithms.base import Algorithm
+    if type(model).training_step is Algorithm.training_step:
+        return DataParallelSync(model, optim, ctx)
+    return GradSync(optim)
 
 
 def reduce_step(values: dict[str, float], local_size: int, stop: bool,

@@ -67,8 +67,11 @@ class Optimizers:
             if emb:
                 param_groups.append({"params": emb, "lr": cfg.lr * cfg.embedding_lr_scale})
             self.optimizers[name] = _OPTIMIZERS[cfg.name](param_groups, cfg)
-        # Called with an optimiser's parameters after backward, before clipping and the
-        # step: multi-process training averages the gradients across processes there.
+        # Multi-process training (see ``distributed``): the loss is multiplied by
+        # ``loss_scale`` before backward (weighting this process's share of the batch), and
+        # ``grad_hook`` is called with an optimiser's parameters after backward, before
+        # clipping and the step (averaging gradients across processes explicitly).
+        self.loss_scale = 1.0
         self.grad_hook: Callable[[list[nn.Parameter]], None] | None = None
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(
@@ -79,7 +82,7 @@ class Optimizers:
         """Back-propagate ``loss`` and step the optimiser of group ``name``."""
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * self.loss_scale if self.loss_scale != 1.0 else loss).backward()
         if self.grad_hook is not None:
             self.grad_hook([p for g in opt.param_groups for p in g["params"]])
         if self.cfg.grad_clip > 0:

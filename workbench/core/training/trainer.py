@@ -105,6 +105,7 @@ class Trainer:
         self.last_checkpoint: str | None = None
         self.last_val: dict[str, float] = {}
         self._epoch_done = True
+        self.grad_sync = None  # multi-process only: how gradients are averaged
 
     # -- control from other threads ------------------------------------------------
     def stop(self) -> None:
@@ -139,6 +140,9 @@ class Trainer:
             status = "failed"
             reason = str(exc) if isinstance(exc, WorkbenchError) else \
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+        finally:
+            if self.grad_sync is not None:  # the model no longer forwards through DDP
+                self.grad_sync.close()
         end = FitEnded(status=status, reason=reason, epoch=self.epoch, step=self.step,
                        metrics=dict(self.last_val), seconds=self._elapsed(),
                        run_dir=str(self.run_dir) if self.run_dir else None,
@@ -188,8 +192,7 @@ class Trainer:
         """Hooks for multi-process training: the same weights everywhere, gradients averaged
         across processes before each optimiser step, per-process randomness."""
         distributed.broadcast_module(self.model)
-        self.grad_sync = distributed.GradSync()
-        self.optim.grad_hook = self.grad_sync
+        self.grad_sync = distributed.gradient_sync(self.model, self.optim, self.dist)
         rank = self.dist.rank
         # Dropout, modality dropout, GAN noise and augmentation differ by rank (the same
         # stream on every rank would repeat one mask per row position); the shuffling
@@ -225,7 +228,7 @@ class Trainer:
                     if batch.bow is not None:
                         batch.bow = bag_of_words(batch.tokens, batch.bow.shape[1])
                 if dist is not None:
-                    self.grad_sync.local_size = samples
+                    self.grad_sync.begin_step(samples)
                 losses = model.training_step(batch, self.optim)
                 values = {k: float(v) for k, v in losses.items()}
                 if dist is not None:
