@@ -146,6 +146,17 @@ def test_bench_command_json(capsys):
     assert set(obj["seconds"]) == {"startup"}
 
 
+def test_startup_launches_read_compiled_modules_as_an_installed_app_does(tmp_path,
+                                                                        monkeypatch):
+    """With PYTHONDONTWRITEBYTECODE set (as on this project's machines) every launch would
+    compile from source; the measure's launches share a bytecode folder instead."""
+    from workbench.bench import startup
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    took, report = startup.launch(True, bytecode=str(tmp_path))
+    assert report["what"] == "bare" and took > 0
+    assert list(tmp_path.rglob("startup_probe.*.pyc"))
+
+
 def test_every_measure_is_registered():
     assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup",
                               "scale"]
