@@ -62,7 +62,7 @@ def test_reopening_a_run_restores_curves_attention_and_embeddings(qtbot, window)
     run = next(r for r in window.runs_view.runs() if str(r.path) == end.run_dir)
     window.runs_view.select([run])
     window.runs_view.open_selected()
-    assert window.tabs.currentWidget() is window.embedding_view
+    assert window.tabs.currentWidget() is window.views.page("embedding")
     assert window.embedding_view.epochs == [1, 2]
     assert window.attention_view.placeholder_text is None  # the heatmap is back
     assert window.attention_view.coattention.values.size > 0
@@ -92,7 +92,7 @@ def test_compare_fusions_trains_one_run_per_valid_fusion(qtbot, window):
     before = len(window.runs_view.runs())
     with qtbot.waitSignal(window.controller.finished, timeout=4 * WAIT):
         window.training_bar.compare_button.click()
-        assert window.tabs.currentWidget() is window.compare_view
+        assert window.tabs.currentWidget() is window.views.page("compare")
     qtbot.waitUntil(lambda: not window.controller.running, timeout=WAIT)
     fusions = valid_fusions("classifier")
     rows = window.compare_view.rows()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from ..core.errors import WorkbenchError
 from ..core.training.events import FitEnded, FitStarted
+from .deferred_tabs import DeferredTabs
 from .export_actions import ExportActions
 from .panels.data_panel import DataPanel
 from .panels.model_panel import ModelPanel
@@ -48,22 +49,15 @@ class MainWindow(QMainWindow):
 
         self.training_view = TrainingView()
         self.training_view.connect_controller(self.controller)
-        self.attention_view = AttentionView()
-        self.attention_view.connect_controller(self.controller)
-        self.embedding_view = EmbeddingView(self.session)
-        self.embedding_view.connect_controller(self.controller)
-        self.retrieval_view = RetrievalView()
-        self.compare_view = CompareView()
-        self.compare_view.connect_controller(self.controller)
-        self.runs_view = RunsView()
-        self.runs_view.run_opened.connect(self.open_run)
-        self.runs_view.continue_requested.connect(self.continue_run)
         self.tabs = QTabWidget()
-        for view, title in ((self.training_view, "Training"), (self.attention_view, "Attention"),
-                            (self.embedding_view, "Embeddings"),
-                            (self.retrieval_view, "Retrieval"), (self.compare_view, "Compare"),
-                            (self.runs_view, "Runs")):
-            self.tabs.addTab(view, title)
+        self.tabs.addTab(self.training_view, "Training")
+        # The other tabs are hidden at start: built after the first paint (or when needed).
+        self.views = DeferredTabs(self.tabs)
+        for name, title in (("attention", "Attention"), ("embedding", "Embeddings"),
+                            ("retrieval", "Retrieval"), ("compare", "Compare"),
+                            ("runs", "Runs")):
+            self.views.add(name, title, getattr(self, f"_make_{name}_view"))
+        self._painted = False
         self.current_run: Path | None = None  # the run the inspection views and exports use
         self._sequence = False  # the controller runs a Compare-fusions sequence
         self._closing = False
@@ -93,6 +87,45 @@ class MainWindow(QMainWindow):
         self._on_preset_changed(self.session.preset_name, self.session.modified)
         self.statusBar().showMessage("Ready: pick data and a method, then press Train.")
         self._error_box: QMessageBox | None = None
+
+    # -- the deferred views -------------------------------------------------------------
+    attention_view = property(lambda self: self.views.get("attention"))
+    embedding_view = property(lambda self: self.views.get("embedding"))
+    retrieval_view = property(lambda self: self.views.get("retrieval"))
+    compare_view = property(lambda self: self.views.get("compare"))
+    runs_view = property(lambda self: self.views.get("runs"))
+
+    def _make_attention_view(self) -> AttentionView:
+        view = AttentionView()
+        view.connect_controller(self.controller)
+        return view
+
+    def _make_embedding_view(self) -> EmbeddingView:
+        view = EmbeddingView(self.session)
+        view.connect_controller(self.controller)
+        return view
+
+    def _make_retrieval_view(self) -> RetrievalView:
+        return RetrievalView()
+
+    def _make_compare_view(self) -> CompareView:
+        view = CompareView()
+        view.connect_controller(self.controller)
+        return view
+
+    def _make_runs_view(self) -> RunsView:
+        view = RunsView()
+        view.run_opened.connect(self.open_run)
+        view.continue_requested.connect(self.continue_run)
+        return view
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            # Right after the first paint: the window is on screen, and every view exists
+            # before a run (which needs the event loop) can send it anything.
+            self._painted = True
+            QTimer.singleShot(0, self.views.build_all)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -149,7 +182,7 @@ class MainWindow(QMainWindow):
         self.controller.start_many(
             configs, self.session.table, preset=name,
             run_dirs=lambda _i, c: new_run_dir(f"{name}-{c.fusion.name}"))
-        self.tabs.setCurrentWidget(self.compare_view)
+        self.tabs.setCurrentWidget(self.views.page("compare"))
         self.statusBar().showMessage(f"Comparing {len(configs)} fusions of "
                                      f"{cfg.algorithm.name}: "
                                      + ", ".join(c.fusion.name for c in configs))
@@ -207,7 +240,7 @@ class MainWindow(QMainWindow):
         except WorkbenchError:
             count = 0  # a run stopped before its first snapshot
         self._set_current_run(path)
-        self.tabs.setCurrentWidget(self.embedding_view if count else self.training_view)
+        self.tabs.setCurrentWidget(self.views.page("embedding") if count else self.training_view)
         shown.insert(0, f"Opened {run.id}: {len(epochs)} epochs, {count} embedding snapshots"
                         + (", attention" if attention is not None else ""))
         self.statusBar().showMessage("; ".join(shown))
@@ -273,6 +306,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.data_panel.shutdown()
-        self.embedding_view.shutdown()
-        self.retrieval_view.shutdown()
+        for name in ("embedding", "retrieval"):  # background tasks of views that exist
+            view = self.views.built(name)
+            if view is not None:
+                view.shutdown()
         super().closeEvent(event)

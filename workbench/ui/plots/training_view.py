@@ -21,8 +21,9 @@ class TrainingView(QWidget):
         super().__init__(parent)
         self.loss_plot = LossPlot()
         self.metrics_table = MetricsTable()
-        self.adversarial_view = AdversarialView()
-        self.adversarial_view.setVisible(False)
+        # Built for the first adversarial run (or when asked for): most runs never show it,
+        # and its plots would add a tenth of a second to every start-up.
+        self._adversarial_view: AdversarialView | None = None
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_plot)
@@ -32,19 +33,27 @@ class TrainingView(QWidget):
         top.setSizes([620, 280])
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
-        self.splitter.addWidget(self.adversarial_view)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
         self.loss_plot.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
-        self.adversarial_view.set_smoothing(self.loss_plot.smoothing)
+
+    @property
+    def adversarial_view(self) -> AdversarialView:
+        if self._adversarial_view is None:
+            view = AdversarialView()
+            view.setVisible(False)
+            view.set_smoothing(self.loss_plot.smoothing)
+            self.splitter.addWidget(view)
+            self.splitter.setStretchFactor(0, 3)
+            self.splitter.setStretchFactor(1, 2)
+            self._adversarial_view = view
+        return self._adversarial_view
 
     @property
     def adversarial(self) -> bool:
-        return not self.adversarial_view.isHidden()
+        return self._adversarial_view is not None and not self._adversarial_view.isHidden()
 
     def connect_controller(self, controller) -> None:
         """Feed the views from ``controller``'s signals (a ``TrainingController``)."""
@@ -60,8 +69,13 @@ class TrainingView(QWidget):
         self.loss_plot.set_excluded_terms(D_TERMS if adversarial else ())
         self.loss_plot.reset(started)
         self.metrics_table.reset(started)
-        self.adversarial_view.reset(started)
-        self.adversarial_view.setVisible(adversarial)
+        if adversarial or self._adversarial_view is not None:
+            first = self._adversarial_view is None
+            self.adversarial_view.reset(started)
+            self.adversarial_view.setVisible(adversarial)
+            if first:  # curves above the game, 3 : 2, as the stretch factors share growth
+                total = sum(self.splitter.sizes())
+                self.splitter.setSizes([total * 3 // 5, total - total * 3 // 5])
 
     def add_steps(self, steps: list[StepLogged]) -> None:
         self.loss_plot.add_steps(steps)
@@ -77,7 +91,8 @@ class TrainingView(QWidget):
             self.adversarial_view.set_samples(samples)
 
     def _on_smoothing_changed(self, value: int) -> None:
-        self.adversarial_view.set_smoothing(value / 100.0)
+        if self._adversarial_view is not None:
+            self._adversarial_view.set_smoothing(value / 100.0)
 
 
 if __name__ == "__main__":
