@@ -351,6 +351,6 @@ def test_tokenize_ascii_shortcut_matches_the_general_path(text):
     import unicodedata
 
     from workbench.core.data import text as text_module
-    general = text_module._WORD.findall(
+    general = text_module.word_pattern().findall(
         unicodedata.normalize("NFC", text).translate(text_module._APOSTROPHES).lower())
     assert tokenize(text) == general

@@ -6,6 +6,7 @@ alphabetical order, so the same captions always give the same ids).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -32,10 +33,16 @@ def _marks() -> str:
     return "[" + "".join(rf"\U{a:08x}-\U{b:08x}" for a, b in ranges) + "]"
 
 
-# Letters and digits of any script (with their combining marks), with apostrophes inside a
-# word ("don't", "o'clock"). The lookahead keeps ASCII text as fast as without marks.
-_LETTERS = rf"[^\W_]+(?:(?=[^\x00-\x7f]){_marks()}+[^\W_]*)*"
-_WORD = re.compile(rf"{_LETTERS}(?:'{_LETTERS})*")
+@functools.cache
+def word_pattern() -> re.Pattern:
+    """Letters and digits of any script (with their combining marks), with apostrophes
+    inside a word ("don't", "o'clock"). The lookahead keeps ASCII text as fast as without
+    marks. Built on first use: scanning Unicode for the marks takes 20 ms, which the GUI's
+    start-up need not pay."""
+    letters = rf"[^\W_]+(?:(?=[^\x00-\x7f]){_marks()}+[^\W_]*)*"
+    return re.compile(rf"{letters}(?:'{letters})*")
+
+
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
@@ -45,7 +52,7 @@ def tokenize(text: str) -> list[str]:
         # ASCII text is already NFC and has no curly apostrophes: skipping both steps makes
         # tokenising most captions ~2x faster, and it runs once per pair on every load.
         text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
-    return _WORD.findall(text.lower())
+    return word_pattern().findall(text.lower())
 
 
 @dataclass
