@@ -5,9 +5,12 @@ batch."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +195,44 @@ def test_an_algorithm_that_owns_its_step_averages_gradients_explicitly(folder, t
                       "fusion.name=mean", "training.batch_size=7", "training.epochs=1")
     result, _, _ = _torchrun_train(cfg, tmp_path)
     assert result["gradient_sync"] == "explicit all-reduce"
+
+
+def test_ctrl_c_stops_every_process_and_the_run_continues_with_resume(folder, tmp_path):
+    """A terminal's Ctrl-C reaches torchrun and both ranks (one process group); torchrun
+    then forwards its own SIGINT. Both ranks must stop after the same step, rank 0 write
+    the checkpoint and a "stopped" run, and ``--resume`` finish the run from there."""
+    cfg = tiny_config(folder, "algorithm.name=contrastive", "fusion.name=mean",
+                      "training.batch_size=8", "training.epochs=10000")
+    preset = C.save(cfg, tmp_path / "long.toml")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "workbench", "train", str(preset)]
+    proc = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            cwd=Path(__file__).parents[2])
+    try:
+        steps = out / "steps.jsonl"
+        deadline = time.monotonic() + 120
+        while not (steps.is_file() and steps.read_text().count("\n") >= 5):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert json.loads((out / "run.json").read_text())["status"] == "stopped", stderr[-3000:]
+    assert stderr.count("stopping after this step") == 1  # rank 0 alone speaks
+    # No rank failed (torchrun's own SignalException traceback is not ours to judge).
+    assert not [line for line in stderr.splitlines() if line.startswith("error")], stderr
+    done = load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]
+    assert done < 10000
+
+    resumed = subprocess.run(
+        [*command, "--out", str(tmp_path / "resumed"), "--json", "--resume",
+         str(out / "checkpoints" / "last.pt"), "--set", f"training.epochs={done + 2}"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parents[2])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads(resumed.stdout)
+    assert result["status"] == "finished" and result["epochs"] == done + 2

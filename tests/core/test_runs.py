@@ -48,6 +48,23 @@ def test_a_real_run_is_listed_and_read_back(folder, dataset):
     json.dumps(info.to_dict())
 
 
+def test_a_run_stopped_inside_an_epoch_counts_the_epochs_it_completed(folder, dataset):
+    """Stopped at the second step of epoch 2: one epoch done, as its checkpoint says (and as
+    Continue training starts from)."""
+    class StopInEpochTwo(Callback):
+        def on_step_end(self, trainer, event):
+            if event.epoch == 2 and event.epoch_progress < 1:
+                trainer.stop()
+
+    cfg = tiny_config(folder, "training.epochs=5", "training.batch_size=4")
+    run_dir = new_run_dir("tiny")
+    end = Trainer(cfg, dataset, callbacks=[RunWriter(run_dir, cfg, preset="tiny"),
+                                           StopInEpochTwo()], run_dir=run_dir).fit()
+    assert end.status == "stopped" and end.epoch == 2
+    info = read_run(run_dir)
+    assert info.epochs_done == 1 == load_checkpoint(info.checkpoint)["epoch"]
+
+
 def write_run(base, name, summary=None, created="2024-01-01T10:00:00", files=()):
     path = base / name
     path.mkdir(parents=True)

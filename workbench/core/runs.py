@@ -142,14 +142,16 @@ class RunWriter(Callback):
             if fh is not None:
                 fh.close()
         c = self.continuation
+        done = trainer.epochs_completed
         if c and event.step < c.get("step", 0):
             # failed before the checkpoint was loaded: the folder still holds what it held
             event = FitEnded(event.status, event.reason, c.get("epoch", 0), c["step"],
                              event.metrics or self.summary.get("metrics") or {},
                              event.seconds, event.run_dir,
                              event.checkpoint or self.summary.get("checkpoint"))
+            done = event.epoch
         self.summary.update(status=event.status, reason=event.reason,
-                            epochs_done=event.epoch, steps=event.step,
+                            epochs_done=done, steps=event.step,
                             seconds=round(self._offset + event.seconds, 3),
                             metrics=event.metrics, checkpoint=event.checkpoint)
         self._write_summary()

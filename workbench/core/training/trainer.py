@@ -122,6 +122,12 @@ class Trainer:
         return self.stop_event.is_set()
 
     @property
+    def epochs_completed(self) -> int:
+        """Whole epochs trained so far: a run stopped or failed inside an epoch has not
+        completed it (its checkpoint counts the same)."""
+        return self.epoch if self._epoch_done else self.epoch - 1
+
+    @property
     def is_main(self) -> bool:
         """Whether this process validates, snapshots and reports (always, unless it is a
         rank other than 0 of a multi-process run)."""
@@ -284,7 +290,7 @@ class Trainer:
         if self.run_dir is not None and self.step > 0:
             # Mid-epoch, the checkpoint counts only the epochs completed: continuing starts
             # the interrupted epoch afresh (with the weights as they are now).
-            self._checkpoint(self.epoch if self._epoch_done else self.epoch - 1)
+            self._checkpoint(self.epochs_completed)
         return "stopped", f"stopped by the user at epoch {self.epoch}, step {self.step}"
 
     def _nan_reason(self, bad: list[str], values: dict[str, float]) -> str:
