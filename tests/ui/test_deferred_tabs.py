@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QTabWidget
 
 from workbench.core.training.events import FitStarted
+from workbench.ui.app import GuiOptions, build_window
 from workbench.ui.deferred_tabs import DeferredTabs
 from workbench.ui.main_window import MainWindow
 from workbench.ui.plots.attention_view import AttentionView
@@ -88,3 +89,15 @@ def test_the_adversarial_view_is_built_for_the_first_adversarial_run(qtbot):
     assert curves > game > 100
     view.reset(started("contrastive"))  # built once, then only hidden
     assert view._adversarial_view is not None and not view.adversarial
+
+
+def test_the_data_starts_loading_once_the_window_has_painted(qtbot):
+    window = build_window(GuiOptions())
+    qtbot.addWidget(window)
+    qtbot.wait(300)  # no paint yet: no load either
+    assert window.session.table is None
+    with qtbot.waitSignal(window.session.table_changed, timeout=60_000):
+        window.show()
+    assert window.session.table is not None and len(window.session.table) > 1000
+    window.after_first_paint(lambda: window.setWindowTitle("later"))  # painted: runs soon
+    qtbot.waitUntil(lambda: window.windowTitle() == "later", timeout=5_000)

@@ -50,8 +50,8 @@ def run_gui(options: GuiOptions) -> int:
 
 
 def build_window(options: GuiOptions):
-    """The main window set up as ``options`` say (data loading starts at once, off the GUI
-    thread; with ``train`` the run starts as soon as the data is in)."""
+    """The main window set up as ``options`` say (data loading starts, off the GUI thread,
+    when the window has painted; with ``train`` the run starts as soon as the data is in)."""
     from ..core import config as C
     from ..core.errors import WorkbenchError
     from ..core.presets import load_preset
@@ -80,7 +80,10 @@ def build_window(options: GuiOptions):
             if options.tab:  # starting shows the Training tab; the asked-for tab wins
                 window.select_tab(options.tab)
         session.table_changed.connect(start_once)
-    window.data_panel.load_source(options.data or cfg.data.source, options.images or "")
+    # Loading starts once the window is on screen: a load running beside the window's
+    # construction holds the interpreter lock half the time and delays the first paint.
+    window.after_first_paint(lambda: window.data_panel.load_source(
+        options.data or cfg.data.source, options.images or ""))
     return window
 
 

@@ -8,6 +8,7 @@ one opened in the Runs tab): it points the inspection views at it and the export
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
                             ("runs", "Runs")):
             self.views.add(name, title, getattr(self, f"_make_{name}_view"))
         self._painted = False
+        self._after_paint: list[Callable[[], None]] = []
         self.current_run: Path | None = None  # the run the inspection views and exports use
         self._sequence = False  # the controller runs a Compare-fusions sequence
         self._closing = False
@@ -119,13 +121,24 @@ class MainWindow(QMainWindow):
         view.continue_requested.connect(self.continue_run)
         return view
 
+    def after_first_paint(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once the window has painted for the first time (at once if it has):
+        work that can wait for the window to be on screen."""
+        if self._painted:
+            QTimer.singleShot(0, fn)
+        else:
+            self._after_paint.append(fn)
+
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if not self._painted:
-            # Right after the first paint: the window is on screen, and every view exists
-            # before a run (which needs the event loop) can send it anything.
             self._painted = True
-            QTimer.singleShot(0, self.views.build_all)
+            # The hidden views last: what was asked for (a data load, off this thread) starts
+            # first, and every view exists before a run (which needs the event loop, so
+            # comes after these) can send it anything.
+            for fn in [*self._after_paint, self.views.build_all]:
+                QTimer.singleShot(0, fn)
+            self._after_paint.clear()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
