@@ -104,6 +104,19 @@ def test_tsne_shape_reproducible_and_keeps_clusters():
     assert (labels[d.argmin(1)] == labels).mean() > 0.95
 
 
+def test_tsne_with_approximate_neighbours_is_reproducible():
+    """From 1,000 points openTSNE finds neighbours approximately, in trees built per thread:
+    the picture depends on the thread count, which is fixed (not the machine's cores) so a
+    seed gives the same picture on every machine. One thread gives another picture, so the
+    count in use is what makes the two runs equal."""
+    x = clusters(n_per=400)  # 1,200 points
+    a = P.project(x, "tsne", seed=1, n_iter=50)
+    b = P.project(x, "tsne", seed=1, n_iter=50)
+    np.testing.assert_array_equal(a, b)
+    one = P.project(x, "tsne", seed=1, n_iter=50, n_jobs=1)
+    assert P.TSNE_THREADS != 1 and not np.array_equal(a, one)
+
+
 @_needs("umap")
 @pytest.mark.slow
 def test_umap_shape_and_reproducible():
