@@ -27,7 +27,7 @@ import torch
 from PySide6.QtCore import QObject, QThread
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from fixtures import make_image_folder, tiny_config
+from fixtures import make_image_folder
 from workbench.core import config as C
 from workbench.core.presets import load_preset
 from workbench.core.training.checkpoint import load_checkpoint

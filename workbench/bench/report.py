@@ -8,7 +8,7 @@ import time
 import traceback
 from typing import Callable, Iterable
 
-from . import MEASURES, load
+from . import load
 from .result import Result, peak_rss_mb
 
 
