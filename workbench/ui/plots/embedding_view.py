@@ -7,16 +7,12 @@ point's nearest neighbours in the other modality (cosine, in the model's own spa
 2-D); a box lists the samples inside it. An epoch slider replays every snapshot of the run,
 and the figures beside the plot (modality gap, alignment, uniformity) follow it.
 
-Projections run in a :class:`BackgroundTask`; a newer request asks the older one to stop and
-its result, if it still comes, is cached but not drawn. A new snapshot is projected only when
-the tab is visible (or once it becomes visible).
+Projections are computed off the GUI thread and cached (:mod:`.embedding_projection`); a
+new snapshot is projected only when the tab is visible (or once it becomes visible).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +20,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSplitter, QVBoxLayout, QWidget)
-from shiboken6 import isValid
 
-from ...core.embedding_stats import embedding_stats, nearest_neighbours
+from ...core.embedding_stats import nearest_neighbours
 from ...core.errors import WorkbenchError
 from ...core.export import load_snapshot, snapshot_files
-from ...core.projection import METHODS, ProjectionStopped, available_methods, \
-    project_modalities
+from ...core.projection import METHODS, available_methods
 from ...core.training.events import EmbeddingSnapshot
-from ..tasks import BackgroundTask
+from .embedding_projection import Projections
 from .embedding_samples import SamplePanel
 from .loss_plot import PALETTE
 
@@ -45,17 +39,7 @@ POINT_SIZE = 8
 HOVER_RADIUS_PX = 8
 NEIGHBOURS = 8
 LISTED_MAX = 500  # box selections list at most this many samples
-CACHE_SIZE = 64  # projections kept, keyed by (epoch, method, modalities)
 WAITING = "Waiting for the first embedding snapshot (one is taken every snapshot_every epochs)…"
-_LIVE: set[BackgroundTask] = set()  # running tasks outlive a closed view until they end
-
-
-def _compute(vectors: dict, method: str, seed: int, stop: threading.Event,
-             stats_of: tuple | None) -> dict:
-    """Off the GUI thread: the 2-D points (and, when asked, the snapshot's figures)."""
-    points = project_modalities(vectors, method, seed, should_stop=stop.is_set)
-    return {"points": points, "stats": embedding_stats(*stats_of) if stats_of else None,
-            "thread": threading.get_ident()}
 
 
 def label_colour(i: int, n: int):
@@ -76,10 +60,9 @@ class EmbeddingView(QWidget):
         self._snapshots: dict[int, EmbeddingSnapshot] = {}
         self._epoch: int | None = None
         self._points: dict[str, np.ndarray] = {}
-        self._cache: OrderedDict[tuple, dict] = OrderedDict()
-        self._stats: dict[int, dict[str, float]] = {}
-        self._stop: threading.Event | None = None
-        self._pending_key: tuple | None = None
+        self.projections = Projections(self)
+        self.projections.done.connect(self._on_projected)
+        self.projections.failed.connect(self._on_projection_failed)
         self._dirty = False
         self._selected: tuple[str, int] | None = None
         self._neighbours: list[tuple[str, int, float]] = []
@@ -204,10 +187,8 @@ class EmbeddingView(QWidget):
 
     def reset(self, *_args) -> None:
         """Forget every snapshot (a new run starts)."""
-        self._cancel()
+        self.projections.forget_all()
         self._snapshots.clear()
-        self._cache.clear()
-        self._stats.clear()
         self._epoch = None
         self._set_points({})
         with QSignalBlocker(self.epoch_slider):
@@ -221,9 +202,7 @@ class EmbeddingView(QWidget):
         """Keep ``snap``; show it if the slider was on the newest epoch (or nothing)."""
         follow = self._epoch is None or self._epoch == max(self._snapshots, default=None)
         self._snapshots[snap.epoch] = snap
-        for key in [k for k in self._cache if k[0] == snap.epoch]:
-            del self._cache[key]
-        self._stats.pop(snap.epoch, None)
+        self.projections.forget_epoch(snap.epoch)
         epochs = self.epochs
         with QSignalBlocker(self.epoch_slider):
             self.epoch_slider.setRange(0, len(epochs) - 1)
@@ -280,61 +259,36 @@ class EmbeddingView(QWidget):
             self._dirty = True
             return
         self._dirty = False
-        if key in self._cache and key[0] in self._stats:
-            self._cache.move_to_end(key)
-            self._pending_key = None
+        projections = self.projections
+        if projections.ready(key):
+            projections.pending = None  # a computation still running is not drawn
             self._apply(key)
             return
-        if key == self._pending_key:
+        if key == projections.pending:
             return  # already on its way
-        self._cancel()
-        snap = self.snapshot
         if not key[2]:
+            projections.cancel()
             self._set_points({})
             return
-        self._pending_key = key
-        self._stop = stop = threading.Event()
-        stats_of = None if key[0] in self._stats else (snap.text, snap.image, snap.fused)
-        fn = partial(_compute, {m: getattr(snap, m) for m in key[2]}, key[1], 0, stop, stats_of)
-        task = BackgroundTask(fn)
-        task.succeeded.connect(partial(self._on_projected, key))
-        task.failed.connect(partial(self._on_projection_failed, key))
-        task.ended.connect(partial(_LIVE.discard, task))
-        _LIVE.add(task)
+        snap = self.snapshot
+        projections.request(key, snap)
         n = sum(len(getattr(snap, m)) for m in key[2])
         slow = "" if key[1] == "pca" else " (this can take a while)"
         self.status.setText(f"Projecting {n:,} points by {METHODS[key[1]]}…{slow}")
-        task.start()
 
-    def _cancel(self) -> None:
-        if self._stop is not None:
-            self._stop.set()  # the superseded projection stops at its next check
-        self._stop = None
-        self._pending_key = None
-
-    def _on_projected(self, key: tuple, result: dict) -> None:
-        if not isValid(self) or key[0] not in self._snapshots:
-            return  # closed, or a new run replaced the snapshot meanwhile
-        self._cache[key] = result["points"]
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
-        if result["stats"] is not None:
-            self._stats[key[0]] = result["stats"]
+    def _on_projected(self, key: tuple) -> None:
         if key == self._key():  # otherwise stale: kept for later, not drawn
-            self._pending_key = None
-            self.last_thread = result["thread"]
+            self.projections.pending = None
+            self.last_thread = self.projections.last_thread
             self._apply(key)
 
-    def _on_projection_failed(self, key: tuple, exc: Exception) -> None:
-        if not isValid(self) or isinstance(exc, ProjectionStopped) or key != self._pending_key:
-            return
-        self._pending_key = None
-        self.status.setText(f"Projection failed: {exc}")
-        self.projection_failed.emit(str(exc))
+    def _on_projection_failed(self, key: tuple, why: str) -> None:
+        self.status.setText(f"Projection failed: {why}")
+        self.projection_failed.emit(why)
 
     def _apply(self, key: tuple) -> None:
         snap = self.snapshot
-        points = self._cache[key]
+        points = self.projections.points(key)
         self._set_points(points)
         self.status.setText(f"{METHODS[key[1]]} of {len(snap.index):,} samples, epoch "
                             f"{snap.epoch}: " + ", ".join(f"{m} {SYMBOL_CHARS[m]}"
@@ -342,13 +296,13 @@ class EmbeddingView(QWidget):
         name = METHODS[key[1]] if key[1] != "pca" else "PC"
         self.plot.setLabel("bottom", f"{name} 1")
         self.plot.setLabel("left", f"{name} 2")
-        self._show_figures(self._stats.get(key[0], {}))
+        self._show_figures(self.projections.stats(key[0]))
         self.projected.emit(dict(points))
 
     def shutdown(self, ms: int = 30_000) -> bool:
         """Stop projections and wait for their threads (closing); True when all ended."""
-        self._cancel()
-        return all(task.wait(ms) for task in list(_LIVE))
+        self.projections.cancel()
+        return self.projections.wait_all(ms)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -356,7 +310,7 @@ class EmbeddingView(QWidget):
             self.refresh()
 
     def closeEvent(self, event) -> None:
-        self._cancel()
+        self.projections.cancel()
         super().closeEvent(event)
 
     # -- drawing ---------------------------------------------------------------------------
@@ -426,7 +380,7 @@ class EmbeddingView(QWidget):
 
     def stats(self) -> dict[str, float]:
         """The shown epoch's figures: gap, alignment, uniformity_<modality>."""
-        return dict(self._stats.get(self._epoch, {})) if self._epoch is not None else {}
+        return self.projections.stats(self._epoch) if self._epoch is not None else {}
 
     # -- pointing and selecting ------------------------------------------------------------
     def scene_pos_of(self, modality: str, j: int) -> QPointF:
