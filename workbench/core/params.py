@@ -9,6 +9,7 @@ hyperparameter form all read those rows, so a new parameter needs no change anyw
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -121,7 +122,19 @@ def _fmt(x: float) -> str:
 
 def describe(cls: type) -> list[ParamInfo]:
     """The scalar parameters of a config dataclass, in declaration order."""
-    hints = typing.get_type_hints(cls)
+    return list(_described(cls))
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    # Resolving the string annotations is most of the work of reading a preset; a config
+    # class does not change while the program runs.
+    return typing.get_type_hints(cls)
+
+
+@functools.cache
+def _described(cls: type) -> tuple[ParamInfo, ...]:
+    hints = _type_hints(cls)
     rows = []
     for f in dataclasses.fields(cls):
         t = hints[f.name]
@@ -131,7 +144,7 @@ def describe(cls: type) -> list[ParamInfo]:
         rows.append(ParamInfo(name=f.name, type=t, default=f.default, help=m.get("help", ""),
                               min=m.get("min"), max=m.get("max"), choices=m.get("choices"),
                               label=m.get("label"), log=m.get("log", False)))
-    return rows
+    return tuple(rows)
 
 
 def build(cls: type, table: Any, *, prefix: str, file: str | None = None):
@@ -142,8 +155,8 @@ def build(cls: type, table: Any, *, prefix: str, file: str | None = None):
     """
     if not isinstance(table, dict):
         raise ConfigError(f"expected a table, got {table!r}", file=file, key=prefix or None)
-    infos = {p.name: p for p in describe(cls)}
-    hints = typing.get_type_hints(cls)
+    infos = {p.name: p for p in _described(cls)}
+    hints = _type_hints(cls)
     nested = {f.name: hints[f.name] for f in dataclasses.fields(cls)
               if dataclasses.is_dataclass(hints[f.name])}
     kwargs: dict[str, Any] = {}
