@@ -43,7 +43,7 @@ def run_gui(options: GuiOptions) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent
     window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    del window
+    window = None  # the last reference, before the collection below
     import gc
     gc.collect()
     return code

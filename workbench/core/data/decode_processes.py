@@ -96,7 +96,7 @@ def decode_in_processes(paths: Sequence[Path], size: int, workers: int,
             decode_here(chunk)
         # Copies in memory, so the temporary files can go.
         result = np.array(pixels), np.array(sizes)
-        del pixels, sizes  # the maps close before the folder is removed (Windows)
+        pixels = sizes = None  # the maps close before the folder is removed (Windows)
     if progress:
         progress(n, n)
     return result[0], result[1], problems
