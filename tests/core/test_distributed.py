@@ -35,6 +35,7 @@ from workbench.core.training.checkpoint import load_checkpoint
 # size, so a parameter whose true gradient is exactly zero, such as an attention key bias,
 # takes lr-sized steps driven by rounding noise, which differs between the runs.)
 TOLERANCE = 1e-5
+REPO = Path(__file__).parents[2]
 
 
 # -- the sampler ---------------------------------------------------------------------------
@@ -105,15 +106,19 @@ def _vary_caption_lengths(folder: Path, dest: Path) -> Path:
     return dest
 
 
+def _torchrun(preset: Path) -> list[str]:
+    """``workbench train PRESET`` in 2 processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            "--nproc_per_node=2", "-m", "workbench", "train", str(preset)]
+
+
 def _torchrun_train(cfg: C.ExperimentConfig, tmp_path: Path) -> tuple[dict, Path, str]:
     """``workbench train`` of ``cfg`` in 2 gloo processes: its JSON result, run folder and
     stderr (the run must finish)."""
     preset = C.save(cfg, tmp_path / "ddp.toml")
     out = tmp_path / "run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "workbench", "train", str(preset), "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parents[2])
+    proc = subprocess.run([*_torchrun(preset), "--out", str(out), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Only rank 0 prints and writes: one start line, one JSON object.
     assert proc.stderr.count(f"training {cfg.algorithm.name}") == 1
@@ -205,11 +210,10 @@ def test_ctrl_c_stops_every_process_and_the_run_continues_with_resume(folder, tm
                       "training.batch_size=8", "training.epochs=10000")
     preset = C.save(cfg, tmp_path / "long.toml")
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "workbench", "train", str(preset)]
+    command = _torchrun(preset)
     proc = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            cwd=Path(__file__).parents[2])
+                            cwd=REPO)
     try:
         steps = out / "steps.jsonl"
         deadline = time.monotonic() + 120
@@ -232,7 +236,7 @@ def test_ctrl_c_stops_every_process_and_the_run_continues_with_resume(folder, tm
     resumed = subprocess.run(
         [*command, "--out", str(tmp_path / "resumed"), "--json", "--resume",
          str(out / "checkpoints" / "last.pt"), "--set", f"training.epochs={done + 2}"],
-        capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parents[2])
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     result = json.loads(resumed.stdout)
     assert result["status"] == "finished" and result["epochs"] == done + 2

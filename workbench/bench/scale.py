@@ -30,20 +30,16 @@ def run(quick: bool) -> list[Result]:
 
     n = sizes(quick)
     folder = Path(tempfile.mkdtemp(prefix="workbench-bench-scale-"))
-    home = os.environ.get("WORKBENCH_HOME")
-    os.environ["WORKBENCH_HOME"] = str(folder / "home")  # a cold cache of its own
+    # The children get a cold image cache of their own.
+    env = {**os.environ, "WORKBENCH_HOME": str(folder / "home")}
     try:
         t0 = time.perf_counter()
         S.generate_image_folder(folder / "data", n, size=32)
         generated_s = time.perf_counter() - t0
         args = argparse.Namespace(dir=str(folder / "data"), image_size=16, epochs=1, batch=256)
-        cold = S.run_child(args, "load")
-        warm = S.run_child(args, "load")
+        cold = S.run_child(args, "load", env)
+        warm = S.run_child(args, "load", env)
     finally:
-        if home is None:
-            os.environ.pop("WORKBENCH_HOME", None)
-        else:
-            os.environ["WORKBENCH_HOME"] = home
         shutil.rmtree(folder, ignore_errors=True)
     for r in (cold, warm):
         if "error" in r:

@@ -161,11 +161,12 @@ def table_check(cfg, base: float, t0: float) -> dict:
             "baseline_mb": base}
 
 
-def run_child(args, step: str) -> dict:
+def run_child(args, step: str, env: dict[str, str] | None = None) -> dict:
+    """One step in a fresh process (``env``: its environment, this one's by default)."""
     cmd = [sys.executable, "-m", "workbench.tools.scale_check", "--child", step,
            "--dir", args.dir, "--image-size", str(args.image_size), "--epochs",
            str(args.epochs), "--batch", str(args.batch)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-1500:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -14,6 +14,9 @@ from typing import Callable
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 
+_NAME = "deferred_tab"  # the Qt property naming a holder's page
+
+
 class DeferredTabs:
     """Pages of ``tabs`` whose widget ``factory()`` makes on first need."""
 
@@ -26,6 +29,7 @@ class DeferredTabs:
 
     def add(self, name: str, title: str, factory: Callable[[], QWidget]) -> None:
         holder = QWidget()
+        holder.setProperty(_NAME, name)
         layout = QVBoxLayout(holder)
         layout.setContentsMargins(0, 0, 0, 0)
         self._holders[name] = holder
@@ -53,6 +57,6 @@ class DeferredTabs:
             self.get(name)
 
     def _on_current_changed(self, index: int) -> None:
-        for name, holder in self._holders.items():
-            if self.tabs.widget(index) is holder and name in self._factories:
-                self.get(name)
+        name = self.tabs.widget(index).property(_NAME) if index >= 0 else None
+        if name in self._factories:
+            self.get(name)

@@ -58,8 +58,8 @@ class MainWindow(QMainWindow):
                             ("retrieval", "Retrieval"), ("compare", "Compare"),
                             ("runs", "Runs")):
             self.views.add(name, title, getattr(self, f"_make_{name}_view"))
-        self._painted = False
-        self._after_paint: list[Callable[[], None]] = []
+        # Work waiting for the first paint; None once the window has painted.
+        self._after_paint: list[Callable[[], None]] | None = []
         self.current_run: Path | None = None  # the run the inspection views and exports use
         self._sequence = False  # the controller runs a Compare-fusions sequence
         self._closing = False
@@ -124,21 +124,20 @@ class MainWindow(QMainWindow):
     def after_first_paint(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` once the window has painted for the first time (at once if it has):
         work that can wait for the window to be on screen."""
-        if self._painted:
+        if self._after_paint is None:
             QTimer.singleShot(0, fn)
         else:
             self._after_paint.append(fn)
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
-        if not self._painted:
-            self._painted = True
+        if self._after_paint is not None:
             # The hidden views last: what was asked for (a data load, off this thread) starts
             # first, and every view exists before a run (which needs the event loop, so
             # comes after these) can send it anything.
             for fn in [*self._after_paint, self.views.build_all]:
                 QTimer.singleShot(0, fn)
-            self._after_paint.clear()
+            self._after_paint = None
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
