@@ -7,7 +7,8 @@
   runs ``Trainer.fit``. Stop and pause are the Trainer's ``threading.Event`` flags, set
   directly from the GUI thread: the worker thread has no event loop while it trains.
 - :class:`TrainingController` (GUI thread) owns the thread, drains the buffer on a QTimer
-  (25 Hz) and re-emits what it found as a few signals per tick, however fast training runs.
+  (25 Hz, or less often when drawing gets costly: ``frame_pacer``) and re-emits what it
+  found as a few signals per tick, however fast training runs.
   Exactly one of ``finished``/``failed``/``stopped`` arrives, last.
 
 ``TrainingController.start_many`` runs a sequence of configs (Compare fusions) one after the
@@ -32,7 +33,8 @@ from ..core.training.events import (AttentionSnapshot, CheckpointWritten, Embedd
                                     EpochEnded, FitEnded, FitStarted, GeneratedSamples,
                                     StepLogged)
 
-DRAIN_INTERVAL_MS = 40  # 25 Hz
+from .frame_pacer import FASTEST_MS as DRAIN_INTERVAL_MS
+from .frame_pacer import FramePacer
 
 
 @dataclass
@@ -305,6 +307,7 @@ class TrainingController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self._drain)
+        self.pacer = FramePacer()
         self.paused = False
 
     @property
@@ -327,7 +330,8 @@ class TrainingController(QObject):
         self._worker.ended.connect(self._on_ended)
         self.paused = False
         self._thread.start()
-        self._timer.start()
+        self.pacer.reset()
+        self._timer.start(self.pacer.interval_ms)
         self.running_changed.emit(True)
 
     def start_many(self, configs, table, run_dirs=None, preset: str = "") -> None:
@@ -379,6 +383,7 @@ class TrainingController(QObject):
             return
         for d in self._buffer.drain_segments():
             self._emit_segment(d)
+        self._timer.setInterval(self.pacer.next_interval_ms())
 
     def _emit_segment(self, d: Drained) -> None:
         if d.run_start:

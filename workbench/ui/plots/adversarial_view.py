@@ -56,12 +56,13 @@ class AdversarialView(QWidget):
             self.graphics.addItem(cell, row=0, col=col)
             plot = self.graphics.addPlot(row=1, col=col)
             style_plot(plot, label)
+            # D's outputs are probabilities: the full 0..1 range, always. The loss plot's
+            # step axis is linked to the outputs plot's, which follows the steps.
             panels.append(CurvePanel(plot, legend_cell=cell, legend_columns=3,
-                                     smoothing=DEFAULT_SMOOTHING))
+                                     smoothing=DEFAULT_SMOOTHING, follow_x=col == 0,
+                                     fixed_y=(0.0, 1.0) if col == 0 else None))
         self.outputs, self.losses = panels
         d_plot, loss_plot = self.outputs.plot, self.losses.plot
-        d_plot.setYRange(0.0, 1.0, padding=0.02)
-        d_plot.enableAutoRange(y=False)  # probabilities: the full 0..1 range, always
         loss_plot.setXLink(d_plot)
         # The equilibrium lines, labelled on a right axis so no label covers a curve.
         dashed = pg.mkPen(90, 90, 90, width=1, style=Qt.PenStyle.DashLine)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
 from .series import DEFAULT_CAP, Series, step_columns
+from .stepped_range import Bounds, RangeFollower
 
 # matplotlib's tab10: distinct, readable on white, familiar from papers.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -198,7 +199,8 @@ class CurvePanel:
     curve is named "val <term>" when the term also has a train curve here, else "<term>"."""
 
     def __init__(self, plot: pg.PlotItem, *, legend_cell: pg.GraphicsWidget | None = None,
-                 legend_columns: int = 1, smoothing: float = 0.0, cap: int = DEFAULT_CAP):
+                 legend_columns: int = 1, smoothing: float = 0.0, cap: int = DEFAULT_CAP,
+                 follow_x: bool = True, fixed_y: tuple[float, float] | None = None):
         self.plot = plot
         self.labels: dict[str, str] = {}  # a term's name in the legend, when not its own
         self.legend_cell = legend_cell
@@ -219,6 +221,9 @@ class CurvePanel:
                                          pen=pg.mkPen(120, 120, 120, 160, width=1))
         self.crosshair.setVisible(False)
         plot.addItem(self.crosshair, ignoreBounds=True)
+        # The view follows the curves in steps (``stepped_range``): follow_x=False for a
+        # plot whose step axis is linked to another's.
+        self.range = RangeFollower(plot, self.data_bounds, follow_x=follow_x, fixed_y=fixed_y)
 
     def clear(self) -> None:
         for c in itertools.chain(self.steps.values(), self.epochs.values()):
@@ -232,12 +237,36 @@ class CurvePanel:
         self.crosshair.setVisible(False)
         if self.legend_cell is not None:
             self.legend_cell.setMinimumSize(0, 0)
+        self.range.restart()
+
+    def data_bounds(self) -> Bounds | None:
+        """The extent of the visible curves' points in view coordinates (on a log value
+        axis, log10 of the positive values), or None when nothing is shown."""
+        log_y = self.plot.vb.state["logMode"][1]
+        xs, ys = [], []
+        for c in itertools.chain(self.steps.values(), self.epochs.values()):
+            s = c.series
+            if not len(s) or not c.main.isVisible():
+                continue
+            xs += (s.x[0], s.x[-1])
+            shown = [s.y] if isinstance(c, EpochCurve) or s.smoothing == 0 else [s.smoothed, s.y]
+            for y in shown:
+                y = y[y > 0] if log_y else y[np.isfinite(y)]
+                if y.size:
+                    ys += (float(y.min()), float(y.max()))
+        if not ys:
+            return None
+        y0, y1 = min(ys), max(ys)
+        if log_y:
+            y0, y1 = np.log10(y0), np.log10(y1)
+        return min(xs), max(xs), float(y0), float(y1)
 
     def step_curve(self, name: str) -> StepCurve:
         if name not in self.steps:
             self.steps[name] = StepCurve(self.plot, self.labels.get(name, name),
                                          self.colours(name), self.smoothing, self.cap)
             self._add_to_legend(self.steps[name].main)
+            self.steps[name].main.visibleChanged.connect(self.range.update)
         return self.steps[name]
 
     def epoch_curve(self, name: str) -> EpochCurve:
@@ -246,6 +275,7 @@ class CurvePanel:
             self.epochs[name] = EpochCurve(
                 self.plot, f"val {label}" if name in self.steps else label, self.colours(name))
             self._add_to_legend(self.epochs[name].main)
+            self.epochs[name].main.visibleChanged.connect(self.range.update)
         return self.epochs[name]
 
     def _add_to_legend(self, curve: pg.PlotDataItem) -> None:
@@ -261,18 +291,21 @@ class CurvePanel:
         self.smoothing = weight
         for c in self.steps.values():
             c.set_smoothing(weight)
+        self.range.update()
 
     def add_steps(self, x: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         for name, y in columns.items():
             c = self.step_curve(name)
             c.series.extend(x, y)
             c.redraw()
+        self.range.update()
 
     def add_epoch_values(self, x: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         for name, y in columns.items():
             c = self.epoch_curve(name)
             c.series.extend(x, y)
             c.redraw()
+        self.range.update()
 
     def nearest_step(self, x: float) -> float:
         """The stored step nearest to ``x`` (of the first train curve), so the readout names
@@ -333,8 +366,9 @@ class LossPlot(QWidget):
             item.getAxis("left").setWidth(48)
             cell = pg.GraphicsWidget()
             self.graphics.addItem(cell, row=row, col=1)
+            # The metrics plot's step axis is linked to the loss plot's, which follows.
             panels.append(CurvePanel(item, legend_cell=cell, smoothing=DEFAULT_SMOOTHING,
-                                     cap=cap))
+                                     cap=cap, follow_x=row == 0))
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.losses, self.metrics = panels
@@ -413,6 +447,7 @@ class LossPlot(QWidget):
     def _on_log_scale_changed(self, checked: bool) -> None:
         self.losses.plot.setLogMode(y=checked)
         self.losses.plot.setLabel("left", "loss (log scale)" if checked else "loss")
+        self.losses.range.restart()  # the value axis is in other units now
 
     def _on_smoothing_changed(self, value: int) -> None:
         weight = value / 100.0
