@@ -118,7 +118,11 @@ def test_plot_measures_report_rows(qapp, monkeypatch):
     monkeypatch.setattr(plots, "sizes", lambda quick: (5_000, 5))
     rows = [r.to_dict() for r in plots.run(True)]
     _check_rows(rows)
-    assert rows[1]["passed"] is True  # the curves hold at most their cap of points
+    by_name = {r["measure"].split(",")[0]: r for r in rows}
+    memory = by_name["plots: memory growth over 5"]
+    assert memory["passed"] is True  # the curves hold at most their cap of points
+    live = by_name["plots: a live frame of the Training tab"]
+    assert live["workbench"] > 0 and live["details"]["frames"] == 60
 
 
 def test_scale_measure_reports_both_loads(monkeypatch):

@@ -52,7 +52,9 @@ def run(quick: bool) -> list[Result]:
                "idle_ticks": len(idle), "steps_drawn": gui["steps_drawn"],
                "gui_seconds": [r["seconds"] for r in runs],
                # the share of one core the GUI thread used while training
-               "gui_thread_cpu": [round(r["gui_thread_cpu"], 3) for r in runs]}
+               "gui_thread_cpu": [round(r["gui_thread_cpu"], 3) for r in runs],
+               # how often the curves were fed (the drain's pace: ``ui.frame_pacer``)
+               "frames_per_second": [round(r["frames_per_second"], 1) for r in runs]}
     p99, worst = percentile(late, 99), max(late, default=float("nan"))
     return [
         Result("training: workbench in the GUI, live plots, vs document loop", gui_sps,
@@ -90,8 +92,13 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(HEARTBEAT_MS)
     heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    drawn = [0]
-    controller.steps_logged.connect(lambda steps: drawn.__setitem__(0, drawn[0] + len(steps)))
+    drawn, frames = [0], [0]
+
+    def count(steps):
+        drawn[0] += len(steps)
+        frames[0] += 1
+
+    controller.steps_logged.connect(count)
     ends: list = []
     for signal in (controller.finished, controller.failed, controller.stopped):
         signal.connect(ends.append)
@@ -115,7 +122,8 @@ def train_in_gui(data, timeout_s: float = 600.0) -> dict:
         if end.status != "finished":
             raise RuntimeError(f"GUI training {end.status}: {end.reason}")
         return {"seconds": end.seconds, "lateness": lateness_ms(ticks, HEARTBEAT_MS),
-                "idle_lateness": idle, "steps_drawn": drawn[0], "gui_thread_cpu": gui_share}
+                "idle_lateness": idle, "steps_drawn": drawn[0], "gui_thread_cpu": gui_share,
+                "frames_per_second": frames[0] / (time.perf_counter() - wall0)}
     finally:
         heartbeat.stop()
         controller.shutdown()

@@ -1,6 +1,6 @@
-"""How often the GUI takes in (and so redraws) what training reported: as often as 25 Hz
-while that is cheap, less often when it is not, so drawing never takes more than a set
-share of the GUI thread.
+"""How often the GUI takes in (and so redraws) what training reported: 25 Hz while that is
+cheap (DESIGN.md asks for about 20-30 Hz), down to 10 Hz when it is not, so drawing does
+not take more than a set share of the GUI thread.
 
 Why a budget: the training thread and the GUI thread share one interpreter lock. While the
 GUI thread runs Python (pyqtgraph lays out axes, bounds and curves in Python), the training
@@ -20,7 +20,7 @@ import time
 from typing import Callable
 
 FASTEST_MS = 40  # 25 Hz: smooth enough for curves, and what the drain always did
-SLOWEST_MS = 200  # 5 Hz: still visibly live
+SLOWEST_MS = 100  # 10 Hz: still visibly live, on a machine too slow for more
 BUDGET = 0.15  # share of the GUI thread's time that drawing training's progress may take
 SMOOTHING = 0.5  # weight of the newest cost: one slow frame (a new curve) is not a trend
 
