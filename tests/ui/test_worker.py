@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from fixtures import tiny_config
 from workbench.core.data import load_pairs
 from workbench.ui.tasks import BackgroundTask
-from workbench.ui.worker import DRAIN_INTERVAL_MS, TrainingController, gui_torch_threads
+from workbench.ui.thread_priority import TRAINING_NICE, thread_nice
+from workbench.ui.worker import (DRAIN_INTERVAL_MS, EventBuffer, TrainingController,
+                                 TrainingWorker)
 
 
 def test_a_run_streams_events_and_finishes(qtbot, folder, tmp_path):
@@ -101,13 +104,19 @@ def test_many_steps_between_ticks_arrive_as_one_signal(qtbot):
     assert len(batches) == 1  # nothing new: no signal
 
 
-@pytest.mark.parametrize("available, cores, expected", [
-    (2, 2, 1),    # two cores: one trains, one is the GUI thread's
-    (1, 2, 1),
-    (4, 4, 3),
-    (16, 16, 15),
-    (4, 16, 4),   # never more than torch was given
-    (1, 1, 1),    # one core: still one thread
-])
-def test_torch_threads_beside_the_gui(available, cores, expected):
-    assert gui_torch_threads(available, cores) == expected
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice: Linux")
+def test_training_runs_below_the_gui_threads_priority(qtbot, folder):
+    """The training thread is lowered before its first torch work; the GUI thread is not."""
+    seen = {}
+
+    class Recording(TrainingWorker):
+        def _fit(self, trainer):
+            seen["training"] = thread_nice()
+            return super()._fit(trainer)
+
+    ctl = TrainingController()
+    gui = thread_nice()
+    with qtbot.waitSignal(ctl.finished, timeout=60_000):
+        ctl._launch(Recording(tiny_config(folder), None, EventBuffer()))
+    assert seen["training"] == min(19, gui + TRAINING_NICE)
+    assert thread_nice() == gui

@@ -19,7 +19,6 @@ the timer's phase.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import traceback
@@ -35,6 +34,7 @@ from ..core.training.events import (AttentionSnapshot, CheckpointWritten, Embedd
 
 from .frame_pacer import FASTEST_MS as DRAIN_INTERVAL_MS
 from .frame_pacer import FramePacer
+from .thread_priority import lower_current_thread
 
 
 @dataclass
@@ -163,6 +163,9 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        # Before any torch work on this thread, so torch's worker threads inherit it: the
+        # run uses every core, below the GUI thread's priority (``thread_priority``).
+        lower_current_thread()
         if self.sequence is not None:
             end = self._run_sequence()
         else:
@@ -227,30 +230,13 @@ class TrainingWorker(QObject):
                        resume_from=resume_from)
 
     def _fit(self, trainer) -> FitEnded:
-        import torch
-
         self.trainer = trainer
         # Flags set before the trainer existed still count.
         if self._pause.is_set():
             trainer.pause()
         if self._stop.is_set():
             trainer.stop()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(gui_torch_threads(threads, os.cpu_count() or 1))
-        try:
-            return trainer.fit()
-        finally:
-            torch.set_num_threads(threads)
-
-
-def gui_torch_threads(available: int, cores: int) -> int:
-    """Torch threads for a run beside the GUI: one core is left to the GUI thread.
-
-    Measured on two cores (``workbench bench --only gui``, best of 4 alternated tries): two
-    torch threads trained about 15% faster (3,400 against 2,950 samples/s) but pushed the
-    10 ms heartbeat's p99 lateness to 10-30 ms against its 20 ms target; one thread kept
-    it at 8-13 ms. A window that answers at once comes first."""
-    return max(1, min(available, cores - 1))
+        return trainer.fit()
 
 
 def _failure(exc: Exception, run_dir: Path | None) -> FitEnded:
