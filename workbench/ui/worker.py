@@ -31,7 +31,6 @@ from ..core.training.callbacks import Callback
 from ..core.training.events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot,
                                     EpochEnded, FitEnded, FitStarted, GeneratedSamples,
                                     StepLogged)
-
 from .frame_pacer import FASTEST_MS as DRAIN_INTERVAL_MS
 from .frame_pacer import FramePacer
 from .thread_priority import lower_current_thread
@@ -164,8 +163,10 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         # Before any torch work on this thread, so torch's worker threads inherit it: the
-        # run uses every core, below the GUI thread's priority (``thread_priority``).
-        lower_current_thread()
+        # run uses every core, below the GUI thread's priority (``thread_priority``). Never
+        # on the main thread: that could not be undone.
+        if threading.current_thread() is not threading.main_thread():
+            lower_current_thread()
         if self.sequence is not None:
             end = self._run_sequence()
         else:
