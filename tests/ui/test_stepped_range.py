@@ -37,8 +37,9 @@ def test_the_value_axis_keeps_a_margin_and_refits_when_the_data_shrinks():
     # left it at the bottom: more room below, where a falling loss is heading
     assert y_extent(-0.2, 1.0, (lo, hi)) == pytest.approx((-0.56, 1.12))
     assert y_extent(0.4, 0.6, (lo, hi)) == pytest.approx((0.38, 0.62))  # fills < half
-    flat = y_extent(0.07, 0.07, None)
-    assert flat[0] < 0.07 < flat[1]
+    # a flat line: a band of half its value either side (short tick labels), or 1 at zero
+    assert y_extent(0.07, 0.07, None) == pytest.approx((0.035, 0.105))
+    assert y_extent(0.0, 0.0, None) == (-1.0, 1.0)
 
 
 def steps(first: int, last: int) -> list[StepLogged]:
@@ -84,12 +85,14 @@ def test_a_streamed_run_moves_the_view_a_few_times_and_shows_every_point(plot):
 def test_a_pan_by_the_user_stops_the_following_and_auto_starts_it_again(plot):
     box = plot.losses.plot.vb
     plot.add_steps(steps(1, 50))
+    assert plot.losses.plot.buttonsHidden  # following: no "A" button to offer
     box.setRange(xRange=(10, 20), padding=0)
     box.sigRangeChangedManually.emit([True, True])  # as a drag or the wheel reports it
     plot.add_steps(steps(51, 200))
     assert box.viewRange()[0] == pytest.approx([10, 20])  # left where the user put it
+    assert not plot.losses.plot.buttonsHidden
     plot.losses.plot.autoBtnClicked()  # the "A" button
-    assert plot.losses.range.following
+    assert plot.losses.range.following and plot.losses.plot.buttonsHidden
     assert inside(box, plot.losses.steps["loss"].series)
     assert not any(box.state["autoRange"])  # in steps, not pyqtgraph's every-frame refit
 

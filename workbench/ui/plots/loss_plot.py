@@ -60,6 +60,9 @@ def style_plot(plot: pg.PlotItem, left: str, bottom: str = "step") -> None:
         axis = plot.getAxis(name)
         axis.setTickPen(pg.mkPen(GRID_GREY))
         axis.setStyle(tickAlpha=255, maxTickLevel=0)  # opaque minor lines would crowd it
+        # Behind the curves, as matplotlib draws it: pyqtgraph puts axes (and so the grid)
+        # above the data, and an opaque grid line hid a flat curve that lay on a tick.
+        axis.setZValue(-1)
     # Peak downsampling to the view's pixel width, and only what is in view is processed.
     plot.setDownsampling(auto=True, mode="peak")
     plot.setClipToView(True)

@@ -60,8 +60,9 @@ def y_extent(lo: float, hi: float, current: tuple[float, float] | None
         # A falling loss leaves at the bottom again and again: room for where it goes.
         below = HEADROOM if lo < current[0] else MARGIN
         above = HEADROOM if hi > current[1] else MARGIN
-    if span <= 0:  # a flat line: a band around it
-        span = max(abs(hi), 1e-9)
+    if span <= 0:  # a flat line (a fixed temperature): half its value either side
+        half = 0.5 * abs(hi) if abs(hi) > 1e-12 else 1.0
+        return lo - half, hi + half
     return lo - below * span, hi + above * span
 
 
@@ -74,6 +75,7 @@ class RangeFollower:
 
     def __init__(self, plot, bounds: Callable[[], Bounds | None], *, follow_x: bool = True,
                  fixed_y: tuple[float, float] | None = None):
+        self.plot = plot
         self.vb = plot.vb
         self.bounds = bounds
         self.follow_x = follow_x
@@ -86,10 +88,14 @@ class RangeFollower:
             self.vb.setRange(yRange=fixed_y, padding=0.02)
         self.vb.sigRangeChangedManually.connect(self._on_user_range)
         self.vb.sigStateChanged.connect(self._on_state_changed)
+        # pyqtgraph shows its "A" button whenever its own auto-range is off, which it always
+        # is here: show it only once the user has taken the view over.
+        plot.hideButtons()
 
     def restart(self) -> None:
         """Follow again from scratch (a new run, or the user asked for auto-range)."""
         self.following = True
+        self.plot.hideButtons()
         self._x = self._y = None
         if self.fixed_y is not None:
             self.vb.setRange(yRange=self.fixed_y, padding=0.02)
@@ -112,6 +118,7 @@ class RangeFollower:
 
     def _on_user_range(self, *_):
         self.following = False
+        self.plot.showButtons()
 
     def _on_state_changed(self, *_):
         # pyqtgraph's "A" button (or its menu) turned its own auto-range on: follow again,
