@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 import pytest
@@ -120,3 +121,13 @@ def test_training_runs_below_the_gui_threads_priority(qtbot, folder):
         ctl._launch(Recording(tiny_config(folder), None, EventBuffer()))
     assert seen["training"] == min(19, gui + TRAINING_NICE)
     assert thread_nice() == gui
+
+
+def test_a_run_leaves_no_python_thread_object_behind(qtbot, folder):
+    """The training QThread is not one Python started: asking ``threading`` about it would
+    register a dummy Thread that outlives it (and made the 20-cycle test flaky)."""
+    before = threading.active_count()
+    ctl = TrainingController()
+    with qtbot.waitSignal(ctl.finished, timeout=60_000):
+        ctl.start(tiny_config(folder), None)
+    assert threading.active_count() == before, threading.enumerate()

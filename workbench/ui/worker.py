@@ -164,8 +164,9 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         # Before any torch work on this thread, so torch's worker threads inherit it: the
         # run uses every core, below the GUI thread's priority (``thread_priority``). Never
-        # on the main thread: that could not be undone.
-        if threading.current_thread() is not threading.main_thread():
+        # on the main thread: that could not be undone. (get_ident, not current_thread():
+        # on a thread Python did not start, that registers a dummy Thread that outlives it.)
+        if threading.get_ident() != threading.main_thread().ident:
             lower_current_thread()
         if self.sequence is not None:
             end = self._run_sequence()
