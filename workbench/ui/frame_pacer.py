@@ -6,7 +6,7 @@ Why a budget: the training thread and the GUI thread share one interpreter lock.
 GUI thread runs Python (pyqtgraph lays out axes, bounds and curves in Python), the training
 thread waits for the lock between its operations, even with a core to itself. Measured with
 the document's autoencoder on 2 cores (``workbench bench --only gui``): a GUI thread busy 33%
-of the time at 25 Hz made training 30-50% slower than the same run with nothing drawn. The
+of the time at 25 Hz made training 20-50% slower than the same run with nothing drawn. The
 Training tab's own frames are now cheap enough to stay within the budget at 25 Hz; the
 pacer is for views, data and machines where they are not.
 

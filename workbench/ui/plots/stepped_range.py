@@ -3,15 +3,15 @@
 pyqtgraph's auto-range fits the view to the data after every ``setData``: while training
 streams in, the step axis grows each frame, so every frame re-lays out both axes and
 re-projects every curve. Measured on a Training tab of four terms fed two steps a frame
-(``python -m workbench.bench.plots`` has the million-point case; this is the few-point one):
-8.2 ms of GUI-thread time a frame with auto-range, 3.4 ms with a view that stays put.
+(median of 150 frames): 8.2-9.5 ms of GUI-thread time a frame with auto-range, 3.4 ms with
+a fixed view, 4.5-4.7 ms with this follower. ``workbench bench --only plots`` reports it
+(the live-frame row).
 
 So the view changes only when the data leaves it: the step axis then extends to the next
 round number (1, 1.5, 2, 3, 4, 5, 6, 8 x 10^k), and the value axis is refitted with a
 margin (a wider one on the side the data left by), or when the data fills less than half
-of it. As with pyqtgraph's own auto-range,
-a pan or zoom by the user stops the following; the plot's "A" button (or a new run)
-starts it again.
+of it. As with pyqtgraph's own auto-range, a pan or zoom by the user stops the following;
+the plot's "A" button (shown only then) or a new run starts it again.
 """
 
 from __future__ import annotations
