@@ -97,6 +97,18 @@ def test_a_pan_by_the_user_stops_the_following_and_auto_starts_it_again(plot):
     assert not any(box.state["autoRange"])  # in steps, not pyqtgraph's every-frame refit
 
 
+def test_view_all_in_the_menu_follows_again(plot):
+    box = plot.losses.plot.vb
+    plot.add_steps(steps(1, 50))
+    box.setRange(xRange=(10, 20), padding=0)
+    box.sigRangeChangedManually.emit([True, True])
+    assert not plot.losses.range.following
+    box.menu.viewAll.trigger()  # right-click > View All
+    assert plot.losses.range.following
+    plot.add_steps(steps(51, 120))
+    assert inside(box, plot.losses.steps["loss"].series)
+
+
 def test_log_scale_fits_the_logarithms(plot):
     plot.smoothing_slider.setValue(0)
     plot.add_steps(steps(1, 300))

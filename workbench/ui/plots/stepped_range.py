@@ -11,7 +11,8 @@ So the view changes only when the data leaves it: the step axis then extends to 
 round number (1, 1.5, 2, 3, 4, 5, 6, 8 x 10^k), and the value axis is refitted with a
 margin (a wider one on the side the data left by), or when the data fills less than half
 of it. As with pyqtgraph's own auto-range, a pan or zoom by the user stops the following;
-the plot's "A" button (shown only then) or a new run starts it again.
+the plot's "A" button (shown only then), its menu's "View All", or a new run starts it
+again.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class RangeFollower:
         # pyqtgraph shows its "A" button whenever its own auto-range is off, which it always
         # is here: show it only once the user has taken the view over.
         plot.hideButtons()
+        # The view's context menu "View All" fits once; here it also follows again.
+        if self.vb.menu is not None:
+            self.vb.menu.viewAll.triggered.connect(lambda *_: self.restart())
 
     def restart(self) -> None:
         """Follow again from scratch (a new run, or the user asked for auto-range)."""
