@@ -11,6 +11,7 @@ created once per term; every call makes one ``setData`` per curve it changed
 from __future__ import annotations
 
 import itertools
+import math
 import zlib
 
 import numpy as np
@@ -254,9 +255,7 @@ class CurvePanel:
             xs += (s.x[0], s.x[-1])
             shown = [s.y] if isinstance(c, EpochCurve) or s.smoothing == 0 else [s.smoothed, s.y]
             for y in shown:
-                y = y[y > 0] if log_y else y[np.isfinite(y)]
-                if y.size:
-                    ys += (float(y.min()), float(y.max()))
+                ys += _extent(y[y > 0] if log_y else y)
         if not ys:
             return None
         y0, y1 = min(ys), max(ys)
@@ -327,6 +326,19 @@ class CurvePanel:
             lines.append(f"<i>validation, step {val[0][2][0]:.0f}:</i> &nbsp; " + " &nbsp; ".join(
                 _entry(name.removeprefix("val "), colour, got[1]) for name, colour, got in val))
         return [line for line in lines if line]
+
+
+def _extent(y: np.ndarray) -> tuple[float, ...]:
+    """(min, max) of the finite values of ``y``, () when there are none. fmin/fmax skip NaN
+    (a missing metric) without copying: this runs every frame, over up to a cap of points
+    a curve; only an infinite value needs the filtered copy."""
+    if not y.size:
+        return ()
+    lo, hi = float(np.fmin.reduce(y)), float(np.fmax.reduce(y))
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    y = y[np.isfinite(y)]
+    return (float(y.min()), float(y.max())) if y.size else ()
 
 
 def _entry(name: str, colour: str, value: str) -> str:
