@@ -14,8 +14,10 @@ algorithm, so its own loop and the workbench's Trainer can be timed on identical
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -180,6 +182,14 @@ def make_data(n: int, epochs: int, folder: Path | None = None, seed: int = 0) ->
                             seed=seed)
     return DocumentData(torch.from_numpy(text), torch.from_numpy(image),
                         torch.from_numpy(labels), npz, cfg, table, dataset)
+
+
+@contextmanager
+def temporary_data(n: int, epochs: int, seed: int = 0) -> Iterator[DocumentData]:
+    """:func:`make_data` in a temporary folder, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="workbench-bench-",
+                                     ignore_cleanup_errors=True) as folder:
+        yield make_data(n, epochs, Path(folder), seed)
 
 
 # (pairs, epochs) -> the best time of the document's loop measured in this process, so the

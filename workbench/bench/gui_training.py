@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from ..ui.worker import EventBuffer, TrainingController, TrainingWorker
 from .document import DocumentAutoencoder
-from .result import Result, lateness_ms, percentile
+from .result import Result, json_from_child, lateness_ms, percentile
 
 GUI_TARGET = 1.0  # x the document's samples/s, with the GUI live
 HEARTBEAT_MS = 10
@@ -44,17 +40,13 @@ def run(quick: bool) -> list[Result]:
     from .training import sizes
 
     n, epochs, repeats = sizes(quick)
-    folder = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
-    try:
-        data = D.make_data(n, epochs, folder)
+    with D.temporary_data(n, epochs) as data:
         # Alternated, best of ``repeats`` each, as the headless measure does: a burst of
         # load from another process then hurts one try of each, not one contender.
         doc_s, runs = float("inf"), []
         for _ in range(repeats):
             doc_s = min(doc_s, D.time_document_loop(data, epochs, fresh=True))
             runs.append(run_child(n, epochs, IDLE_S))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     samples = n * epochs
     gui = min(runs, key=lambda r: r["seconds"])
     doc_sps, gui_sps = samples / doc_s, samples / gui["seconds"]
@@ -86,11 +78,10 @@ def run_child(pairs: int, epochs: int, idle_s: float) -> dict:
     """One GUI try in a fresh process; what :func:`train_in_gui` returned there."""
     cmd = [sys.executable, "-m", "workbench.bench.gui_training", "--child", "--pairs",
            str(pairs), "--epochs", str(epochs), "--idle", str(idle_s)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the GUI try failed (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-1500:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    got = json_from_child(cmd)
+    if "error" in got:
+        raise RuntimeError(f"the GUI try failed: {got['error']}")
+    return got
 
 
 def child(pairs: int, epochs: int, idle_s: float) -> dict:
@@ -100,15 +91,11 @@ def child(pairs: int, epochs: int, idle_s: float) -> dict:
     from . import document as D
     from .training import _trainer_fit
 
-    folder = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
-    try:
-        data = D.make_data(pairs, epochs, folder)
+    with D.temporary_data(pairs, epochs) as data:
         warm = threading.Thread(target=_trainer_fit, args=(data,))
         warm.start()
         warm.join()
         return train_in_gui(data, idle_s=idle_s)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

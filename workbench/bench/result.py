@@ -79,6 +79,17 @@ def best_alternated(contenders: dict[str, Callable[[], float]], repeats: int
     return best
 
 
+def json_from_child(cmd: list[str], env: dict[str, str] | None = None) -> dict:
+    """Run ``cmd`` (a measure's child process) and read the JSON object on its last line of
+    output; ``{"error": <the end of its stderr>}`` when it fails."""
+    import json
+    import subprocess
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-1500:]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def peak_rss_mb() -> float | None:
     """This process's peak resident memory so far (MB), None where the OS does not say.
 

@@ -8,10 +8,6 @@ end-of-run embedding snapshot; no validation split is held out, as the document 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 from .result import Result, best_alternated, best_time
 
 HEADLESS_TARGET = 1.3  # x the document's samples/s
@@ -29,16 +25,12 @@ def run(quick: bool) -> list[Result]:
     from . import document as D
 
     n, epochs, repeats = sizes(quick)
-    folder = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
-    try:
-        data = D.make_data(n, epochs, folder)
+    with D.temporary_data(n, epochs) as data:
         _warm_up(data)
         times = best_alternated({
             "document": lambda: D.time_document_loop(data, epochs, fresh=True),
             "workbench": lambda: best_time(lambda: _trainer_fit(data), 1),
             "floor": lambda: _floor(data, epochs)}, repeats)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     samples = n * epochs
     doc_sps, wb_sps = samples / times["document"], samples / times["workbench"]
     common = {"pairs": n, "epochs": epochs, "repeats": repeats,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.bench.result import peak_rss_mb, proc_status_mb, rss_mb
+from workbench.bench.result import json_from_child, peak_rss_mb, proc_status_mb, rss_mb
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220),
            "yellow": (230, 210, 30), "purple": (140, 50, 170), "orange": (240, 140, 20)}
@@ -166,10 +165,7 @@ def run_child(args, step: str, env: dict[str, str] | None = None) -> dict:
     cmd = [sys.executable, "-m", "workbench.tools.scale_check", "--child", step,
            "--dir", args.dir, "--image-size", str(args.image_size), "--epochs",
            str(args.epochs), "--batch", str(args.batch)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if proc.returncode != 0:
-        return {"error": proc.stderr.strip()[-1500:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json_from_child(cmd, env)
 
 
 def main(argv: list[str] | None = None) -> int:
