@@ -10,6 +10,7 @@ budget (``ui.frame_pacer``), decides how often the curves are fed while training
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from .result import Result, percentile, rss_mb
 
@@ -56,25 +57,37 @@ def run(quick: bool) -> list[Result]:
     ]
 
 
+@contextmanager
+def shown(widget, width: int, height: int):
+    """``widget`` shown at ``width`` x ``height`` for the block, then closed and deleted."""
+    from .qt import application
+
+    app = application()
+    widget.resize(width, height)
+    widget.show()
+    app.processEvents()
+    try:
+        yield app
+    finally:
+        widget.close()
+        widget.deleteLater()
+        app.processEvents()
+
+
 def stream(total: int, frames: int) -> dict:
     """Stream ``total`` steps of every term in ``frames`` batches into a shown LossPlot."""
     import numpy as np
 
     from ..core.training.events import FitStarted, StepLogged
     from ..ui.plots.loss_plot import LossPlot
-    from .qt import application
 
-    app = application()
     plot = LossPlot()
-    plot.resize(900, 600)
-    plot.show()
-    app.processEvents()
-    per_frame = -(-total // frames)
-    plot.reset(FitStarted("autoencoder", "mean", 1, 1, total, total * 64, 0, "cpu", 0))
-    rng = np.random.default_rng(0)
-    append_ms, redraw_ms = [], []
-    before = rss_mb()
-    try:
+    with shown(plot, 900, 600) as app:
+        per_frame = -(-total // frames)
+        plot.reset(FitStarted("autoencoder", "mean", 1, 1, total, total * 64, 0, "cpu", 0))
+        rng = np.random.default_rng(0)
+        append_ms, redraw_ms = [], []
+        before = rss_mb()
         for start in range(1, total + 1, per_frame):
             stop = min(total + 1, start + per_frame)
             k = np.arange(start, stop)
@@ -96,10 +109,6 @@ def stream(total: int, frames: int) -> dict:
         after = rss_mb()
         stored = {name: len(c.series) for name, c in plot.losses.steps.items()}
         cap = next(iter(plot.losses.steps.values())).series.cap
-    finally:
-        plot.close()
-        plot.deleteLater()
-        app.processEvents()
     growth = (after - before) if before is not None and after is not None else float("nan")
     return {"append_ms": append_ms, "redraw_ms": redraw_ms, "stored": stored, "cap": cap,
             "rss_growth_mb": growth}
@@ -112,17 +121,12 @@ def live_frames(frames: int) -> list[float]:
 
     from ..core.training.events import FitStarted, StepLogged
     from ..ui.plots.training_view import TrainingView
-    from .qt import application
 
-    app = application()
     view = TrainingView()
-    view.resize(1000, 700)
-    view.show()
-    app.processEvents()
-    view.reset(FitStarted("autoencoder", "mean", 1, 1, 32, 2048, 0, "cpu", 0))
-    rng = np.random.default_rng(0)
-    out = []
-    try:
+    with shown(view, 1000, 700) as app:
+        view.reset(FitStarted("autoencoder", "mean", 1, 1, 32, 2048, 0, "cpu", 0))
+        rng = np.random.default_rng(0)
+        out = []
         for frame in range(frames):
             steps = [StepLogged(k, 1 + k // 32, 0.0, {
                 t: float(np.exp(-k / 100) + 0.1 * i + rng.normal(0, 0.02))
@@ -133,8 +137,4 @@ def live_frames(frames: int) -> list[float]:
             view.repaint()
             app.processEvents()
             out.append((time.thread_time() - t0) * 1000)
-    finally:
-        view.close()
-        view.deleteLater()
-        app.processEvents()
     return out
