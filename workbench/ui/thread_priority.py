@@ -31,10 +31,9 @@ def lower_current_thread(increment: int = TRAINING_NICE) -> bool:
     its work (the GUI's training thread does)."""
     if not sys.platform.startswith("linux") or increment <= 0:
         return False
-    tid = threading.get_native_id()
     try:
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + increment))
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       min(19, thread_nice() + increment))
     except OSError:  # a sandbox that forbids it: train at the same priority
         return False
     return True

@@ -31,7 +31,6 @@ from ..core.training.callbacks import Callback
 from ..core.training.events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot,
                                     EpochEnded, FitEnded, FitStarted, GeneratedSamples,
                                     StepLogged)
-from .frame_pacer import FASTEST_MS as DRAIN_INTERVAL_MS
 from .frame_pacer import FramePacer
 from .thread_priority import lower_current_thread
 
@@ -292,10 +291,9 @@ class TrainingController(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._buffer: EventBuffer | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(DRAIN_INTERVAL_MS)
-        self._timer.timeout.connect(self._drain)
         self.pacer = FramePacer()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._drain)
         self.paused = False
 
     @property
