@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -135,6 +136,20 @@ def test_scale_measure_reports_both_loads(monkeypatch):
         "scale: cached load, 40 pairs, peak memory"]
     assert all(r["unit"] == "MB" and r["workbench"] >= r["baseline"] > 0 for r in rows)
     assert all(r["details"]["pairs"] == 40 for r in rows)
+
+
+def test_the_plot_measure_makes_its_own_application(tmp_path):
+    """Run as the command runs it, in a process with no QApplication yet (the tests' own
+    qapp fixture would hide a widget built before it)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c",
+                           "from workbench.bench import plots; plots.sizes = lambda q: (2000, 4);"
+                           " print(len(plots.run(True)))"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "3"
 
 
 def test_bench_command_json(capsys):

@@ -58,16 +58,18 @@ def run(quick: bool) -> list[Result]:
 
 
 @contextmanager
-def shown(widget, width: int, height: int):
-    """``widget`` shown at ``width`` x ``height`` for the block, then closed and deleted."""
+def shown(make, width: int, height: int):
+    """A widget made by ``make()`` (once the application exists) shown at ``width`` x
+    ``height`` for the block, then closed and deleted; yields (application, widget)."""
     from .qt import application
 
     app = application()
+    widget = make()
     widget.resize(width, height)
     widget.show()
     app.processEvents()
     try:
-        yield app
+        yield app, widget
     finally:
         widget.close()
         widget.deleteLater()
@@ -81,8 +83,7 @@ def stream(total: int, frames: int) -> dict:
     from ..core.training.events import FitStarted, StepLogged
     from ..ui.plots.loss_plot import LossPlot
 
-    plot = LossPlot()
-    with shown(plot, 900, 600) as app:
+    with shown(LossPlot, 900, 600) as (app, plot):
         per_frame = -(-total // frames)
         plot.reset(FitStarted("autoencoder", "mean", 1, 1, total, total * 64, 0, "cpu", 0))
         rng = np.random.default_rng(0)
@@ -122,8 +123,7 @@ def live_frames(frames: int) -> list[float]:
     from ..core.training.events import FitStarted, StepLogged
     from ..ui.plots.training_view import TrainingView
 
-    view = TrainingView()
-    with shown(view, 1000, 700) as app:
+    with shown(TrainingView, 1000, 700) as (app, view):
         view.reset(FitStarted("autoencoder", "mean", 1, 1, 32, 2048, 0, "cpu", 0))
         rng = np.random.default_rng(0)
         out = []
