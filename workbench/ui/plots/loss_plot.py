@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
+from .live_curve import LiveCurve
 from .series import DEFAULT_CAP, Series, step_columns
 from .stepped_range import Bounds, RangeFollower
 
@@ -135,11 +136,11 @@ class StepCurve:
         self.name = name
         self.colour = colour
         self.series = Series(cap=cap, smoothing=smoothing)
-        self.raw = configure_curve(pg.PlotDataItem(pen=pg.mkPen(over_white(colour, RAW_ALPHA),
-                                                                width=1)))
+        # Light curve items (``live_curve``): these are redrawn at every frame of a run.
+        self.raw = LiveCurve(pg.mkPen(over_white(colour, RAW_ALPHA), width=1))
         self.raw.setZValue(-1)
         # One pixel wide: Qt strokes wider pens as polygons, several times slower per segment.
-        self.main = configure_curve(pg.PlotDataItem(pen=pg.mkPen(colour, width=1), name=name))
+        self.main = LiveCurve(pg.mkPen(colour, width=1), name=name)
         plot.addItem(self.raw)
         plot.addItem(self.main)
         self.raw.setVisible(smoothing > 0)
@@ -152,10 +153,10 @@ class StepCurve:
     def redraw(self) -> None:
         s = self.series
         if s.smoothing > 0:
-            self.raw.setData(s.x, s.y)
-            self.main.setData(s.x, s.smoothed)
+            self.raw.show_data(s.x, s.y)
+            self.main.show_data(s.x, s.smoothed)
         else:
-            self.main.setData(s.x, s.y)
+            self.main.show_data(s.x, s.y)
 
     def set_smoothing(self, weight: float) -> None:
         self.series.set_smoothing(weight)
@@ -296,18 +297,19 @@ class CurvePanel:
         self.range.update()
 
     def add_steps(self, x: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        for name, y in columns.items():
-            c = self.step_curve(name)
-            c.series.extend(x, y)
-            c.redraw()
-        self.range.update()
+        self._extend([self.step_curve(name) for name in columns], x, columns.values())
 
     def add_epoch_values(self, x: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        for name, y in columns.items():
-            c = self.epoch_curve(name)
+        self._extend([self.epoch_curve(name) for name in columns], x, columns.values())
+
+    def _extend(self, curves, x: np.ndarray, ys) -> None:
+        for c, y in zip(curves, ys):
             c.series.extend(x, y)
-            c.redraw()
+        # The view first, from the series: each curve then draws once, clipped to the range
+        # it is shown in, instead of again when the view moves to take in its new points.
         self.range.update()
+        for c in curves:
+            c.redraw()
 
     def nearest_step(self, x: float) -> float:
         """The stored step nearest to ``x`` (of the first train curve), so the readout names
