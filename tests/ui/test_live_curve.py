@@ -94,3 +94,20 @@ def test_auto_range_sees_the_whole_data_not_the_part_drawn(plot):
     plot.vb.autoRange(padding=0)
     (x0, x1), _ = plot.vb.viewRange()
     assert x0 <= 0 and x1 >= 9_999  # (plus the pen's few pixels)
+
+
+def test_a_resized_view_thins_for_its_new_width(plot, qtbot):
+    rng = np.random.default_rng(1)
+    x = np.arange(1.0, 100_001.0)
+    curve = LiveCurve(pg.mkPen("k"))
+    plot.addItem(curve)
+    plot.vb.setRange(xRange=(1, 100_000), padding=0)
+    curve.show_data(x, rng.normal(size=x.size))
+    narrow = plot.vb.width()
+    assert len(curve.getData()[0]) <= 2 * narrow + 2
+    widget = plot.getViewWidget()
+    widget.resize(900, 300)
+    qtbot.waitUntil(lambda: plot.vb.width() > narrow + 300)
+    qtbot.waitUntil(lambda: len(curve.getData()[0]) > 2 * narrow + 2)
+    assert len(curve.getData()[0]) <= 2 * plot.vb.width() + 2
+

@@ -93,7 +93,7 @@ class LiveCurve(pg.PlotCurveItem):
         columns = 0
         if vb is not None and (self._clip or self._auto_peaks):
             (x0, x1), _ = vb.viewRange()
-            columns = max(int(vb.width()), 1)
+            columns = int(vb.width())  # 0 before the first layout: every point is drawn
             if self._clip:
                 part = in_view(x, x0, x1)
                 x, y = x[part], y[part]
