@@ -69,6 +69,7 @@ class LiveCurve(pg.PlotCurveItem):
         self._manual_ds = 1
         self._full_bounds: list | None = None  # [x bounds, y bounds], of the whole data
         self._drawn_bounds = False  # inside boundingRect
+        self._drawn: list = [(None, None), (None, None)]  # bounds of what is drawn
 
     # -- data --------------------------------------------------------------------------
     def show_data(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -106,6 +107,7 @@ class LiveCurve(pg.PlotCurveItem):
             if len(x) > 2 * covered:
                 per_bucket = max(per_bucket, math.ceil(len(x) / covered))
         x, y = peaks(x, y, per_bucket)
+        self._drawn = [_bounds(x), _bounds(y)]
         # "finite" leaves a gap at a NaN (a missing value, or log10 of a value <= 0); with
         # every point finite pyqtgraph takes its plain path.
         self.setData(x, y, connect="finite")
@@ -149,7 +151,9 @@ class LiveCurve(pg.PlotCurveItem):
         """For the view's auto-range: bounds of the whole data in view coordinates (log10 on
         a log value axis), not only of the part drawn now."""
         if self._drawn_bounds:
-            return super().dataBounds(ax, frac, orthoRange)
+            # Taken at render time: pyqtgraph's own reduces the arrays again, in a warnings
+            # context, at every new bounding rect. (The pens here are cosmetic: no padding.)
+            return self._drawn[ax]
         if self._full_bounds is None:
             self._full_bounds = [_bounds(self._x), _bounds(self._values(self._y))]
         return self._full_bounds[ax]
