@@ -43,8 +43,8 @@ def peaks(x: np.ndarray, y: np.ndarray, per_bucket: int) -> tuple[np.ndarray, np
         lo = np.append(lo, low[full:].argmin())
         hi = np.append(hi, high[full:].argmax())
     idx = (np.sort(np.stack([lo, hi], axis=1), axis=1) + starts[:, None]).ravel()
-    # Both at the run's first x: a run is one pixel column wide, and Qt rasterises the
-    # resulting vertical strokes faster than the zig-zag through the points' own x.
+    # Both at the run's first x, as pyqtgraph's peak mode places them: a run spans at most
+    # one pixel column, so the picture is the same.
     return np.repeat(x[starts], 2), y[idx]
 
 
@@ -107,7 +107,7 @@ class LiveCurve(pg.PlotCurveItem):
             if len(x) > 2 * covered:
                 per_bucket = max(per_bucket, math.ceil(len(x) / covered))
         x, y = peaks(x, y, per_bucket)
-        self._drawn = [_bounds(x), _bounds(y)]
+        self._drawn = [finite_bounds(x), finite_bounds(y)]
         # "finite" leaves a gap at a NaN (a missing value, or log10 of a value <= 0); with
         # every point finite pyqtgraph takes its plain path.
         self.setData(x, y, connect="finite")
@@ -155,11 +155,13 @@ class LiveCurve(pg.PlotCurveItem):
             # context, at every new bounding rect. (The pens here are cosmetic: no padding.)
             return self._drawn[ax]
         if self._full_bounds is None:
-            self._full_bounds = [_bounds(self._x), _bounds(self._values(self._y))]
+            self._full_bounds = [finite_bounds(self._x), finite_bounds(self._values(self._y))]
         return self._full_bounds[ax]
 
 
-def _bounds(v: np.ndarray) -> tuple[float | None, float | None]:
+def finite_bounds(v: np.ndarray) -> tuple[float | None, float | None]:
+    """(min, max) of the finite values of ``v``, (None, None) when there are none. fmin and
+    fmax skip NaN without a copy; only an infinite value needs the filtered copy."""
     if not v.size:
         return None, None
     lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))

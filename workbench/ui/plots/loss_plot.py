@@ -11,7 +11,6 @@ created once per term; every call makes one ``setData`` per curve it changed
 from __future__ import annotations
 
 import itertools
-import math
 import zlib
 
 import numpy as np
@@ -20,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
-from .live_curve import LiveCurve
+from .live_curve import LiveCurve, finite_bounds
 from .series import DEFAULT_CAP, Series, step_columns
 from .stepped_range import Bounds, RangeFollower
 
@@ -331,16 +330,10 @@ class CurvePanel:
 
 
 def _extent(y: np.ndarray) -> tuple[float, ...]:
-    """(min, max) of the finite values of ``y``, () when there are none. fmin/fmax skip NaN
-    (a missing metric) without copying: this runs every frame, over up to a cap of points
-    a curve; only an infinite value needs the filtered copy."""
-    if not y.size:
-        return ()
-    lo, hi = float(np.fmin.reduce(y)), float(np.fmax.reduce(y))
-    if math.isfinite(lo) and math.isfinite(hi):
-        return lo, hi
-    y = y[np.isfinite(y)]
-    return (float(y.min()), float(y.max())) if y.size else ()
+    """(min, max) of the finite values of ``y``, () when there are none (this runs every
+    frame, over up to a cap of points a curve)."""
+    lo, hi = finite_bounds(y)
+    return () if lo is None else (lo, hi)
 
 
 def _entry(name: str, colour: str, value: str) -> str:
