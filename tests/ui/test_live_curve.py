@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
-from workbench.ui.plots.live_curve import LiveCurve, finite_bounds, in_view, peaks
+from workbench.ui.plots.live_curve import LiveCurve, in_view, peaks
 
 
 def test_peaks_keeps_each_runs_minimum_and_maximum_in_order():
@@ -32,13 +32,6 @@ def test_peaks_skips_nan_and_keeps_a_gap_where_a_run_has_no_value():
     _, py = peaks(x, y, 3)
     assert py[:2].tolist() == [2.0, 1.0]
     assert np.isnan(py[2:]).all()
-
-
-def test_finite_bounds_skip_nan_and_infinite_values():
-    assert finite_bounds(np.array([2.0, np.nan, -1.0])) == (-1.0, 2.0)
-    assert finite_bounds(np.array([np.inf, 3.0, -np.inf, 1.0])) == (1.0, 3.0)
-    assert finite_bounds(np.array([np.nan, np.nan])) == (None, None)
-    assert finite_bounds(np.zeros(0)) == (None, None)
 
 
 def test_in_view_takes_one_point_past_each_edge():

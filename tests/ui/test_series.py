@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.ui.plots.series import Series, ema
+from workbench.ui.plots.series import Series, ema, finite_bounds
 
 
 def tensorboard_smoothing(values, weight):
@@ -122,3 +122,10 @@ def test_the_store_needs_no_qt():
     code = ("import sys, workbench.ui.plots.series; "
             "sys.exit(any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_finite_bounds_skip_nan_and_infinite_values():
+    assert finite_bounds(np.array([2.0, np.nan, -1.0])) == (-1.0, 2.0)
+    assert finite_bounds(np.array([np.inf, 3.0, -np.inf, 1.0])) == (1.0, 3.0)
+    assert finite_bounds(np.array([np.nan, np.nan])) == (None, None)
+    assert finite_bounds(np.zeros(0)) == (None, None)

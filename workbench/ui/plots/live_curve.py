@@ -24,28 +24,18 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
+from .series import finite_bounds, peak_indices
+
 _EMPTY = np.zeros(0)
 
 
 def peaks(x: np.ndarray, y: np.ndarray, per_bucket: int) -> tuple[np.ndarray, np.ndarray]:
-    """The minimum and the maximum of each run of ``per_bucket`` points, in x order (the
-    last, shorter run too). A run whose values are all NaN keeps one NaN: a gap stays one."""
-    n = len(x)
-    if per_bucket <= 1 or n <= 2:
+    """The minimum and the maximum of each run of ``per_bucket`` points (the last, shorter
+    run too), in x order, both at the run's first x as pyqtgraph's peak mode places them: a
+    run spans at most one pixel column, so the picture is the same."""
+    if per_bucket <= 1 or len(x) <= 2:
         return x, y
-    full = n // per_bucket * per_bucket
-    starts = np.arange(0, n, per_bucket)
-    nan = np.isnan(y)
-    low, high = (np.where(nan, np.inf, y), np.where(nan, -np.inf, y)) if nan.any() else (y, y)
-    lo = low[:full].reshape(-1, per_bucket).argmin(axis=1)
-    hi = high[:full].reshape(-1, per_bucket).argmax(axis=1)
-    if full < n:  # the tail run
-        lo = np.append(lo, low[full:].argmin())
-        hi = np.append(hi, high[full:].argmax())
-    idx = (np.sort(np.stack([lo, hi], axis=1), axis=1) + starts[:, None]).ravel()
-    # Both at the run's first x, as pyqtgraph's peak mode places them: a run spans at most
-    # one pixel column, so the picture is the same.
-    return np.repeat(x[starts], 2), y[idx]
+    return np.repeat(x[::per_bucket], 2), y[peak_indices(y, per_bucket)]
 
 
 def in_view(x: np.ndarray, x0: float, x1: float) -> slice:
@@ -157,15 +147,3 @@ class LiveCurve(pg.PlotCurveItem):
         if self._full_bounds is None:
             self._full_bounds = [finite_bounds(self._x), finite_bounds(self._values(self._y))]
         return self._full_bounds[ax]
-
-
-def finite_bounds(v: np.ndarray) -> tuple[float | None, float | None]:
-    """(min, max) of the finite values of ``v``, (None, None) when there are none. fmin and
-    fmax skip NaN without a copy; only an infinite value needs the filtered copy."""
-    if not v.size:
-        return None, None
-    lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))
-    if math.isfinite(lo) and math.isfinite(hi):
-        return lo, hi
-    v = v[np.isfinite(v)]
-    return (float(v.min()), float(v.max())) if v.size else (None, None)

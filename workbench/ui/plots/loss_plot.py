@@ -19,8 +19,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
-from .live_curve import LiveCurve, finite_bounds
-from .series import DEFAULT_CAP, Series, step_columns
+from .live_curve import LiveCurve
+from .series import DEFAULT_CAP, Series, finite_bounds, step_columns
 from .stepped_range import Bounds, RangeFollower
 
 # matplotlib's tab10: distinct, readable on white, familiar from papers.
@@ -254,8 +254,10 @@ class CurvePanel:
                 continue
             xs += (s.x[0], s.x[-1])
             shown = [s.y] if isinstance(c, EpochCurve) or s.smoothing == 0 else [s.smoothed, s.y]
-            for y in shown:
-                ys += _extent(y[y > 0] if log_y else y)
+            for y in shown:  # every frame, over up to a cap of points a curve
+                lo, hi = finite_bounds(y[y > 0] if log_y else y)
+                if lo is not None:
+                    ys += (lo, hi)
         if not ys:
             return None
         y0, y1 = min(ys), max(ys)
@@ -327,13 +329,6 @@ class CurvePanel:
             lines.append(f"<i>validation, step {val[0][2][0]:.0f}:</i> &nbsp; " + " &nbsp; ".join(
                 _entry(name.removeprefix("val "), colour, got[1]) for name, colour, got in val))
         return [line for line in lines if line]
-
-
-def _extent(y: np.ndarray) -> tuple[float, ...]:
-    """(min, max) of the finite values of ``y``, () when there are none (this runs every
-    frame, over up to a cap of points a curve)."""
-    lo, hi = finite_bounds(y)
-    return () if lo is None else (lo, hi)
 
 
 def _entry(name: str, colour: str, value: str) -> str:

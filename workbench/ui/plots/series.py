@@ -200,15 +200,7 @@ class Series:
     def _peaks(self, start: int, count: int, size: int, dest: int) -> int:
         """Write the min and max (in x order) of each ``size`` points of
         ``[start, start + count)`` at ``dest``; returns how many points it wrote."""
-        buckets = count // size
-        ys = self._buf[1, start:start + buckets * size].reshape(buckets, size)
-        nan = np.isnan(ys)  # a NaN never hides the peaks around it
-        lo = np.argmin(np.where(nan, np.inf, ys), axis=1)
-        hi = np.argmax(np.where(nan, -np.inf, ys), axis=1)
-        base = start + np.arange(buckets) * size
-        idx = np.empty(2 * buckets, dtype=np.intp)
-        idx[0::2] = base + np.minimum(lo, hi)
-        idx[1::2] = base + np.maximum(lo, hi)
+        idx = start + peak_indices(self._buf[1, start:start + count // size * size], size)
         self._buf[:, dest:dest + idx.size] = self._buf[:, idx]  # fancy index: a copy first
         return idx.size
 
@@ -217,6 +209,36 @@ class Series:
         count = self._n - src
         self._buf[:, dest:dest + count] = self._buf[:, src:self._n]  # numpy handles overlap
         self._n = dest + count
+
+
+def peak_indices(y: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the minimum and the maximum of each run of ``size`` points of ``y`` (the
+    last, shorter run too), two a run, in x order. A NaN never hides the peaks around it; a
+    run with no value gives its first index twice, so a gap stays one."""
+    n = len(y)
+    full = n // size * size
+    nan = np.isnan(y)
+    low, high = (np.where(nan, np.inf, y), np.where(nan, -np.inf, y)) if nan.any() else (y, y)
+    lo = low[:full].reshape(-1, size).argmin(axis=1)
+    hi = high[:full].reshape(-1, size).argmax(axis=1)
+    if full < n:  # the tail run
+        lo = np.append(lo, low[full:].argmin())
+        hi = np.append(hi, high[full:].argmax())
+    starts = np.arange(0, n, size)
+    first, second = np.minimum(lo, hi), np.maximum(lo, hi)
+    return (np.stack([first, second], axis=1) + starts[:, None]).ravel()
+
+
+def finite_bounds(v: np.ndarray) -> tuple[float | None, float | None]:
+    """(min, max) of the finite values of ``v``, (None, None) when there are none. fmin and
+    fmax skip NaN without a copy; only an infinite value needs the filtered copy."""
+    if not v.size:
+        return None, None
+    lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    v = v[np.isfinite(v)]
+    return (float(v.min()), float(v.max())) if v.size else (None, None)
 
 
 def step_columns(steps: list[StepLogged]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
