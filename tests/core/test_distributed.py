@@ -92,6 +92,47 @@ def test_one_process_trainer_has_no_group(dataset):
     assert trainer.dist is None and trainer.is_main
 
 
+class _NoSync:
+    """Stands in for the gradient averaging of a one-rank stand-in group."""
+
+    name = "none"
+
+    def begin_step(self, local_size: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_stop_arriving_after_the_ranks_agreed_waits_for_the_next_agreement(
+        dataset, monkeypatch):
+    """A Ctrl-C that lands on one rank between a step's all-reduce (which agreed to go on)
+    and the end of the step must not stop that rank alone: the others would enter the next
+    step's collective and fail with "connection closed by peer" (seen in CI). The rank
+    carries its wish into the next step's all-reduce, and all stop after that one."""
+    cfg = tiny_config("unused", "algorithm.name=contrastive", "fusion.name=mean",
+                      "training.batch_size=4", "training.epochs=50")
+    calls: list[bool] = []
+
+    def reduce_step(values, local_size, stop, device):
+        calls.append(stop)
+        if len(calls) == 1:
+            trainer.stop()  # the signal, just after the group agreed to go on
+            return values, local_size, False
+        return values, local_size, stop  # a one-rank group agrees with its rank
+
+    monkeypatch.setattr(distributed, "reduce_step", reduce_step)
+    monkeypatch.setattr(distributed, "broadcast_module", lambda model: None)
+    monkeypatch.setattr(distributed, "gradient_sync", lambda model, optim, ctx: _NoSync())
+    recorder = EventRecorder()
+    trainer = Trainer(cfg, dataset, callbacks=[recorder])
+    trainer.dist = distributed.Context(0, 2, 0, torch.device("cpu"), "gloo")
+    end = trainer.fit()
+    assert end.status == "stopped", end.reason
+    assert calls == [False, True]
+    assert [e.step for e in recorder.events if isinstance(e, StepLogged)] == [1, 2]
+
+
 # -- two processes against one -------------------------------------------------------------
 def _vary_caption_lengths(folder: Path, dest: Path) -> Path:
     """A copy of the shapes folder whose captions have 5 to 8 distinct words, so the share

@@ -237,10 +237,14 @@ class Trainer:
                     self.grad_sync.begin_step(samples)
                 losses = model.training_step(batch, self.optim)
                 values = {k: float(v) for k, v in losses.items()}
+                # Under torchrun only the agreed decision counts: a signal landing between
+                # the all-reduce and the check below would otherwise stop one rank alone and
+                # leave the others waiting in the next step's collective.
+                agreed_stop = False
                 if dist is not None:
-                    values, samples, stop = distributed.reduce_step(
+                    values, samples, agreed_stop = distributed.reduce_step(
                         values, samples, self.should_stop, self.device)
-                    if stop:
+                    if agreed_stop:
                         self.stop_event.set()
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 self.step += 1
@@ -253,7 +257,7 @@ class Trainer:
                     step=self.step, epoch=epoch,
                     epoch_progress=min(1.0, n_steps / steps_per_epoch), losses=values,
                     lr=self.optim.lr, samples=samples, seconds=self._elapsed()))
-                if self.should_stop and dist is not None:
+                if agreed_stop:
                     return self._stopped()
                 if self.is_main and \
                         time.perf_counter() - self._last_attention > ATTENTION_INTERVAL_S:
