@@ -73,3 +73,16 @@ def planted_index(index):
                                         dim=-1)
     planted.text_vectors = F.normalize(torch.randn(index.text_vectors.shape, generator=g), dim=-1)
     return planted
+
+
+def resave_checkpoint(src: str | Path, dest: Path, alter_model=None, **changes) -> Path:
+    """A copy of the checkpoint ``src`` at ``dest`` with its model state passed through
+    ``alter_model`` (edited in place) and any other saved field replaced by ``changes``."""
+    from workbench.core.training.checkpoint import load_checkpoint, save_checkpoint
+    payload = load_checkpoint(src)
+    if alter_model is not None:
+        alter_model(payload["model"])
+    fields = {"model_state": payload["model"], "optim_state": payload["optim"],
+              "epoch": payload["epoch"], "step": payload["step"], "config": payload["config"],
+              "info": payload["info"], "vocab": payload["vocab"], "rng": payload["rng"]}
+    return save_checkpoint(dest, **{**fields, **changes})

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fixtures import make_image_folder, make_npz, planted_index, tiny_config
+from fixtures import make_image_folder, make_npz, planted_index, resave_checkpoint, tiny_config
 from workbench.core import config as C
 from workbench.core.data import load_dataset, load_pairs
 from workbench.core.data.text import tokenize
 from workbench.core.retrieval import (DataMismatch, Results, RetrievalError, RetrievalIndex,
                                       run_dataset)
 from workbench.core.training import Trainer, build_algorithm
-from workbench.core.training.checkpoint import load_checkpoint, save_checkpoint
+from workbench.core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 PLANTED = "a blue circle number 3"  # a caption of the fixture (blue_circle_3.png)
 
@@ -155,19 +155,41 @@ def test_checkpoint_uses_the_runs_vocabulary_not_a_rebuilt_one(contrastive, tmp_
     """Token ids must be the ones the weights were trained with: a checkpoint whose vocabulary
     is ordered differently from one rebuilt from the data is used as saved."""
     _, ds, run = contrastive
-    payload = load_checkpoint(run / "checkpoints" / "last.pt")
-    words = payload["vocab"]["words"]
-    shuffled = words[:2] + words[2:][::-1]
-    path = save_checkpoint(tmp_path / "last.pt", model_state=payload["model"],
-                           optim_state=payload["optim"], epoch=1, step=1,
-                           config=payload["config"], info=payload["info"],
-                           vocab={"words": shuffled, "counts": payload["vocab"]["counts"]},
-                           rng=payload["rng"])
+    vocab = load_checkpoint(run / "checkpoints" / "last.pt")["vocab"]
+    shuffled = vocab["words"][:2] + vocab["words"][2:][::-1]
+    path = resave_checkpoint(run / "checkpoints" / "last.pt", tmp_path / "last.pt",
+                             vocab={"words": shuffled, "counts": vocab["counts"]}, epoch=1,
+                             step=1)
     loaded = RetrievalIndex.from_checkpoint(path)
     assert loaded.dataset.vocab.words == shuffled != ds.vocab.words
     row = 5
     assert loaded.dataset.vocab.decode(loaded.dataset.tokens[row].tolist()) == \
         ds.table.tokens[row]
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_the_model_is_refused_by_name(contrastive,
+                                                                           tmp_path):
+    """Weights from a workbench whose model for the configuration differed: the message names
+    the file and what differs, not torch's list of every key."""
+    _, _, run = contrastive
+
+    def rename_and_resize(state):
+        key = sorted(state)[0]
+        state["an_old_layer.weight"] = state.pop(key)
+        other = sorted(state)[-1]
+        state[other] = torch.zeros(3, 3)
+        rename_and_resize.names = (key, other)
+
+    path = resave_checkpoint(run / "checkpoints" / "last.pt", tmp_path / "old.pt",
+                             rename_and_resize)
+    with pytest.raises(CheckpointError) as info:
+        RetrievalIndex.from_checkpoint(path)
+    message = str(info.value)
+    missing, resized = rename_and_resize.names
+    assert message.startswith(f"{path}: its weights do not fit the model")
+    assert f"missing: {missing}" in message
+    assert "not in this model: an_old_layer.weight" in message
+    assert f"other shapes: {resized} (3, 3) where the model has" in message
 
 
 def test_checkpoint_with_the_sessions_table(contrastive, folder, tmp_path):

@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from fixtures import make_npz, tiny_config
+from fixtures import make_npz, resave_checkpoint, tiny_config
 from workbench.core.algorithms import ALGORITHMS, valid_fusions
 from workbench.core.data import load_dataset
 from workbench.core.errors import ConfigError, WorkbenchError
@@ -188,6 +188,17 @@ def test_resume_continues_at_the_right_step_with_the_optimiser_state(folder, dat
     straight = [e.losses for e in full_rec.of(StepLogged) if e.epoch == 3]
     again = [e.losses for e in res_rec.of(StepLogged)]
     assert again == [pytest.approx(s, rel=1e-5) for s in straight]
+
+
+def test_resuming_from_weights_that_do_not_fit_fails_with_the_reason(folder, dataset,
+                                                                     tmp_path):
+    end, _ = run(tiny_config(folder), dataset, run_dir=tmp_path / "a")
+    old = resave_checkpoint(end.checkpoint, tmp_path / "old.pt", lambda state: state.update(
+        an_old_layer_weight=state.pop(sorted(state)[0])))
+    resumed, _ = run(tiny_config(folder, "training.epochs=2"), dataset, resume_from=old)
+    assert resumed.status == "failed"
+    assert resumed.reason.startswith(f"{old}: its weights do not fit the model")
+    assert "Traceback" not in resumed.reason
 
 
 def test_checkpoint_is_plain_data(folder, dataset, tmp_path):

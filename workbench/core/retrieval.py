@@ -138,7 +138,7 @@ class RetrievalIndex:
         the data the run was trained on), else the data its config names, loaded again.
         The captions are tokenised with the run's own vocabulary and split as the run split
         them, so token ids and splits are the ones the weights were trained with."""
-        from .training.checkpoint import load_checkpoint
+        from .training.checkpoint import load_checkpoint, load_model_state
         from .training.trainer import build_algorithm
 
         path = Path(path)
@@ -166,7 +166,7 @@ class RetrievalIndex:
             raise DataMismatch(f"{path}: the data differs from what this run was trained "
                                  f"on ({diff[:300]}); open the run with its own data")
         model.prepare(dataset)  # graphs and statistics; saved statistics are loaded next
-        model.load_state_dict(payload["model"])
+        load_model_state(model, payload["model"], path)
         model.eval()
         run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
         about = {"run": run.name, "run_dir": str(run), "checkpoint": str(path),

@@ -5,7 +5,14 @@ G maps noise z (``params.noise_dim``) through one shared trunk to a pair: text a
 probabilities (or a feature vector for ``.npz`` data), image as pixels in [0, 1] (or a feature
 vector). D encodes each side (an MLP over the bag of words, a DCGAN-style convolutional
 encoder over pixels, an MLP over feature vectors), fuses them with the chosen fusion and
-scores the pair.
+scores the pair, plus a caption-times-image term (``projection``; Miyato & Koyama, 2018,
+"cGANs with Projection Discriminator"):
+
+    D(x_t, x_i) = head(F(e_t(x_t), e_i(x_i))) + <M e_t(x_t), e_i(x_i)> / sqrt(hidden_dim)
+
+The fused score alone barely learns the pairing: on the built-in emoji, D's outputs on true and
+on wrong captions stayed equal to four decimals for 20 epochs; the inner product judges the
+pairing directly, as the contrastive model's similarity does.
 
 D's loss averages its terms so that, at the equilibrium D = 1/2, every term and the total are
 ln 2 (the GUI draws that line); as in GAN-CLS, real pairs and all fakes weigh the same:
@@ -174,7 +181,7 @@ class Generator(nn.Module):
 class PairDiscriminator(nn.Module):
     """Encodes a caption (bag of words / vector) and an image, fuses them, gives one logit."""
 
-    def __init__(self, cfg, info):
+    def __init__(self, cfg, info, *, projection: bool = True):
         super().__init__()
         h, e, p = cfg.model.hidden_dim, cfg.model.embed_dim, cfg.model.dropout
         text_dim = info.vocab_size if info.text_is_tokens else info.text_dim
@@ -188,6 +195,16 @@ class PairDiscriminator(nn.Module):
         # of it would add a text score to an image score and could never judge the pairing,
         # so a hidden layer comes before the logit.
         self.head = mlp([h, h, 1])
+        # The pairing term: both encoders end in hidden_dim vectors.
+        self.match = nn.Linear(h, h, bias=False) if projection else None
+
+    def unnormalised(self) -> list[nn.Module]:
+        """Layers spectral normalisation must leave alone: a bag-of-words embedding. Its
+        input is a bag's word weights (summing to at most 1), so a caption's vector is
+        already bounded by its largest word vector; dividing by the whole vocabulary
+        matrix's largest singular value (about sqrt(vocabulary size)) shrank every caption
+        25 times more than the images (measured), and D judged the image alone."""
+        return [self.text_encoder.embed] if self.text_encoder.bag else []
 
     def encode(self, text: Tensor, image: Tensor) -> tuple[ModalityFeatures, ModalityFeatures]:
         return self.text_encoder(text), self.image_encoder(image)
@@ -195,19 +212,28 @@ class PairDiscriminator(nn.Module):
     def judge(self, text: ModalityFeatures, image: ModalityFeatures
               ) -> tuple[Tensor, FusionOutput]:
         fused = self.fusion([text, image])
-        return self.head(fused.z).squeeze(-1), fused
+        logit = self.head(fused.z).squeeze(-1)
+        if self.match is not None:
+            # / sqrt(h): a sum of h products grows like sqrt(h); unscaled, the term dwarfed
+            # the fused score and D rejected generated pairs outright (measured on the emoji
+            # preset: D(fake) 0.06 against 0.10, and G collapsed to one colour).
+            pairing = (self.match(text.vector) * image.vector).sum(-1)
+            logit = logit + pairing / text.vector.shape[-1] ** 0.5
+        return logit, fused
 
     def forward(self, text: Tensor, image: Tensor) -> Tensor:
         return self.judge(*self.encode(text, image))[0]
 
 
-def _spectral_norm(module: nn.Module) -> None:
-    """Spectral normalisation on every linear and convolution layer of ``module``: each
-    layer's largest singular value is kept at 1, so D's judgement changes smoothly with its
-    input and its gradients stay useful to G instead of saturating (D(fake) -> 0)."""
+def _spectral_norm(module: nn.Module, exempt: list[nn.Module]) -> None:
+    """Spectral normalisation on every linear and convolution layer of ``module`` but the
+    ``exempt`` ones: each layer's largest singular value is kept at 1, so D's judgement
+    changes smoothly with its input and its gradients stay useful to G instead of saturating
+    (D(fake) -> 0)."""
     from torch.nn.utils.parametrizations import spectral_norm
+    skip = {id(m) for m in exempt}
     for sub in list(module.modules()):
-        if isinstance(sub, (nn.Linear, nn.Conv2d)):
+        if isinstance(sub, (nn.Linear, nn.Conv2d)) and id(sub) not in skip:
             spectral_norm(sub)
 
 
@@ -220,9 +246,9 @@ class AdversarialGenerate(Algorithm):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.generator = Generator(cfg, info, self.params.noise_dim)
-        self.discriminator = PairDiscriminator(cfg, info)
+        self.discriminator = PairDiscriminator(cfg, info, projection=self.params.projection)
         if self.params.spectral_norm:
-            _spectral_norm(self.discriminator)
+            _spectral_norm(self.discriminator, self.discriminator.unnormalised())
         # Feature vectors are judged (and generated) standardised.
         self.text_scale = None if info.text_is_tokens else Standardiser(info.text_dim)
         self.image_scale = None if info.image_is_pixels else Standardiser(info.image_dim)

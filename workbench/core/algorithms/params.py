@@ -41,6 +41,11 @@ class AdversarialParams:
     spectral_norm: bool = param(True, "generate mode: spectral normalisation of every "
                                 "discriminator layer (Miyato et al. 2018), so the "
                                 "discriminator cannot overpower the generator.")
+    projection: bool = param(True, "generate mode: add a caption-times-image term to the "
+                             "discriminator's score (projection discriminator, Miyato & "
+                             "Koyama 2018), so it judges whether a caption fits its image; "
+                             "off, it scores the fused pair alone and barely learns the "
+                             "pairing.")
     adv_weight: float = param(0.1, "align mode: weight of the encoders' fool-the-"
                               "discriminator loss.", min=0.0, max=10.0)
     pair_weight: float = param(1.0, "align mode: weight of the pairing loss that keeps each "

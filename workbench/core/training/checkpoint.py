@@ -58,6 +58,32 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
+def load_model_state(model: torch.nn.Module, state: dict, path: str | Path) -> None:
+    """Load a checkpoint's weights into the model its configuration builds. Weights that do
+    not fit (a checkpoint written by a workbench whose model for that configuration
+    differed) are refused naming what differs, instead of torch's list of every key."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    differences = []
+    for what, names in (("missing", sorted(expected.keys() - found.keys())),
+                        ("not in this model", sorted(found.keys() - expected.keys()))):
+        if names:
+            more = f" and {len(names) - 2} more" if len(names) > 2 else ""
+            differences.append(f"{what}: {', '.join(names[:2])}{more}")
+    resized = [f"{k} {found[k]} where the model has {expected[k]}"
+               for k in sorted(expected.keys() & found.keys()) if found[k] != expected[k]]
+    if resized:
+        more = f" and {len(resized) - 1} more" if len(resized) > 1 else ""
+        differences.append(f"other shapes: {resized[0]}{more}")
+    if differences:
+        raise CheckpointError(
+            f"{path}: its weights do not fit the model its configuration builds "
+            f"({'; '.join(differences)}); it was written by a version of the workbench whose "
+            "model differed. The run's metrics and pictures still open (workbench runs "
+            "show); train its configuration again to use the model")
+    model.load_state_dict(state)
+
+
 def rng_state(generator: torch.Generator) -> dict:
     state = {"torch": torch.get_rng_state(), "shuffle": generator.get_state()}
     if torch.cuda.is_available():

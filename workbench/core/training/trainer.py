@@ -26,7 +26,8 @@ from ..data.info import DataInfo
 from ..errors import ConfigError, WorkbenchError
 from . import distributed
 from .callbacks import Callback
-from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .checkpoint import (load_checkpoint, load_model_state, restore_rng, rng_state,
+                         save_checkpoint)
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
                      FitEnded, FitStarted, GeneratedSamples, Probe, StepLogged)
 from .optim import Optimizers
@@ -176,7 +177,7 @@ class Trainer:
         self.start_epoch = 1
         if self.resume_from is not None:
             ckpt = load_checkpoint(self.resume_from, map_location=self.device)
-            self.model.load_state_dict(ckpt["model"])
+            load_model_state(self.model, ckpt["model"], self.resume_from)
             self.optim.load_state_dict(ckpt["optim"])
             restore_rng(ckpt["rng"], self.generator)
             self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
