@@ -244,3 +244,30 @@ def test_config_sections_are_all_documented():
             if info.max is not None:
                 assert info.default <= info.max
         assert dataclasses.is_dataclass(section)
+
+
+def test_a_parameter_used_under_one_choice_says_so():
+    from workbench.core.params import describe, param
+
+    @dataclasses.dataclass
+    class Modes:
+        mode: str = param("a", "Which.", choices=("a", "b", "c"))
+        only_b: int = param(1, "B's.", when={"mode": ("b",)})
+        b_or_c: int = param(1, "B's and C's.", when={"mode": ("b", "c")})
+        always: int = param(1, "Everyone's.")
+
+    infos = {i.name: i for i in describe(Modes)}
+    assert [infos[n].applies({"mode": "a"}) for n in ("only_b", "b_or_c", "always")] == \
+        [False, False, True]
+    assert [infos[n].applies({"mode": "c"}) for n in ("only_b", "b_or_c", "always")] == \
+        [False, True, True]
+    assert infos["b_or_c"].condition() == "used only when mode is 'b' or 'c'"
+    assert infos["always"].condition() == ""
+
+    @dataclasses.dataclass
+    class Misspelt:
+        mode: str = param("a", "Which.", choices=("a", "b"))
+        other: int = param(1, "Other.", when={"mode": ("z",)})
+
+    with pytest.raises(TypeError, match="Misspelt.other"):
+        describe(Misspelt)

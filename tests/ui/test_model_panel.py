@@ -302,3 +302,42 @@ def test_the_form_rebuilds_for_another_class(qtbot):
     assert form.param_class is Empty and form.infos() == [] and form.values() == {}
     form.rebuild(Throwaway)
     assert len(form.infos()) == 7
+
+
+def test_another_modes_parameters_are_greyed_out_and_say_when_they_count(panel, session):
+    session.set_values({"algorithm.name": "adversarial", "fusion.name": "mean"})
+    form = panel.forms["algorithm.params"]
+    generate = ["noise_dim", "mismatch_weight", "spectral_norm", "projection"]
+    align = ["adv_weight", "pair_weight"]
+    both = ["mode", "d_steps", "label_smoothing"]
+
+    def enabled() -> dict[str, bool]:
+        return {n: form.editor(n).isEnabled() for n in generate + align + both}
+
+    assert enabled() == {**dict.fromkeys(generate + both, True), **dict.fromkeys(align, False)}
+    label = next(lab for lab in form.findChildren(QLabel) if lab.text() == "Adv weight")
+    assert not label.isEnabled()
+    assert "<i>Used only when mode is 'align'.</i>" in form.editor("adv_weight").toolTip()
+    assert "Used only" not in form.editor("d_steps").toolTip()
+    form.editor("mode").setCurrentIndex(form.editor("mode").findData("align"))  # the user
+    assert session.config.algorithm.params.mode == "align"
+    assert enabled() == {**dict.fromkeys(align + both, True), **dict.fromkeys(generate, False)}
+    assert label.isEnabled()
+    session.set_value("algorithm.params.mode", "generate")  # a preset, an undo
+    assert enabled()["projection"] and not enabled()["pair_weight"]
+    # Greyed out is not forgotten: the value is kept and saved.
+    assert session.config.algorithm.params.pair_weight == 1.0
+
+
+def test_the_graph_heads_and_the_infonce_temperature_count_only_with_their_choice(panel,
+                                                                                  session):
+    session.set_values({"algorithm.name": "graph", "algorithm.params.conv": "gcn"})
+    form = panel.forms["algorithm.params"]
+    assert not form.editor("heads").isEnabled()
+    session.set_value("algorithm.params.conv", "gat")
+    assert form.editor("heads").isEnabled()
+    session.set_values({"algorithm.name": "autoencoder", "fusion.name": "mean"})
+    form = panel.forms["algorithm.params"]
+    assert not form.editor("temperature").isEnabled()
+    form.editor("corr_loss").setCurrentIndex(form.editor("corr_loss").findData("infonce"))
+    assert form.editor("temperature").isEnabled()

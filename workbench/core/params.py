@@ -22,12 +22,15 @@ _SCALARS = (bool, int, float, str)
 
 def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,
           choices: tuple[str, ...] | None = None, label: str | None = None,
-          log: bool = False) -> Any:
+          log: bool = False, when: dict[str, tuple[str, ...]] | None = None) -> Any:
     """A dataclass field with its documentation and allowed values.
 
     ``log`` marks parameters best edited on a log scale (learning rates, temperatures).
+    ``when`` names the sibling choices under which the parameter is used at all, e.g.
+    ``{"mode": ("align",)}``: the GUI greys it out otherwise and says why.
     """
-    meta = {"help": help, "min": min, "max": max, "choices": choices, "label": label, "log": log}
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "label": label, "log": log,
+            "when": tuple((k, tuple(v)) for k, v in (when or {}).items())}
     return field(default=default, metadata=meta)
 
 
@@ -44,10 +47,21 @@ class ParamInfo:
     choices: tuple[str, ...] | None = None
     label: str | None = None
     log: bool = False
+    when: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """Whether the parameter is used with these sibling values (see ``param(when=)``)."""
+        return all(values.get(key) in allowed for key, allowed in self.when)
+
+    def condition(self) -> str:
+        """When the parameter is used, in words ("" when always)."""
+        return "; ".join(f"used only when {key} is "
+                         + " or ".join(repr(v) for v in allowed)
+                         for key, allowed in self.when)
 
     def allowed(self) -> str:
         """The allowed values in words, for error messages and tooltips."""
@@ -143,7 +157,14 @@ def _described(cls: type) -> tuple[ParamInfo, ...]:
         m = f.metadata
         rows.append(ParamInfo(name=f.name, type=t, default=f.default, help=m.get("help", ""),
                               min=m.get("min"), max=m.get("max"), choices=m.get("choices"),
-                              label=m.get("label"), log=m.get("log", False)))
+                              label=m.get("label"), log=m.get("log", False),
+                              when=m.get("when", ())))
+    choices = {row.name: row.choices for row in rows}
+    for row in rows:  # a programming error, caught the first time the class is described
+        for key, allowed in row.when:
+            if not set(allowed) <= set(choices.get(key) or ()):
+                raise TypeError(f"{cls.__name__}.{row.name}: when={{{key!r}: {allowed!r}}} "
+                                f"names no choices of a sibling parameter")
     return tuple(rows)
 
 

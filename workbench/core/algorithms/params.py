@@ -15,7 +15,7 @@ class AutoencoderParams:
     corr_weight: float = param(0.1, "lambda: weight of the correlation loss.", min=0.0,
                                max=100.0, label="Correlation weight (lambda)")
     temperature: float = param(0.1, "Temperature of the InfoNCE correlation loss.", min=0.01,
-                               max=10.0, log=True)
+                               max=10.0, log=True, when={"corr_loss": ("infonce",)})
     text_weight: float = param(1.0, "Weight of the text reconstruction loss.", min=0.0,
                                max=100.0)
     image_weight: float = param(1.0, "Weight of the image reconstruction loss.", min=0.0,
@@ -25,31 +25,35 @@ class AutoencoderParams:
                                     "across modalities.", min=0.0, max=0.9)
 
 
+GENERATE = {"mode": ("generate",)}
+ALIGN = {"mode": ("align",)}
+
+
 @dataclass
 class AdversarialParams:
     mode: str = param("generate", "generate: a generator makes text/image pairs from noise "
                       "against a matching-aware pair discriminator. align: a modality "
                       "discriminator that the encoders learn to fool.",
                       choices=("generate", "align"))
-    noise_dim: int = param(32, "Size of the generator's noise vector.", min=2, max=512)
+    noise_dim: int = param(32, "Size of the generator's noise vector.", min=2, max=512,
+                           when=GENERATE)
     d_steps: int = param(1, "Discriminator steps per generator step.", min=1, max=10)
     mismatch_weight: float = param(1.0, "Weight of real images with wrong real captions as "
                                    "fakes (matching-aware discriminator; 0 turns it off).",
-                                   min=0.0, max=10.0)
+                                   min=0.0, max=10.0, when=GENERATE)
     label_smoothing: float = param(0.1, "One-sided label smoothing of the discriminator's "
                                    "real targets.", min=0.0, max=0.5)
-    spectral_norm: bool = param(True, "generate mode: spectral normalisation of every "
-                                "discriminator layer (Miyato et al. 2018), so the "
-                                "discriminator cannot overpower the generator.")
-    projection: bool = param(True, "generate mode: add a caption-times-image term to the "
-                             "discriminator's score (projection discriminator, Miyato & "
-                             "Koyama 2018), so it judges whether a caption fits its image; "
-                             "off, it scores the fused pair alone and barely learns the "
-                             "pairing.")
-    adv_weight: float = param(0.1, "align mode: weight of the encoders' fool-the-"
-                              "discriminator loss.", min=0.0, max=10.0)
-    pair_weight: float = param(1.0, "align mode: weight of the pairing loss that keeps each "
-                               "caption next to its image.", min=0.0, max=10.0)
+    spectral_norm: bool = param(True, "Spectral normalisation of every discriminator layer "
+                                "(Miyato et al. 2018), so the discriminator cannot overpower "
+                                "the generator.", when=GENERATE)
+    projection: bool = param(True, "Add a caption-times-image term to the discriminator's "
+                             "score (projection discriminator, Miyato & Koyama 2018), so it "
+                             "judges whether a caption fits its image; off, it scores the "
+                             "fused pair alone and barely learns the pairing.", when=GENERATE)
+    adv_weight: float = param(0.1, "Weight of the encoders' fool-the-discriminator loss.",
+                              min=0.0, max=10.0, when=ALIGN)
+    pair_weight: float = param(1.0, "Weight of the pairing loss that keeps each caption next "
+                               "to its image.", min=0.0, max=10.0, when=ALIGN)
 
 
 @dataclass
@@ -57,7 +61,7 @@ class GraphParams:
     conv: str = param("gcn", "Graph layer: GCN (c_ij = sqrt(d_i d_j)) or graph attention "
                       "(GAT, whose weights are shown).", choices=("gcn", "gat"))
     layers: int = param(2, "Graph layers.", min=1, max=6)
-    heads: int = param(2, "Attention heads (GAT only).", min=1, max=8)
+    heads: int = param(2, "Attention heads.", min=1, max=8, when={"conv": ("gat",)})
     k: int = param(5, "Each node is linked to its k nearest neighbours by feature "
                    "similarity.", min=0, max=50)
     cross_modal_knn: bool = param(False, "Also link nearest neighbours across modalities "

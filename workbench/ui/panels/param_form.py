@@ -45,6 +45,7 @@ class ParamForm(QWidget):
         self._errors: dict[str, QLabel] = {}
         self._text: dict[str, str] = {}  # what each line edit last showed, to report real edits
         self._labels: list[QLabel] = []
+        self._row_labels: dict[str, QLabel] = {}  # a checkbox row has none
         self._label_width = 0
         self._layout = QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -80,12 +81,14 @@ class ParamForm(QWidget):
         self._errors.clear()
         self._text.clear()
         self._labels.clear()
+        self._row_labels.clear()
         if not self._infos:
             empty = QLabel("No parameters to set.")
             empty.setStyleSheet(HINT_STYLE)
             self._layout.addRow(empty)
         for info in self._infos.values():
             self._add_row(info)
+        self._grey_unused()
 
     def label_width(self) -> int:
         """The width the labels need (to line several forms up with :meth:`set_label_width`)."""
@@ -104,6 +107,7 @@ class ParamForm(QWidget):
             self.rebuild(type(obj))
         for name, info in self._infos.items():
             self._show(info, self._editors[name], getattr(obj, name))
+        self._grey_unused()
 
     def values(self) -> dict[str, Any]:
         """What every editor shows now, by field name."""
@@ -139,6 +143,7 @@ class ParamForm(QWidget):
             label.setBuddy(editor)
             label.setMinimumWidth(self._label_width)
             self._labels.append(label)
+            self._row_labels[info.name] = label
             self._layout.addRow(label, editor)
         error = QLabel()
         error.setWordWrap(True)
@@ -187,6 +192,17 @@ class ParamForm(QWidget):
                 editor.setText(str(value))
                 self._text[info.name] = str(value)
 
+    def _grey_unused(self) -> None:
+        """Grey out the parameters the other values make unused (another mode's), as the
+        fusion list greys out fusions that do not fit; their tooltips say when they count."""
+        values = self.values()
+        for name, info in self._infos.items():
+            if info.when:
+                used = info.applies(values)
+                self._editors[name].setEnabled(used)
+                if name in self._row_labels:
+                    self._row_labels[name].setEnabled(used)
+
     def _name(self, name_or_key: str) -> str:
         if name_or_key in self._infos:
             return name_or_key
@@ -198,6 +214,7 @@ class ParamForm(QWidget):
     # -- handlers -------------------------------------------------------------------
     def _on_value_changed(self, name: str, value: Any) -> None:
         self._errors[name].setVisible(False)
+        self._grey_unused()
         self.value_edited.emit(self.key(name), value)
 
     def _on_text_changed(self, name: str, line: QLineEdit) -> None:
@@ -216,7 +233,9 @@ def tooltip(info: ParamInfo, key: str) -> str:
     """Help, allowed values, default and the dotted key (as a ``--set`` override takes it)."""
     esc = functools.partial(html.escape, quote=False)
     default = _fmt(info.default)
-    return (f"<p>{esc(info.help)}</p><p>Allowed: {esc(info.allowed())}<br>"
+    condition = info.condition()
+    when = f"<p><i>{esc(condition[0].upper() + condition[1:])}.</i></p>" if condition else ""
+    return (f"<p>{esc(info.help)}</p>{when}<p>Allowed: {esc(info.allowed())}<br>"
             f"Default: {esc(default)}<br>Key: <code>{esc(key)}</code></p>")
 
 
