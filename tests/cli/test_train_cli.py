@@ -57,3 +57,21 @@ def test_bad_inputs_exit_nonzero(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
     assert main(["train", "contrastive-emoji", "--set", "training.epochs=0"]) == 1
     assert "training.epochs" in capsys.readouterr().err
+
+
+def test_an_override_the_run_does_not_use_is_noted(tmp_path, capsys):
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder, "algorithm.name=autoencoder", "fusion.name=mean"),
+                    tmp_path / "ae.toml")
+    code = main(["train", str(preset), "--epochs", "1", "--out", str(tmp_path / "r"),
+                 "--set", "algorithm.params.temperature=0.5",
+                 "--set", "algorithm.params.corr_weight=0.2"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "note: algorithm.params.temperature is used only when corr_loss is 'infonce', so " \
+           "this run ignores it" in err
+    assert "corr_weight" not in err
+    code = main(["train", str(preset), "--epochs", "1", "--out", str(tmp_path / "r2"),
+                 "--set", "algorithm.params.temperature=0.5",
+                 "--set", "algorithm.params.corr_loss=infonce"])
+    assert code == 0 and "note:" not in capsys.readouterr().err

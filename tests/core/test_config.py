@@ -271,3 +271,16 @@ def test_a_parameter_used_under_one_choice_says_so():
 
     with pytest.raises(TypeError, match="Misspelt.other"):
         describe(Misspelt)
+
+
+def test_settings_another_mode_uses_are_named():
+    cfg = C.apply_overrides(C.ExperimentConfig(), ["algorithm.name=adversarial",
+                                                   "fusion.name=mean"])
+    keys = ["algorithm.params.pair_weight", "algorithm.params.noise_dim", "optimizer.lr",
+            "seed", "algorithm.name"]
+    assert C.unused_settings(cfg, keys) == [
+        "algorithm.params.pair_weight is used only when mode is 'align', so this run ignores it"]
+    align = C.apply_overrides(cfg, ["algorithm.params.mode=align"])
+    assert C.unused_settings(align, keys) == [
+        "algorithm.params.noise_dim is used only when mode is 'generate', so this run "
+        "ignores it"]

@@ -57,13 +57,18 @@ def config_from_arguments(args):
     WorkbenchError naming what is wrong)."""
     from ..core import config as C
     from ..core.presets import load_preset
+    from ..core.training.distributed import env_rank
 
     options = {"data.source": args.data, "data.images": args.images,
                "training.epochs": args.epochs, "device": args.device}
     if getattr(args, "allow_outside_paths", False):
         options["data.allow_outside_paths"] = "true"
     overrides = [f"{key}={value}" for key, value in options.items() if value is not None]
-    return C.apply_overrides(load_preset(args.preset), overrides + args.set)
+    cfg = C.apply_overrides(load_preset(args.preset), overrides + args.set)
+    if env_rank() == 0:  # under torchrun, one note, not one per process
+        for note in C.unused_settings(cfg, [item.partition("=")[0].strip() for item in args.set]):
+            print(f"note: {note}", file=sys.stderr)
+    return cfg
 
 
 class StopOnInterrupt:

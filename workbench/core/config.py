@@ -372,6 +372,24 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentCo
     return cfg
 
 
+def unused_settings(cfg: ExperimentConfig, keys: list[str]) -> list[str]:
+    """For each dotted key of ``keys`` that ``cfg`` sets but does not use (another mode's
+    parameter, see ``param(when=)``), a sentence saying so; overrides are told apart this
+    way because a silently ignored ``--set`` is a run the user did not ask for."""
+    notes = []
+    for key in keys:
+        section, _, name = key.rpartition(".")
+        target: Any = cfg
+        for part in section.split(".") if section else []:
+            target = getattr(target, part, None)
+        if target is None or not dataclasses.is_dataclass(target):
+            continue
+        info = next((i for i in describe(type(target)) if i.name == name), None)
+        if info is not None and not info.applies(to_table(target)):
+            notes.append(f"{key} is {info.condition()}, so this run ignores it")
+    return notes
+
+
 def _apply_one(cfg: ExperimentConfig, key: str, text: str) -> None:
     parts = key.split(".")
     if parts[0] in _COMPONENTS and parts[1:] == ["name"]:
