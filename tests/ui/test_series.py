@@ -129,3 +129,50 @@ def test_finite_bounds_skip_nan_and_infinite_values():
     assert finite_bounds(np.array([np.inf, 3.0, -np.inf, 1.0])) == (1.0, 3.0)
     assert finite_bounds(np.array([np.nan, np.nan])) == (None, None)
     assert finite_bounds(np.zeros(0)) == (None, None)
+
+
+def _brute_extent(values: np.ndarray, positive: bool):
+    return finite_bounds(values[values > 0] if positive else values)
+
+
+def test_the_running_extent_equals_a_full_pass_through_thinning_smoothing_and_clear():
+    """The extent kept as points arrive must equal one computed from all stored points, also
+    after thinning rewrote them (the smallest positive value or a smoothed peak can go), a
+    smoothing change (every smoothed value changes) and clear."""
+    rng = np.random.default_rng(0)
+    s = Series(cap=64, smoothing=0.6)
+    x0 = 0
+    for k in range(60):
+        n = int(rng.integers(1, 20))
+        y = rng.normal(size=n) * (1 + k % 7)
+        y[rng.random(n) < 0.1] = np.nan
+        y[rng.random(n) < 0.05] = -np.inf
+        s.extend(np.arange(x0, x0 + n), y)
+        x0 += n
+        if k == 30:
+            s.set_smoothing(0.9)
+        if k == 45:
+            s.clear()
+        for smoothed in (False, True):
+            for positive in (False, True):
+                stored = s.smoothed if smoothed else s.y
+                assert s.extent(smoothed=smoothed, positive=positive) == \
+                    _brute_extent(stored, positive), (k, smoothed, positive)
+    assert s.decimations > 0
+
+
+def test_the_running_extent_reads_only_new_points(monkeypatch):
+    import workbench.ui.plots.series as series_module
+    s = Series(cap=10_000)
+    s.extend(np.arange(1000), np.linspace(-1, 1, 1000))
+    assert s.extent() == (-1.0, 1.0)
+    read: list[int] = []
+
+    def counting(v):
+        read.append(len(v))
+        return finite_bounds(v)
+
+    monkeypatch.setattr(series_module, "finite_bounds", counting)
+    s.extend([1000, 1001], [5.0, -3.0])
+    assert s.extent() == (-3.0, 5.0) and read == [2]
+    assert s.extent() == (-3.0, 5.0) and read == [2]  # nothing new: nothing read

@@ -21,7 +21,7 @@ from pathlib import Path
 from workbench.core.presets import list_presets
 
 HEADLINE = ("accuracy", "macro_f1", "t2i_r10", "i2t_r10", "median_rank", "recon_error_image",
-            "recon_error_image_from_text", "d_real", "d_fake")
+            "recon_error_image_from_text", "d_real", "d_fake", "d_wrong")
 
 
 def check(name: str, epochs_scale: float, out: Path) -> dict:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
 from .live_curve import LiveCurve
-from .series import DEFAULT_CAP, Series, finite_bounds, step_columns
+from .series import DEFAULT_CAP, Series, step_columns
 from .stepped_range import Bounds, RangeFollower
 
 # matplotlib's tab10: distinct, readable on white, familiar from papers.
@@ -253,9 +253,9 @@ class CurvePanel:
             if not len(s) or not c.main.isVisible():
                 continue
             xs += (s.x[0], s.x[-1])
-            shown = [s.y] if isinstance(c, EpochCurve) or s.smoothing == 0 else [s.smoothed, s.y]
-            for y in shown:  # every frame, over up to a cap of points a curve
-                lo, hi = finite_bounds(y[y > 0] if log_y else y)
+            shown = (False,) if isinstance(c, EpochCurve) or s.smoothing == 0 else (True, False)
+            for smoothed in shown:  # every frame: the series keeps the extents as points arrive
+                lo, hi = s.extent(smoothed=smoothed, positive=log_y)
                 if lo is not None:
                     ys += (lo, hi)
         if not ys:

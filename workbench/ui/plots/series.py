@@ -89,6 +89,10 @@ class Series:
         self._thinned = 0  # points [0, _thinned) are min/max pairs of _bucket raw points
         self._bucket = 0
         self.decimations = 0  # how often older points were thinned
+        # Running extents (see extent): bumped whenever stored points are rewritten rather
+        # than appended, which makes every cached extent start over.
+        self._version = 0
+        self._extents: dict[tuple[int, bool], tuple[int, int, float | None, float | None]] = {}
 
     def __len__(self) -> int:
         return self._n
@@ -121,6 +125,7 @@ class Series:
             return
         self._weight = weight
         self._buf[2, :self._n], self._last, self._count = ema(self.y, weight)
+        self._version += 1
 
     def clear(self) -> None:
         self._buf = np.empty((3, _MIN_CAPACITY))
@@ -128,6 +133,26 @@ class Series:
         self._last, self._count = 0.0, 0
         self._thinned = self._bucket = 0
         self.decimations = 0
+        self._version += 1
+
+    def extent(self, *, smoothed: bool = False, positive: bool = False
+               ) -> tuple[float | None, float | None]:
+        """The least and greatest finite y (``smoothed``: smoothed y), only values > 0 with
+        ``positive`` (a log axis); (None, None) when there are none. Kept as points arrive,
+        so a call costs the points added since the last one; thinning (every quarter of a
+        cap of points) or a smoothing change makes the next call read them all again."""
+        row = 2 if smoothed else 1
+        key = (row, positive)
+        version, covered, lo, hi = self._extents.get(key, (-1, 0, None, None))
+        if version != self._version:
+            covered, lo, hi = 0, None, None
+        if covered < self._n:
+            new = self._buf[row, covered:self._n]
+            a, b = finite_bounds(new[new > 0] if positive else new)
+            if a is not None:
+                lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+        self._extents[key] = (self._version, self._n, lo, hi)
+        return lo, hi
 
     def value_at(self, x: float) -> tuple[float, float, float] | None:
         """The stored point nearest to ``x``: (x, y, smoothed), or None when empty."""
@@ -175,6 +200,7 @@ class Series:
         resolution and the next thinning comes about a quarter of a cap later: O(1)
         amortised per point. Returns whether it freed any room."""
         before = self._n
+        self._version += 1  # points are rewritten: the smoothed and positive extents can shrink
         raw = self._n - self._thinned
         if self._bucket == 0:
             self._bucket = _MIN_BUCKET
