@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from workbench.core.algorithms import ALGORITHMS
 from workbench.core import config as C
 from workbench.core import presets as P
 from workbench.core.errors import ConfigError
@@ -94,3 +95,12 @@ def test_a_broken_user_preset_is_listed_with_its_error(home):
     (folder / "broken.toml").write_text("[training\n")
     info = next(p for p in P.list_presets() if p.name == "broken")
     assert info.description.startswith("(cannot load")
+
+
+def test_check_presets_judges_a_game_by_its_discriminator_and_the_rest_by_their_loss():
+    from workbench.tools.check_presets import LEARNED, _falling
+    assert set(LEARNED) <= set(ALGORITHMS.names())
+    game = LEARNED["adversarial"]
+    assert game([2.2, 2.9], {"d_real": 0.58, "d_fake": 0.09})  # G's loss rose: still learned
+    assert not game([2.9, 2.2], {"d_real": 0.45, "d_fake": 0.5})
+    assert _falling([2.0, 1.0], {}) and not _falling([1.0, 1.0], {})
