@@ -110,3 +110,17 @@ def test_a_missing_checkpoint_is_reported_not_fatal(qtbot, view, tmp_path):
     assert "no-such-run" in got.args[0] or "last.pt" in got.args[0]
     assert not view.query_edit.isEnabled()
     assert view.search() is None
+
+
+def test_while_a_run_trains_the_tab_says_when_its_model_can_be_searched(view, trained):
+    from workbench.ui.plots.retrieval_view import NO_MODEL, TRAINING
+    assert view.header.text() == NO_MODEL
+    view.note_running(True)
+    assert view.header.text() == TRAINING and not view.query_edit.isEnabled()
+    view.note_running(False)  # ended with nothing to search (failed before a checkpoint)
+    assert view.header.text() == NO_MODEL
+    index, _ = trained
+    view.set_index(index)  # an earlier run's model stays searchable during the next run
+    view.note_running(True)
+    assert view.index is index and view.query_edit.isEnabled()
+    assert view.header.text() != TRAINING

@@ -266,6 +266,7 @@ class MainWindow(QMainWindow):
     def _on_running_changed(self, running: bool) -> None:
         # Settings are locked during a run so what is shown is what is training.
         self.settings.setEnabled(not running)
+        self.retrieval_view.note_running(running)
 
     @Slot(object)
     def _on_run_finished(self, end: FitEnded) -> None:

@@ -31,6 +31,8 @@ DEBOUNCE_MS = 250  # search-as-you-type waits this long after the last key
 THUMB = 64  # result thumbnails (pixels)
 SMALL_THUMB = 32  # picker and caption-list thumbnails
 NO_MODEL = "No model yet: train a run, or open one from the Runs tab, to search it."
+TRAINING = ("Training: this run's model can be searched here once the run ends or is "
+            "stopped.")
 SCOPES = {"all splits": None, "validation": "val", "training": "train", "test": "test"}
 RECALL_ROWS = (("text \u2192 image", "t2i"), ("image \u2192 text", "i2t"))
 RECALL_COLUMNS = (("R@1", "r1"), ("R@5", "r5"), ("R@10", "r10"), ("median rank", "median_rank"))
@@ -210,6 +212,17 @@ class RetrievalView(QWidget):
         self._show_index(index)
         if index is not None:
             self.index_built.emit(index)
+
+    def note_running(self, running: bool) -> None:
+        """A run started or ended. With no model to search, say when there will be one; an
+        index already shown (an earlier run's) stays searchable and says whose it is, and one
+        being built is left to finish."""
+        if self.index is not None:
+            return
+        if running:
+            self._show_index(None, TRAINING)
+        elif self.header.text() == TRAINING:  # a run that failed, or stopped before a step
+            self._show_index(None)
 
     def set_unavailable(self, reason: str) -> None:
         """No index: show why (e.g. the model's refusal) and disable searching."""
