@@ -81,6 +81,21 @@ def test_a_finished_run_writes_its_run_folder(qtbot, window):
     assert C.load(f"{end.run_dir}/config.toml") == cfg
 
 
+def test_the_runs_tab_lists_a_run_while_it_trains(qtbot, window):
+    runs = window.runs_view  # built before the run, as when the user looked at it first
+    before = len(runs.runs())
+    cfg = C.apply_overrides(load_preset("contrastive-emoji"), FAST + ["training.epochs=200"])
+    window.session.replace_config(cfg, preset="contrastive-emoji")
+    with qtbot.waitSignal(window.controller.started, timeout=60_000):
+        window.start_training()
+    qtbot.waitUntil(lambda: len(runs.runs()) == before + 1, timeout=10_000)
+    assert [r.status for r in runs.runs()].count("running") == 1
+    with qtbot.waitSignal(window.controller.stopped, timeout=30_000):
+        window.training_bar.stop_button.click()
+    wait_ready(qtbot, window)
+    assert all(r.status != "running" for r in runs.runs())
+
+
 def test_gui_stays_responsive_while_training(qtbot, window):
     cfg = C.apply_overrides(load_preset("classifier-attention-emoji"),
                             ["training.epochs=200", "preprocess.image_size=16"])

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
 
         self.controller.running_changed.connect(self._on_running_changed)
+        self.controller.started.connect(self._on_fit_started)
         self.controller.finished.connect(self._on_run_finished)
         self.controller.stopped.connect(self._on_run_stopped)
         self.controller.failed.connect(self._on_run_failed)
@@ -267,6 +268,14 @@ class MainWindow(QMainWindow):
         # Settings are locked during a run so what is shown is what is training.
         self.settings.setEnabled(not running)
         self.retrieval_view.note_running(running)
+
+    @Slot(object)
+    def _on_fit_started(self, _started) -> None:
+        # The run folder exists now (its run.json says "running"): list it in a Runs tab
+        # already built (one built later reads the folder then).
+        view = self.views.built("runs")
+        if view is not None:
+            view.refresh()
 
     @Slot(object)
     def _on_run_finished(self, end: FitEnded) -> None:

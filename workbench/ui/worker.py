@@ -224,9 +224,11 @@ class TrainingWorker(QObject):
             self.table = table  # decoded once for the whole sequence
         dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
                                 test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+        # The run folder is written before the window hears of an event, so what the window
+        # reads there on hearing it (the Runs tab: "running", then the final status) is there.
         callbacks = [self.buffer]
         if run_dir is not None:
-            callbacks.append(RunWriter(run_dir, cfg, preset=self.preset))
+            callbacks.insert(0, RunWriter(run_dir, cfg, preset=self.preset))
         return Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
                        resume_from=resume_from)
 
