@@ -101,3 +101,15 @@ def test_the_data_starts_loading_once_the_window_has_painted(qtbot):
     assert window.session.table is not None and len(window.session.table) > 1000
     window.after_first_paint(lambda: window.setWindowTitle("later"))  # painted: runs soon
     qtbot.waitUntil(lambda: window.windowTitle() == "later", timeout=5_000)
+
+
+def test_a_retrieval_tab_first_built_mid_run_says_the_run_is_training(qtbot, monkeypatch):
+    from workbench.ui.plots.retrieval_view import NO_MODEL, TRAINING
+    window = MainWindow(Session())
+    qtbot.addWidget(window)
+    window.controller.running_changed.emit(True)  # before the tab exists: nothing built
+    assert window.views.built("retrieval") is None
+    monkeypatch.setattr(type(window.controller), "running", property(lambda self: True))
+    assert window.retrieval_view.header.text() == TRAINING
+    window.controller.running_changed.emit(False)
+    assert window.retrieval_view.header.text() == NO_MODEL

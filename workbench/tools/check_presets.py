@@ -1,7 +1,7 @@
 """Train every built-in preset from the command line and report what it reached.
 
 For each preset: wall time, the training loss of the first and the last epoch (it must be
-finite, and falling, except in a two-player game: see ``learned``), and the headline
+finite, and falling, except in a two-player game: see ``LEARNED``), and the headline
 validation metrics. Exits non-zero if any preset fails or did not learn.
 
     python -m workbench.tools.check_presets [--epochs-scale 1.0] [--only NAME ...] [--markdown FILE]

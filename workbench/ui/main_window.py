@@ -109,7 +109,9 @@ class MainWindow(QMainWindow):
         return view
 
     def _make_retrieval_view(self) -> RetrievalView:
-        return RetrievalView()
+        view = RetrievalView()
+        view.note_running(self.controller.running)  # opened for the first time mid-run
+        return view
 
     def _make_compare_view(self) -> CompareView:
         view = CompareView()
@@ -267,7 +269,9 @@ class MainWindow(QMainWindow):
     def _on_running_changed(self, running: bool) -> None:
         # Settings are locked during a run so what is shown is what is training.
         self.settings.setEnabled(not running)
-        self.retrieval_view.note_running(running)
+        view = self.views.built("retrieval")  # not built for this: a tab built later asks
+        if view is not None:
+            view.note_running(running)
 
     @Slot(object)
     def _on_fit_started(self, _started) -> None:
