@@ -435,7 +435,7 @@ def test_the_pairing_term_is_the_inner_product_of_the_projected_caption_and_the_
         fused = d.head(d.fusion([t, i]).z).squeeze(-1)
         matrix = d.match.weight  # the normalised M
         pairing = torch.stack([t.vector[k] @ matrix.T @ i.vector[k] for k in range(len(text))])
-        pairing = pairing / 16 ** 0.5  # hidden_dim 16
+        pairing = pairing / _config().model.hidden_dim ** 0.5
         assert pairing.abs().max() > 1e-3
         assert torch.allclose(d(text, image), fused + pairing, atol=1e-5)
     assert _model(data, projection=False).game.discriminator.match is None
