@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fixtures import make_image_folder, tiny_config
-from workbench.core import compare
-from workbench.core import export as X
+from workbench.core.evaluation import compare
+from workbench.core.runs import export as X
 from workbench.core.algorithms import ALGORITHMS, valid_fusions
 from workbench.core.errors import ConfigError, WorkbenchError
 from workbench.core.fusion import FUSIONS
@@ -130,7 +130,7 @@ def run(tmp_path_factory):
     """A two-epoch classifier run with a run folder, as the GUI and CLI write it."""
     from workbench.core.data import load_pairs
     from workbench.core.data.dataset import build_dataset
-    from workbench.core.runs import RunWriter
+    from workbench.core.runs.writer import RunWriter
     from workbench.core.training import Trainer
 
     root = tmp_path_factory.mktemp("export")
@@ -255,7 +255,7 @@ def test_tensorboard_log(run, tmp_path):
 def test_tensorboard_pairs_in_one_space(tmp_path):
     pytest.importorskip("tensorboard")
     from workbench.core.data import load_dataset
-    from workbench.core.runs import RunWriter
+    from workbench.core.runs.writer import RunWriter
     from workbench.core.training import Trainer
 
     folder = make_image_folder(tmp_path / "shapes", n_per_class=3)

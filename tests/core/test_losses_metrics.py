@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from workbench.core import metrics as M
+from workbench.core.evaluation import metrics as M
 from workbench.core.algorithms import losses as L
 
 

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from workbench.core import projection as P
-from workbench.core.embedding_stats import (alignment, embedding_stats, modality_gap,
+from workbench.core.evaluation import projection as P
+from workbench.core.evaluation.embedding_stats import (alignment, embedding_stats, modality_gap,
                                             nearest_neighbours, uniformity)
 from workbench.core.errors import WorkbenchError
 
@@ -218,7 +218,7 @@ def test_uniformity_blocks_agree_with_the_direct_formula(monkeypatch):
     u = x / np.linalg.norm(x, axis=1, keepdims=True)
     i, j = np.triu_indices(len(u), 1)
     direct = math.log(np.exp(-2 * ((u[i] - u[j]) ** 2).sum(1)).mean())
-    monkeypatch.setattr("workbench.core.embedding_stats.UNIFORMITY_BLOCK", 7)
+    monkeypatch.setattr("workbench.core.evaluation.embedding_stats.UNIFORMITY_BLOCK", 7)
     assert uniformity(x) == pytest.approx(direct, rel=1e-7)
 
 

@@ -11,9 +11,10 @@ import pytest
 from fixtures import tiny_config
 from workbench.core import config as C
 from workbench.core.paths import runs_dir
-from workbench.core.runs import (RunError, RunWriter, continue_run, delete_run, export_run,
-                                 list_runs, load_run, new_run_dir, read_metrics, read_run,
-                                 read_steps)
+from workbench.core.runs.continuation import continue_run
+from workbench.core.runs.store import (RunError, delete_run, export_run, list_runs, load_run,
+                                       read_metrics, read_run, read_steps)
+from workbench.core.runs.writer import RunWriter, new_run_dir
 from workbench.core.training import Callback, EventRecorder, FitStarted, StepLogged, Trainer
 from workbench.core.training.checkpoint import load_checkpoint
 from workbench.core.training.optim import lr_factor

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fixtures import make_image_folder, make_npz, tiny_config
-from workbench.core.compare import fusion_variants
+from workbench.core.evaluation.compare import fusion_variants
 from workbench.core.data import load_pairs
 from workbench.core.training.events import EpochEnded, FitEnded
 from workbench.ui.plot_export import export_plot

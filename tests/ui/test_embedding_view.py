@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from fixtures import make_image_folder, tiny_config
 from workbench.core.data import load_dataset
 from workbench.core.data.loader import PairTable
-from workbench.core.projection import available_methods, project_modalities
+from workbench.core.evaluation.projection import available_methods, project_modalities
 from workbench.core.training.events import EmbeddingSnapshot
 from workbench.ui.plots import embedding_view as EV
 from workbench.ui.plots.embedding_view import EmbeddingView
@@ -261,7 +261,7 @@ def test_live_feed_projects_only_when_visible(qtbot, view):
 
 
 def test_load_snapshots_of_a_real_run(qtbot, tmp_path):
-    from workbench.core.runs import RunWriter
+    from workbench.core.runs.writer import RunWriter
     from workbench.core.training import Trainer
 
     cfg = tiny_config(make_image_folder(tmp_path / "shapes"), "algorithm.name=contrastive",

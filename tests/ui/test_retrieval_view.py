@@ -11,7 +11,7 @@ import pytest
 from fixtures import planted_index, tiny_config
 from workbench.core.data import load_dataset
 from workbench.core.data.text import tokenize
-from workbench.core.retrieval import RetrievalIndex
+from workbench.core.evaluation.retrieval import RetrievalIndex
 from workbench.core.training import Trainer
 from workbench.ui.plots.retrieval_view import RetrievalView
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from fixtures import make_image_folder, tiny_config
 from workbench.core.data import load_dataset
-from workbench.core.runs import RunWriter
+from workbench.core.runs.writer import RunWriter
 from workbench.core.training import Trainer
 from workbench.ui.panels.runs_view import RunsView
 

@@ -27,7 +27,7 @@ def vectors(n: int, d: int, seed: int = 0):
 
 
 def run(quick: bool) -> list[Result]:
-    from ..core import projection as P
+    from ..core.evaluation import projection as P
 
     n, d = sizes(quick)
     x = vectors(n, d)

@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
 
 
 def run_compare(args) -> int:
-    from ..core.compare import fusion_variants
+    from ..core.evaluation.compare import fusion_variants
     from ..core.errors import WorkbenchError
 
     try:
@@ -63,10 +63,10 @@ def _run_dirs(args, configs) -> list[Path | None]:
 
 
 def _compare(configs, run_dirs, args) -> int:
-    from ..core.compare import format_table, summarize, winner
+    from ..core.evaluation.compare import format_table, summarize, winner
     from ..core.data import load_pairs
     from ..core.data.dataset import build_dataset
-    from ..core.runs import RunWriter, new_run_dir
+    from ..core.runs.writer import RunWriter, new_run_dir
     from ..core.training import Trainer
     from .train import ProgressPrinter
 

@@ -1,5 +1,5 @@
 """``workbench export embeddings|metrics|tensorboard RUN ...``: a run's results for other
-tools (layouts: :mod:`workbench.core.export`)."""
+tools (layouts: :mod:`workbench.core.runs.export`)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def _run_folder(run: str) -> Path:
 def _table_or_none(run_dir: Path):
     """The run's data, for captions; None (with a warning) when it cannot be read now."""
     from ..core.errors import WorkbenchError
-    from ..core.export import load_run_table
+    from ..core.runs.export import load_run_table
     try:
         return load_run_table(run_dir)
     except WorkbenchError as exc:
@@ -83,7 +83,7 @@ def _table_or_none(run_dir: Path):
 
 
 def _embeddings(args, run_dir: Path) -> int:
-    from ..core.export import export_embeddings, find_snapshot, load_snapshot
+    from ..core.runs.export import export_embeddings, find_snapshot, load_snapshot
     snapshot = load_snapshot(find_snapshot(run_dir, args.epoch))
     fmt = args.format or ("csv" if Path(args.dest).suffix.lower() == ".csv" else "npy")
     out = export_embeddings(snapshot, _table_or_none(run_dir), args.dest, fmt=fmt)
@@ -94,7 +94,7 @@ def _embeddings(args, run_dir: Path) -> int:
 
 
 def _metrics(args, run_dir: Path) -> int:
-    from ..core.export import export_metrics_csv, metrics_rows
+    from ..core.runs.export import export_metrics_csv, metrics_rows
     out = export_metrics_csv(run_dir, args.dest)
     columns, rows = metrics_rows(run_dir)
     print(f"wrote {out}: {len(rows)} epochs x {len(columns)} columns", file=sys.stderr)
@@ -102,7 +102,7 @@ def _metrics(args, run_dir: Path) -> int:
 
 
 def _tensorboard(args, run_dir: Path) -> int:
-    from ..core.export import require_tensorboard, write_tensorboard
+    from ..core.runs.export import require_tensorboard, write_tensorboard
     require_tensorboard()  # the install hint before reading any data
     out = write_tensorboard(run_dir, args.logdir)
     print(f"wrote {out}; view it with: tensorboard --logdir {out}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..core.run_store import format_duration
+from ..core.runs.store import format_duration
 from .common import StageProgress, fail
 
 # The metrics ``runs list`` shows, the first two a run has.
@@ -67,7 +67,7 @@ def add_parser(sub) -> None:
 # ---------------------------------------------------------------- list, show
 
 def run_list(args) -> int:
-    from ..core.runs import list_runs
+    from ..core.runs.store import list_runs
 
     runs = list_runs(args.dir)
     if args.json:
@@ -88,7 +88,7 @@ def run_list(args) -> int:
 
 def run_show(args) -> int:
     from ..core.errors import WorkbenchError
-    from ..core.runs import load_run, read_metrics
+    from ..core.runs.store import load_run, read_metrics
 
     try:
         info = load_run(args.run_id, base=args.dir)
@@ -150,7 +150,7 @@ def _epoch_table(epochs: list[dict]) -> str:
 
 def run_export(args) -> int:
     from ..core.errors import WorkbenchError
-    from ..core.runs import export_run, load_run
+    from ..core.runs.store import export_run, load_run
 
     try:
         out = export_run(load_run(args.run_id, base=args.dir), args.dest)
@@ -162,7 +162,7 @@ def run_export(args) -> int:
 
 def run_delete(args) -> int:
     from ..core.errors import WorkbenchError
-    from ..core.runs import check_run_folder, delete_run, load_run
+    from ..core.runs.store import check_run_folder, delete_run, load_run
 
     try:
         info = load_run(args.run_id, base=args.dir)
@@ -189,7 +189,9 @@ def run_continue(args) -> int:
     from ..core import config as C
     from ..core.data import load_dataset
     from ..core.errors import WorkbenchError
-    from ..core.runs import RunWriter, continue_run, load_run
+    from ..core.runs.continuation import continue_run
+    from ..core.runs.store import load_run
+    from ..core.runs.writer import RunWriter
     from ..core.training import Trainer
     from .common import StopOnInterrupt
     from .train import ProgressPrinter

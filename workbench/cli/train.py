@@ -73,7 +73,7 @@ def _train(cfg, args, ctx=None) -> int:
     from pathlib import Path
 
     from ..core.data import load_dataset
-    from ..core.runs import RunWriter, new_run_dir
+    from ..core.runs.writer import RunWriter, new_run_dir
     from ..core.training import Trainer
     from ..core.training.distributed import main_first
 

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import torch
 
-from workbench.core import metrics as M
+from workbench.core.evaluation import metrics as M
 from workbench.core.data import load_dataset
 from workbench.core.presets import list_presets, load_preset
 from workbench.core.training import Trainer

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.core.retrieval import RetrievalIndex
+from workbench.core.evaluation.retrieval import RetrievalIndex
 
 WORDS = ("cat", "dog", "heart", "flag", "clock", "car", "fish", "moon", "tree", "ball",
          "house", "hand", "woman", "bird", "fruit", "music")

@@ -1,7 +1,7 @@
 """The File menu's exports: the shown embeddings (CSV or NPZ, with captions and labels), the
 current run's metrics (CSV), the current tab's plot (PNG or SVG) and a TensorBoard log.
 
-The writing is :mod:`workbench.core.export`'s (the same as ``workbench export``); this module
+The writing is :mod:`workbench.core.runs.export`'s (the same as ``workbench export``); this module
 only asks where, with one small method per question (``ask_save``, ``ask_folder``) so tests
 can answer it, and reports what happened in the status bar or an error box.
 """
@@ -57,7 +57,7 @@ class ExportActions:
 
     # -- actions ---------------------------------------------------------------------------
     def export_embeddings(self) -> Path | None:
-        from ..core.export import export_embeddings
+        from ..core.runs.export import export_embeddings
         snap = self.window.embedding_view.snapshot
         if snap is None:
             return self._nothing("No embeddings yet: train, or open a run in the Runs tab.")
@@ -73,7 +73,7 @@ class ExportActions:
                           "Embeddings")
 
     def export_metrics(self) -> Path | None:
-        from ..core.export import export_metrics_csv
+        from ..core.runs.export import export_metrics_csv
         run = self.window.current_run
         if run is None:
             return self._nothing("No run yet: train, or open a run in the Runs tab.")
@@ -99,7 +99,7 @@ class ExportActions:
         return self._done(lambda: plot_export.export_plot(view, name), "Plot")
 
     def export_tensorboard(self) -> Path | None:
-        from ..core.export import require_tensorboard, write_tensorboard
+        from ..core.runs.export import require_tensorboard, write_tensorboard
         run = self.window.current_run
         if run is None:
             return self._nothing("No run yet: train, or open a run in the Runs tab.")

@@ -167,7 +167,7 @@ class MainWindow(QMainWindow):
         settings during the run does not change it)."""
         if self.controller.running:
             return
-        from ..core.runs import new_run_dir
+        from ..core.runs.writer import new_run_dir
         cfg = self.session.config
         name = self.session.preset_name or f"{cfg.algorithm.name}-{cfg.fusion.name}"
         run_dir = new_run_dir(name)
@@ -183,8 +183,8 @@ class MainWindow(QMainWindow):
         own run folder; the Compare tab fills in as they end."""
         if self.controller.running:
             return
-        from ..core.compare import fusion_variants
-        from ..core.runs import new_run_dir
+        from ..core.evaluation.compare import fusion_variants
+        from ..core.runs.writer import new_run_dir
         cfg = self.session.config
         try:
             configs = fusion_variants(cfg)
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         a copy of its folder (the original stays as it was)."""
         if self.controller.running:
             return
-        from ..core.runs import continue_run
+        from ..core.runs.continuation import continue_run
         try:
             plan = continue_run(run, extra_epochs)
             run_dir = plan.prepare()
@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             self.statusBar().showMessage("Stop the current run before opening another.", 8000)
             return
-        from ..core.snapshot_files import latest_attention, logged_events
+        from ..core.runs.snapshot_files import latest_attention, logged_events
         path = Path(run.path)
         steps, epochs = logged_events(path)
         first = [s.step for s in steps if s.epoch == steps[0].epoch] if steps else []

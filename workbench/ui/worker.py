@@ -214,7 +214,7 @@ class TrainingWorker(QObject):
     def _trainer(self, cfg, run_dir: Path | None, resume_from: str | None):
         from ..core.data import load_pairs
         from ..core.data.dataset import build_dataset
-        from ..core.runs import RunWriter
+        from ..core.runs.writer import RunWriter
         from ..core.training.trainer import Trainer
 
         table = self.table

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from .. import metrics as M
+from ..evaluation import metrics as M
 from ..config import ExperimentConfig
 from ..data.dataset import Batch, PairedDataset
 from ..data.info import DataInfo

@@ -1,6 +1,6 @@
 """The Runs tab: every training run (GUI or CLI), their curves overlaid, and what to do next.
 
-A table of the run folders (:mod:`workbench.core.run_store` reads them); selecting several
+A table of the run folders (:mod:`workbench.core.runs.store` reads them); selecting several
 overlays their validation loss and one chosen metric per epoch, one colour per run. Open,
 Continue training, Delete and Export act on the selection; every question to the user goes
 through one small method (``_ask_epochs``, ``_confirm``, ``_ask_dir``, ``_show_error``) so
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 
 from ...core.errors import WorkbenchError
 from ...core.paths import runs_dir
-from ...core.run_store import (RunInfo, delete_run, export_run, format_duration, list_runs,
+from ...core.runs.store import (RunInfo, delete_run, export_run, format_duration, list_runs,
                                read_metrics)
 from ..plots.loss_plot import PALETTE, style_plot
 from .param_form import HINT_STYLE

@@ -4,7 +4,7 @@ the winner highlighted, and every run's validation headline metric per epoch on 
 Fed by a :class:`~workbench.ui.worker.TrainingController` running ``start_many``: it listens
 only between a sequence's first ``run_started`` and its final finished/stopped/failed, so
 ordinary single runs on the same controller leave it alone. The table's numbers come from
-:func:`workbench.core.compare.summarize`, the same as ``workbench compare`` prints.
+:func:`workbench.core.evaluation.compare.summarize`, the same as ``workbench compare`` prints.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ...core import compare
+from ...core.evaluation import compare
 from ...core.fusion import FUSIONS
 from ...core.training.events import EpochEnded, FitEnded
 from .loss_plot import PALETTE, configure_curve, style_plot
@@ -171,7 +171,7 @@ class CompareView(QWidget):
 
     # -- reading ---------------------------------------------------------------------
     def rows(self) -> list[dict]:
-        """The table's rows (:func:`workbench.core.compare.summarize` for runs that ended;
+        """The table's rows (:func:`workbench.core.evaluation.compare.summarize` for runs that ended;
         ``running``, ``waiting`` or ``not run`` for the others)."""
         self.metric_name = compare.headline_metric(
             [e.metrics for e in self.ended.values()]

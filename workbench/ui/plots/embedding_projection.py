@@ -16,8 +16,8 @@ from functools import partial
 from PySide6.QtCore import QObject, Signal
 from shiboken6 import isValid
 
-from ...core.embedding_stats import embedding_stats
-from ...core.projection import ProjectionStopped, project_modalities
+from ...core.evaluation.embedding_stats import embedding_stats
+from ...core.evaluation.projection import ProjectionStopped, project_modalities
 from ...core.training.events import EmbeddingSnapshot
 from ..tasks import BackgroundTask
 

@@ -21,10 +21,10 @@ from PySide6.QtCore import QPointF, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSplitter, QVBoxLayout, QWidget)
 
-from ...core.embedding_stats import nearest_neighbours
+from ...core.evaluation.embedding_stats import nearest_neighbours
 from ...core.errors import WorkbenchError
-from ...core.export import load_snapshot, snapshot_files
-from ...core.projection import METHODS, available_methods
+from ...core.runs.export import load_snapshot, snapshot_files
+from ...core.evaluation.projection import METHODS, available_methods
 from ...core.training.events import EmbeddingSnapshot
 from .embedding_projection import Projections
 from .embedding_samples import SamplePanel
@@ -558,7 +558,7 @@ if __name__ == "__main__":
 
     from PySide6.QtWidgets import QApplication
 
-    from ...core.export import load_run_table
+    from ...core.runs.export import load_run_table
     from ..session import Session
 
     app = QApplication([])

@@ -1,7 +1,7 @@
 """The Retrieval tab: type a caption and see the closest images; pick an image and see the
 closest captions; the R@K table of the validation split.
 
-The view wraps a :class:`~workbench.core.retrieval.RetrievalIndex`. Building one (loading a
+The view wraps a :class:`~workbench.core.evaluation.retrieval.RetrievalIndex`. Building one (loading a
 checkpoint and its data, embedding every pair) runs in a :class:`BackgroundTask`; searching a
 built index is one small forward pass and a matrix product (about a millisecond for 1,870
 images), so it runs on the GUI thread, as the user types (debounced).
@@ -25,7 +25,7 @@ from ..panels.pair_table_model import PairTableModel
 from ..tasks import BackgroundTask
 
 if TYPE_CHECKING:  # the module imports torch: loaded when an index is built, after start-up
-    from ...core.retrieval import Results, RetrievalIndex
+    from ...core.evaluation.retrieval import Results, RetrievalIndex
 
 DEBOUNCE_MS = 250  # search-as-you-type waits this long after the last key
 THUMB = 64  # result thumbnails (pixels)
@@ -188,7 +188,7 @@ class RetrievalView(QWidget):
                                "the model and its data, embedding every caption and image…")
 
         def build() -> RetrievalIndex:
-            from ...core.retrieval import DataMismatch, RetrievalIndex
+            from ...core.evaluation.retrieval import DataMismatch, RetrievalIndex
             try:
                 return RetrievalIndex.from_checkpoint(path, table)
             except DataMismatch:

@@ -1,6 +1,6 @@
 """Reading and managing run folders: list, load, read curves, delete, export, continue.
 
-:mod:`workbench.core.runs` writes a run folder while it trains; this module reads them back
+:mod:`.writer` writes a run folder while it trains; this module reads them back
 for the Runs tab and ``workbench runs``. Reading never raises for a bad folder: a run.json
 that is missing, cut short or not JSON gives a :class:`RunInfo` with status ``incomplete`` or
 ``damaged`` and the reason, so one broken folder never hides the others.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .errors import WorkbenchError
-from .paths import runs_dir
+from ..errors import WorkbenchError
+from ..paths import runs_dir
 
 # What a run folder may hold: anything else means it is not (only) a run, so it is not ours
 # to delete. Hidden names are temporary files of atomic writes.
@@ -35,7 +35,7 @@ class RunError(WorkbenchError):
 
 @dataclass
 class RunInfo:
-    """One run folder as its run.json describes it (see :mod:`workbench.core.runs`).
+    """One run folder as its run.json describes it (see :mod:`.writer`).
 
     ``status`` is finished, stopped or failed (the run ended), running, interrupted (its
     process ended without a word: a crash or a kill), continuing, damaged (run.json unreadable)
@@ -215,7 +215,7 @@ def _fill_from_metrics(info: RunInfo) -> None:
 
 def _fill_from_config(info: RunInfo) -> None:
     """What config.toml says of a run without a usable run.json (best effort)."""
-    from .config import tomllib
+    from ..config import tomllib
     try:
         raw = tomllib.loads((info.path / "config.toml").read_text("utf-8"))
     except (OSError, ValueError):

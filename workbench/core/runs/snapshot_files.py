@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WorkbenchError
-from .run_store import read_metrics, read_steps
-from .training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, Probe,
+from ..errors import WorkbenchError
+from .store import read_metrics, read_steps
+from ..training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, Probe,
                               StepLogged)
 
 PATTERN = "attention-e*.npz"
@@ -84,7 +84,7 @@ def find_snapshot(run_dir: str | Path, epoch: int | None = None) -> Path:
 
 
 def load_snapshot(path: str | Path) -> EmbeddingSnapshot:
-    """An ``embeddings-eNNNN.npz`` written by :class:`~workbench.core.runs.RunWriter`."""
+    """An ``embeddings-eNNNN.npz`` written by :class:`~workbench.core.runs.writer.RunWriter`."""
     path = Path(path)
     arrays = _read_arrays(path, "embedding snapshot")
     return EmbeddingSnapshot(

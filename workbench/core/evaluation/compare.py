@@ -12,10 +12,10 @@ import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .algorithms import valid_fusions
-from .config import ExperimentConfig, check
-from .fusion import FUSIONS
-from .training.events import EpochEnded, FitEnded
+from ..algorithms import valid_fusions
+from ..config import ExperimentConfig, check
+from ..fusion import FUSIONS
+from ..training.events import EpochEnded, FitEnded
 
 # The headline metric is the first of these a run reports (validation, higher is better):
 # accuracy for algorithms that predict labels, else text -> image R@10. Algorithms with
@@ -36,8 +36,8 @@ def fusion_variants(cfg: ExperimentConfig,
     the algorithm is refused with the registry's reason, never silently dropped. Defaults for
     every fusion, the current one included, make the comparison fair: none is tuned.
     """
-    from .algorithms import fusion_problem
-    from .errors import ConfigError
+    from ..algorithms import fusion_problem
+    from ..errors import ConfigError
 
     names = list(valid_fusions(cfg.algorithm.name)) if fusions is None else list(fusions)
     out = []
@@ -68,7 +68,7 @@ def higher_is_better(metric: str) -> bool:
 
 def read_history(run_dir: str | Path | None) -> list[dict]:
     """The per-epoch records of a run folder's ``metrics.jsonl`` (empty when there is none)."""
-    from .export import read_jsonl
+    from ..runs.export import read_jsonl
     return [] if run_dir is None else read_jsonl(Path(run_dir) / "metrics.jsonl")
 
 

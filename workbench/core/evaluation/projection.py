@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import WorkbenchError
+from ..errors import WorkbenchError
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}  # name -> what a user reads
 # What to install for a method, in order of preference: (module, pip name).

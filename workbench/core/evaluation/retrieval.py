@@ -26,14 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import config as C
+from .. import config as C
 from . import metrics as M
-from .algorithms.base import Algorithm
-from .data.dataset import Batch, PairedDataset, bag_of_words, build_dataset
-from .data.info import DataInfo
-from .data.loader import PairTable, load_pairs
-from .data.text import OOV, PAD, Vocabulary, tokenize
-from .errors import WorkbenchError
+from ..algorithms.base import Algorithm
+from ..data.dataset import Batch, PairedDataset, bag_of_words, build_dataset
+from ..data.info import DataInfo
+from ..data.loader import PairTable, load_pairs
+from ..data.text import OOV, PAD, Vocabulary, tokenize
+from ..errors import WorkbenchError
 
 SPLITS = ("train", "val", "test")
 EMBED_BATCH = 256
@@ -138,8 +138,8 @@ class RetrievalIndex:
         the data the run was trained on), else the data its config names, loaded again.
         The captions are tokenised with the run's own vocabulary and split as the run split
         them, so token ids and splits are the ones the weights were trained with."""
-        from .training.checkpoint import load_checkpoint, load_model_state
-        from .training.trainer import build_algorithm
+        from ..training.checkpoint import load_checkpoint, load_model_state
+        from ..training.trainer import build_algorithm
 
         path = Path(path)
         payload = load_checkpoint(path)
@@ -413,7 +413,7 @@ def fit_table(table: PairTable, image_size: int) -> PairTable:
     size); the same table when they already are."""
     if table.images is None or table.images.shape[-1] == image_size:
         return table
-    from .data.images import resize_array
+    from ..data.images import resize_array
     return dataclasses.replace(table, images=resize_array(table.images, image_size))
 
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
-from .errors import WorkbenchError
+from ..atomic import atomic_write_bytes
+from ..errors import WorkbenchError
 from .snapshot_files import find_snapshot, load_snapshot, snapshot_files  # noqa: F401
-from .training.events import EmbeddingSnapshot
+from ..training.events import EmbeddingSnapshot
 
 MODALITIES = ("text", "image", "fused")
 FORMATS = ("csv", "npy")
@@ -57,8 +57,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def load_run_table(run_dir: str | Path):
     """The pair table of a run's data (from its ``config.toml``), for captions and labels."""
-    from . import config as C
-    from .data import load_pairs
+    from .. import config as C
+    from ..data import load_pairs
     cfg = C.load(Path(run_dir) / "config.toml")
     return load_pairs(cfg.data, cfg.preprocess.image_size)
 
@@ -254,7 +254,7 @@ def write_tensorboard(run_dir: str | Path, logdir: str | Path, *, table=None) ->
 def _joint_space(run_dir: Path) -> bool:
     """Whether the run's text and image vectors live in one space (as the algorithms'
     ``joint_space`` says): not the classifier's fusion inputs, nor the generating GAN's."""
-    from . import config as C
+    from .. import config as C
     try:
         cfg = C.load(run_dir / "config.toml")
     except WorkbenchError:
