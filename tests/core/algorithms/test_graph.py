@@ -14,6 +14,7 @@ import torch
 
 from workbench.core.algorithms import graph as graph_module
 from workbench.core.algorithms import graph_build as G
+from workbench.core.algorithms.graph_conv import GCNLayer, edge_norm
 from workbench.core.config import (AlgorithmConfig, ExperimentConfig, FusionConfig, ModelConfig,
                                    PreprocessConfig, TrainingConfig)
 from workbench.core.data.dataset import build_dataset
@@ -96,34 +97,27 @@ def edge_set(edge_index: torch.Tensor) -> set[tuple[int, int]]:
 
 # ---------------------------------------------------------------- the layers [4.3]
 
-def test_gcn_layer_is_the_documents_formula():
-    from torch_geometric.nn import GCNConv
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm
-    torch.manual_seed(0)
-    # A path 0 - 1 - 2 plus 1 - 3: node 1 has three neighbours.
-    pairs = [(0, 1), (1, 2), (1, 3)]
-    a = torch.zeros(4, 4)
-    for i, j in pairs:
-        a[i, j] = a[j, i] = 1.0
-    edge_index = a.nonzero().T
-    a_hat = a + torch.eye(4)
-    d = a_hat.sum(1)  # degrees counting the self loop: 2, 4, 2, 2
-    assert d.tolist() == [2, 4, 2, 2]
-    norm = torch.diag(d.rsqrt()) @ a_hat @ torch.diag(d.rsqrt())
-    x = torch.randn(4, 3)
-    conv = GCNConv(3, 5)
-    expected = norm @ x @ conv.lin.weight.T + conv.bias
-    torch.testing.assert_close(conv(x, edge_index), expected, atol=1e-6, rtol=0)
-    # h_1 = sum_j (1 / c_1j) h_j W with c_1j = sqrt(d_1 d_j): c_10 = sqrt(4 * 2).
-    c_10 = math.sqrt(4 * 2)
-    assert norm[1, 0].item() == pytest.approx(1 / c_10)
-    h1 = sum(x[j] / math.sqrt(d[1] * d[j]) for j in (0, 1, 2, 3)) @ conv.lin.weight.T
-    torch.testing.assert_close(conv(x, edge_index)[1], h1 + conv.bias, atol=1e-6, rtol=0)
-    # The per-edge weights the GUI shows for GCN are these 1 / c_ij.
-    (src, dst), w = gcn_norm(edge_index, num_nodes=4)
-    weight = {(int(s), int(t)): float(v) for s, t, v in zip(src, dst, w)}
-    assert weight[(0, 1)] == pytest.approx(1 / c_10)
-    assert weight[(1, 1)] == pytest.approx(1 / 4)
+def test_gcn_applies_the_chosen_normalization():
+    # The layer's maths is tested in test_graph_conv.py; here, that the algorithm uses it.
+    ds = make_dataset(n=36)
+    models = {kind: prepared(make_config("gcn", normalization=kind), ds)
+              for kind in ("symmetric", "document")}
+    for kind, model in models.items():
+        assert all(isinstance(c, GCNLayer) and c.normalization == kind for c in model.convs)
+    models["symmetric"].load_state_dict(models["document"].state_dict())  # same weights
+    out = {}
+    for kind, model in models.items():
+        model.eval()
+        with torch.no_grad():
+            out[kind] = model.node_outputs()
+        # The GCN weights shown for attention are the layer's 1 / c_ij.
+        edges, weights = edge_norm(model.edge_index, len(model.image_rows) + model.num_text,
+                                   kind)
+        assert torch.equal(out[kind]["edges"], edges)
+        torch.testing.assert_close(out[kind]["weights"], weights, atol=0, rtol=0)
+    assert torch.equal(models["symmetric"].edge_index, models["document"].edge_index)
+    for part in ("text", "image", "weights"):
+        assert (out["symmetric"][part] - out["document"][part]).abs().max() > 1e-3, part
 
 
 def test_gat_attention_weights_sum_to_one_per_node():
@@ -251,7 +245,7 @@ def test_trains_labelled_pairs(conv, fusion):
         assert {"edge", "node", "loss"} <= e.train.keys()
         assert all(math.isfinite(v) for v in e.train.values())
     val = epochs[-1].val
-    assert {"t2i_r1", "t2i_r10", "i2t_r10", "median_rank", "accuracy", "macro_f1"} <= val.keys()
+    assert {"t2i_r1", "t2i_r10", "i2t_r10", "t2i_median_rank", "accuracy", "macro_f1"} <= val.keys()
     snap = rec.of(AttentionSnapshot)[-1]
     assert len(snap.graph) == len(snap.probes) == 2
     for probe, entry in zip(snap.probes, snap.graph):

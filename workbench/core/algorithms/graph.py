@@ -6,7 +6,11 @@ and pass through ``layers`` graph layers, transductively on the full graph as in
 Welling: one training step per epoch over every node of every split, the validation and test
 pairs' caption-image edges never in the graph.
 
-- GCN: h_i^(l) = sigma(sum_{j in N(i) + i} (1 / c_ij) h_j^(l-1) W^(l)), c_ij = sqrt(d_i d_j).
+- GCN: h_i^(l) = sigma(sum_{j in N(i) + i} (1 / c_ij) h_j^(l-1) W^(l)), the degrees d
+  counting the self loop (:mod:`.graph_conv`). ``normalization`` picks c_ij: by default
+  ``symmetric``, Kipf & Welling's c_ij = sqrt(d_i d_j), whose propagation never amplifies
+  the features however high the degrees; ``document``, the document's example
+  c_ij = sqrt(d_i + d_j), which has no such bound.
 - GAT: the weights 1 / c_ij replaced by learned attention (shown in the GUI).
 
 Losses, both reported:
@@ -21,7 +25,7 @@ Losses, both reported:
 
 ``loss = edge_weight * edge + node_weight * node``.
 
-PyTorch Geometric is imported here only, lazily (it takes seconds to import).
+PyTorch Geometric (GAT's layer) is imported here only, lazily (it takes seconds to import).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..models.encoders import FeatureEncoder
 from ..models.features import ModalityFeatures
 from . import graph_build as G
 from .base import Algorithm, pair_outputs
+from .graph_conv import GCNLayer, edge_norm
 from .losses import info_nce
 
 MAX_PAIRS = 50_000  # full-graph training holds every node's activations at once
@@ -86,13 +91,11 @@ class GraphAlgorithm(Algorithm):
         return FUSIONS[self.cfg.fusion.name].load().decision_level
 
     def _conv(self, h: int, *, last: bool) -> nn.Module:
-        GATConv, GCNConv = _pyg("GATConv"), _pyg("GCNConv")
         if self.params.conv == "gcn":
-            # GCNConv computes D^-1/2 (A + I) D^-1/2 X W: the weight of the message j -> i is
-            # 1 / sqrt(d_i d_j) = 1 / c_ij of the document's formula, the degrees d counting
-            # the self loop it adds (so a node keeps part of its own features).
-            return GCNConv(h, h)
-        heads = self.params.heads
+            # Our own layer rather than PyG's GCNConv, so c_ij can be the document's
+            # sqrt(d_i + d_j) as well as GCNConv's sqrt(d_i d_j); same parameters as GCNConv.
+            return GCNLayer(h, h, self.params.normalization)
+        GATConv, heads = _pyg("GATConv"), self.params.heads
         # Heads are concatenated (h / heads each) in hidden layers when they divide h, and
         # averaged in the last layer (as the GAT paper): the output stays h wide.
         concat = not last and h % heads == 0
@@ -172,7 +175,8 @@ class GraphAlgorithm(Algorithm):
             else:
                 x = conv(x, edges)
         if self.params.conv == "gcn" and not self.training:
-            out["edges"], out["weights"] = _pyg("gcn_norm")(edges, num_nodes=len(x))
+            out["edges"], out["weights"] = edge_norm(edges, len(x), self.params.normalization,
+                                                     dtype=x.dtype)
         out["text"], out["image"] = x[:n], x[n:]
         if cacheable:
             self._cache = (self._version, out)
@@ -276,8 +280,7 @@ def _pyg(name: str):
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated",
                                 DeprecationWarning)
         import torch_geometric.nn as pyg_nn
-        from torch_geometric.nn.conv.gcn_conv import gcn_norm
-    return gcn_norm if name == "gcn_norm" else getattr(pyg_nn, name)
+    return getattr(pyg_nn, name)
 
 
 def _features(name: str, vector: Tensor) -> ModalityFeatures:

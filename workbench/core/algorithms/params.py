@@ -58,8 +58,14 @@ class AdversarialParams:
 
 @dataclass
 class GraphParams:
-    conv: str = param("gcn", "Graph layer: GCN (c_ij = sqrt(d_i d_j)) or graph attention "
-                      "(GAT, whose weights are shown).", choices=("gcn", "gat"))
+    conv: str = param("gcn", "Graph layer: GCN (fixed weights 1 / c_ij, see normalization) "
+                      "or graph attention (GAT, whose weights are shown).",
+                      choices=("gcn", "gat"))
+    normalization: str = param("symmetric", "GCN's c_ij, degrees counting the self loop: "
+                               "symmetric is Kipf & Welling's c_ij = sqrt(d_i d_j), whose "
+                               "propagation never amplifies the features; document is the "
+                               "source document's example c_ij = sqrt(d_i + d_j).",
+                               choices=("symmetric", "document"), when={"conv": ("gcn",)})
     layers: int = param(2, "Graph layers.", min=1, max=6)
     heads: int = param(2, "Attention heads.", min=1, max=8, when={"conv": ("gat",)})
     k: int = param(5, "Each node is linked to its k nearest neighbours by feature "
