@@ -110,8 +110,26 @@ def test_retrieval_with_shared_images():
     assert i2t.tolist() == [1, 1]  # one row per distinct image: best of its captions
 
 
-def test_median_rank():
+def test_median_rank_per_direction():
     image = torch.eye(4)
     text = torch.eye(4)[[0, 1, 3, 2]]  # two swapped
     m = M.retrieval_metrics(text, image, torch.arange(4))
-    assert m["median_rank"] == pytest.approx(1.5)
+    # text -> image ranks 1, 1, 3, 3: caption 2 scores the swapped image 1 (h = 1) and its
+    # own image 0, tied with the other two (n = 3): 1 + (3 + 1) / 2. Median (1 + 3) / 2.
+    assert M.retrieval_ranks(text, image, torch.arange(4))[0].tolist() == [1, 1, 3, 3]
+    assert m["t2i_median_rank"] == pytest.approx(2.0)
+    assert m["i2t_median_rank"] == pytest.approx(2.0)
+    assert "median_rank" not in m  # the old pooled median is gone
+
+
+def test_median_ranks_of_the_two_directions_differ_with_several_captions_per_image():
+    # image 0 has three captions, image 1 one; caption 3 (image 1's) ranks image 0 first
+    image = torch.tensor([[1.0, 0.0]] * 3 + [[0.0, 1.0]])
+    text = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.1]])
+    ids = torch.tensor([0, 0, 0, 1])
+    t2i, i2t = M.retrieval_ranks(text, image, ids)
+    assert t2i.tolist() == [1, 1, 1, 2]
+    # image 1: captions 0-2 score 0, caption 3 scores 0.1/|.|: its own caption first
+    assert i2t.tolist() == [1, 1]
+    m = M.retrieval_metrics(text, image, ids)
+    assert m["t2i_median_rank"] == 1 and m["i2t_median_rank"] == 1

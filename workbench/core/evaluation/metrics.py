@@ -1,8 +1,11 @@
 """Evaluation metrics: classification, cross-modal retrieval, reconstruction.
 
-Retrieval ranks are 1-based (rank 1 = the true match scored highest). When several captions
-share one image (COCO), text -> image looks for that image among the distinct images, and
-image -> text counts the best-ranked of the image's captions.
+Retrieval ranks are 1-based (rank 1 = the true match scored highest) and count ties as
+random tie-breaking would (:mod:`.ranking`). When several captions share one image (COCO),
+text -> image looks for that image among the distinct images, and image -> text counts the
+best-ranked of the image's captions. Each direction has its own median rank: text -> image
+has one query per caption, image -> text one per image, and pooling the two would weigh
+them by how many of each there happen to be.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-RECALL_AT = (1, 5, 10)
+from .names import DIRECTIONS, MEAN_RECALL, RECALL_AT, RECALL_KEYS  # noqa: F401
+from .ranking import RankCounts, expected_rank, recall_at, retrieval_counts
 
 
 def accuracy(logits: Tensor, labels: Tensor) -> float:
@@ -44,47 +48,34 @@ def classification_metrics(logits: Tensor, labels: Tensor, num_classes: int) -> 
 
 
 def retrieval_ranks(text: Tensor, image: Tensor, image_ids: Tensor) -> tuple[Tensor, Tensor]:
-    """Ranks of the true match, text -> image and image -> text, by cosine similarity.
-
-    ``text`` (N, D) and ``image`` (N, D) are per pair; ``image_ids`` (N,) says which distinct
-    image each pair shows (pairs with the same id share one image).
-    """
-    unique, first = _first_occurrence(image_ids)
-    t = F.normalize(text.float(), dim=-1)
-    g = F.normalize(image[first].float(), dim=-1)  # one row per distinct image
-    sim = t @ g.T  # (N, M)
-    target = torch.searchsorted(unique, image_ids)  # column of each pair's image
-    true = sim.gather(1, target[:, None])
-    # rank = 1 + number of images scored strictly higher than the true one
-    t2i = 1 + (sim > true).sum(1)
-    # image -> text: for each distinct image, the best rank among its captions
-    sim_t = sim.T  # (M, N)
-    n_images = len(unique)
-    best_true = torch.full((n_images,), -float("inf"), device=sim.device)
-    best_true = best_true.scatter_reduce(0, target, true.squeeze(1), reduce="amax")
-    i2t = 1 + (sim_t > best_true[:, None]).sum(1)
-    return t2i, i2t
+    """Expected ranks of the true match under random tie-breaking (float64), text -> image
+    (one per pair) and image -> text (one per distinct image: the best of its captions)."""
+    t2i, i2t = retrieval_counts(text, image, image_ids)
+    return expected_rank(t2i), expected_rank(i2t)
 
 
-def _first_occurrence(ids: Tensor) -> tuple[Tensor, Tensor]:
-    unique, inverse = torch.unique(ids, sorted=True, return_inverse=True)
-    order = torch.arange(len(ids), device=ids.device)
-    first = torch.full((len(unique),), len(ids), dtype=torch.long, device=ids.device)
-    first = first.scatter_reduce(0, inverse, order, reduce="amin")
-    return unique, first
+def recall_metrics(t2i: RankCounts, i2t: RankCounts) -> dict[str, float]:
+    """``t2i_r1`` ... ``i2t_r10`` (fractions, ties in expectation), ``t2i_median_rank``,
+    ``i2t_median_rank`` and ``mean_recall`` from the two directions' rank counts."""
+    out: dict[str, float] = {}
+    for name, counts in zip(DIRECTIONS, (t2i, i2t)):
+        for k in RECALL_AT:
+            out[f"{name}_r{k}"] = float(recall_at(counts, k).mean())
+        out[f"{name}_median_rank"] = median(expected_rank(counts))
+    out[MEAN_RECALL] = sum(out[k] for k in RECALL_KEYS) / len(RECALL_KEYS)
+    return out
 
 
 def retrieval_metrics(text: Tensor, image: Tensor, image_ids: Tensor) -> dict[str, float]:
-    """R@1/5/10 (as fractions) both ways and the median rank over both directions."""
+    """:func:`recall_metrics` of the split's vectors (empty for an empty split)."""
     if len(text) == 0:
         return {}
-    t2i, i2t = retrieval_ranks(text, image, image_ids)
-    out = {}
-    for name, ranks in (("t2i", t2i), ("i2t", i2t)):
-        for k in RECALL_AT:
-            out[f"{name}_r{k}"] = float((ranks <= k).float().mean())
-    out["median_rank"] = float(torch.quantile(torch.cat([t2i, i2t]).float(), 0.5))
-    return out
+    return recall_metrics(*retrieval_counts(text, image, image_ids))
+
+
+def median(values: Tensor) -> float:
+    """The median (the mean of the middle two for an even count)."""
+    return float(torch.quantile(values.double(), 0.5))
 
 
 def reconstruction_error(pred: Tensor, target: Tensor) -> float:
