@@ -40,8 +40,7 @@ def add_parser(sub) -> None:
 
 def run_inspect(args) -> int:
     from ..core.config import ExperimentConfig, apply_overrides
-    from ..core.data import load_pairs
-    from ..core.data.dataset import build_dataset
+    from ..core.data import dataset_for, load_pairs
     from ..core.errors import WorkbenchError
 
     try:
@@ -52,8 +51,7 @@ def run_inspect(args) -> int:
             f"data.label_column={args.label_column}",
             f"data.allow_outside_paths={str(args.allow_outside_paths).lower()}", *args.set])
         table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=StageProgress())
-        ds = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
-                           test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+        ds = dataset_for(cfg, table)
     except (WorkbenchError, OSError) as exc:
         return fail(exc)
     report = summarize(table, ds)
@@ -72,6 +70,7 @@ def summarize(table, ds) -> dict:
         "labels": table.label_counts(), "label_column": table.label_column,
         "vocab_size": ds.vocab_size,
         "split": ds.split.sizes(),
+        "split_notes": ds.split_notes,
         "skipped": [p.to_dict() for p in table.skipped],
         "seconds": round(table.seconds, 3),
     }
@@ -113,6 +112,7 @@ def format_report(r: dict) -> str:
     lines.append(f"Vocabulary   {r['vocab_size']} (built on the training split)")
     s = r["split"]
     lines.append(f"Split        train {s['train']}, val {s['val']}, test {s['test']}")
+    lines += [f"  note: {note}" for note in r.get("split_notes", [])]
     if r["labels"]:
         lines.append(f"Labels       {len(r['labels'])} in column {r['label_column']!r}")
         width = max(len(k) for k in r["labels"])

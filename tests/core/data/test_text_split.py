@@ -195,11 +195,39 @@ def test_split_stratified(seed):
         assert np.all(np.abs(counts - share * len(part)) <= 1), (counts, share * len(part))
 
 
-def test_split_stratified_rare_class_still_in_training():
-    labels = np.array([0] * 50 + [1])
-    for seed in range(10):
-        split = split_indices(51, 0.2, 0.2, seed, labels=labels)
-        check_partition(split, 51)
+@pytest.mark.parametrize("seed", range(50))
+def test_every_class_keeps_a_training_example(seed):
+    # classes of 1, 2, 3 and 5 examples beside two big ones: held-out fractions of 40%
+    labels = np.array([0] * 60 + [1] * 30 + [2] + [3] * 2 + [4] * 3 + [5] * 5)
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(labels)
+    split = split_indices(len(labels), 0.2, 0.2, seed, labels=labels)
+    check_partition(split, len(labels))
+    assert set(labels[split.train].tolist()) == set(labels.tolist())
+    assert split.single == (2,)
+    # the rest is still held out in proportion
+    assert len(split.test) == round(0.2 * len(labels))
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_every_class_keeps_a_training_image_when_captions_are_grouped(seed):
+    groups = np.repeat(np.arange(40), 2)  # two captions per image
+    image_labels = np.array([0] * 30 + [1] * 8 + [2] + [3])
+    labels = image_labels[groups]
+    split = split_indices(len(groups), 0.25, 0.25, seed, labels=labels, groups=groups)
+    check_partition(split, len(groups))
+    assert set(labels[split.train].tolist()) == {0, 1, 2, 3}
+    assert split.single == (2, 3)
+
+
+def test_a_class_with_one_example_is_noted():
+    captions = [f"caption {i}" for i in range(21)]
+    labels = ["common"] * 20 + ["rare"]
+    ds = build_dataset(make_table(captions, labels=labels), PRE, val_fraction=0.2,
+                       test_fraction=0.2, seed=0)
+    assert ds.split.single == (ds.label_names.index("rare"),)
+    assert 20 in ds.split.train.tolist()
+    assert ds.split_notes and "'rare'" in ds.split_notes[0]
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3])

@@ -30,15 +30,20 @@ def __getattr__(name: str):
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["DataError", "RowProblem", "PairTable", "load_pairs", "load_dataset", "detect",
-           "SOURCES", "DESCRIPTIONS"]
+__all__ = ["DataError", "RowProblem", "PairTable", "load_pairs", "load_dataset", "dataset_for",
+           "detect", "SOURCES", "DESCRIPTIONS"]
 
 
 def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
                  ) -> "PairedDataset":
     """The dataset ``cfg`` describes, ready for training."""
-    from .dataset import build_dataset  # torch: only when a dataset is really built
     from .loader import load_pairs
-    table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress)
+    return dataset_for(cfg, load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress))
+
+
+def dataset_for(cfg: "ExperimentConfig", table: "PairTable") -> "PairedDataset":
+    """``table`` split and tokenised as ``cfg`` says (its fractions and split seed)."""
+    from ..config import split_seed
+    from .dataset import build_dataset  # torch: only when a dataset is really built
     return build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
-                         test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+                         test_fraction=cfg.data.test_fraction, seed=split_seed(cfg))

@@ -93,6 +93,19 @@ class PairedDataset:
     def image_dim(self) -> int | None:
         return None if self.image_features is None else int(self.image_features.shape[1])
 
+    @property
+    def split_notes(self) -> list[str]:
+        """What the split had to do that a user should know of."""
+        if not self.split.single:
+            return []
+        names = [self.label_names[c] for c in self.split.single]
+        shown = ", ".join(repr(n) for n in names[:5]) + (
+            f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return [f"{len(names)} label{'s' if len(names) > 1 else ''} ({shown}) "
+                f"{'have' if len(names) > 1 else 'has'} one example: kept in the training "
+                "split, so validation and test never score "
+                f"{'them' if len(names) > 1 else 'it'}"]
+
     def info(self) -> DataInfo:
         return DataInfo(vocab_size=self.vocab_size,
                         max_tokens=self.max_tokens if self.tokens is not None else 0,
@@ -101,6 +114,14 @@ class PairedDataset:
 
     def indices(self, split: str) -> torch.Tensor:
         return self._splits[split]
+
+    def image_ids(self, index: torch.Tensor) -> torch.Tensor:
+        """Which distinct image each pair at ``index`` shows, as a batch's ``image_ids``
+        (feature vectors: every pair its own)."""
+        return self.image_index[index] if self.images is not None else index
+
+    def split_labels(self, split: str) -> torch.Tensor | None:
+        return None if self.labels is None else self.labels[self._splits[split]]
 
     # -- batches ---------------------------------------------------------------------
     def batch(self, index: torch.Tensor) -> Batch:
@@ -113,7 +134,7 @@ class PairedDataset:
             b.mask = b.tokens != PAD
             b.bow = bag_of_words(b.tokens, len(self.vocab))
         if self.images is not None:
-            b.image_ids = self.image_index[index]
+            b.image_ids = self.image_ids(index)
             b.images = self.images[b.image_ids].float().div_(255.0)
         if self.text_features is not None:
             b.text_features = self.text_features[index]

@@ -12,6 +12,8 @@ class Split:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    #: labels with a single example (a single group): kept in training, never scored
+    single: tuple[int, ...] = ()
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -39,7 +41,10 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int, 
     With ``labels`` each class is spread evenly: every item gets the key
     ``(rank within its class + u) / class size`` (u uniform in [0, 1)), and items sorted by
     that key interleave the classes, so any prefix holds each class in proportion. Test takes
-    the first items, validation the next, training the rest. With ``groups`` (e.g. several
+    the first items, validation the next, training the rest; but the last-ranked item of
+    every class is kept for training, so a class is never held out entirely (a model cannot
+    learn a class it never saw, and its score would say nothing). A class with one item is
+    then in training only (listed in ``Split.single``). With ``groups`` (e.g. several
     captions of one image) whole groups are split, so no image is in two splits.
     """
     rng = np.random.default_rng(seed)
@@ -51,17 +56,29 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int, 
         member = np.split(by_group, np.cumsum(np.bincount(inverse))[:-1])
         expand = (lambda ks: np.sort(np.concatenate([member[k] for k in ks]))
                   if len(ks) else np.zeros(0, dtype=np.int64))
-        return Split(expand(g.train), expand(g.val), expand(g.test))
+        return Split(expand(g.train), expand(g.val), expand(g.test), g.single)
     order = rng.permutation(n)
+    kept = np.zeros(0, dtype=np.int64)  # one item per class, for training whatever the key
+    single: tuple[int, ...] = ()
     if labels is not None and n:
         key = np.empty(n, dtype=np.float64)
         jitter = rng.random(n)
         shuffled = labels[order]
+        last = []
         for cls in np.unique(labels):
             members = order[shuffled == cls]
             key[members] = (np.arange(len(members)) + jitter[members]) / len(members)
+            last.append(members[-1])  # the highest key: the one training would keep anyway
+            if len(members) == 1:
+                single += (int(cls),)
         order = order[np.argsort(key[order], kind="stable")]
+        kept = np.array(last, dtype=np.int64)
+        order = order[~np.isin(order, kept)]
     n_val, n_test = split_counts(n, val_fraction, test_fraction)
-    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    # Held out from what is left once each class has its training item (never emptying it).
+    n_test = min(n_test, len(order))
+    n_val = min(n_val, len(order) - n_test)
+    test, val = order[:n_test], order[n_test:n_test + n_val]
+    train = np.concatenate([order[n_test + n_val:], kept])
     return Split(np.sort(train).astype(np.int64), np.sort(val).astype(np.int64),
-                 np.sort(test).astype(np.int64))
+                 np.sort(test).astype(np.int64), single)
