@@ -34,7 +34,8 @@ def test_list_and_show(run_id, capsys):
     assert main(["runs", "list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:4] == ["ID", "DATE", "PRESET", "ALGORITHM"]
-    assert out[1].startswith(run_id) and "finished" in out[1] and "accuracy 0." in out[1]
+    assert out[1].startswith(run_id) and "finished" in out[1] and "macro_f1 0." in out[1]
+    assert "(no test split)" in out[1]  # the tiny config holds none out
 
     assert main(["runs", "show", run_id[:10], "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -44,7 +45,12 @@ def test_list_and_show(run_id, capsys):
     assert main(["runs", "show", str(runs_dir() / run_id)]) == 0
     text = capsys.readouterr().out
     assert f"Run          {run_id}" in text and "classifier + late fusion" in text
-    assert "Final validation metrics" in text and "Per epoch" in text
+    assert "Final metrics" in text and "Per epoch" in text
+    final = text.split("Final metrics\n")[1].splitlines()
+    assert final[0].split() == ["METRIC", "VALIDATION", "TEST", "CHANCE"]
+    f1 = next(line for line in final if line.split()[0] == "macro_f1")
+    assert "*" in f1 and "no test split" in f1  # the primary metric; the tiny config
+    assert "primary metric" in text and "no test split" in text.split("Warnings")[1]
     table = text.split("Per epoch\n")[1].splitlines()
     assert table[0].split()[:3] == ["EPOCH", "STEP", "TIME"] and len(table) == 3
 

@@ -44,7 +44,8 @@ def test_retrieval_keys_in_json(tmp_path, capsys):
     preset = C.save(tiny_config(folder), tmp_path / "c.toml")
     assert main(["train", str(preset), "--out", str(tmp_path / "r"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
-    for key in ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "median_rank"):
+    for key in ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "t2i_median_rank",
+                "i2t_median_rank", "mean_recall"):
         assert key in metrics
 
 

@@ -68,59 +68,155 @@ def test_variants_share_the_initial_encoders(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-# ---------------------------------------------------------------- table and winner
+def test_repeats_vary_the_seed_and_keep_the_split(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=classifier", "seed=7")
+    variants = compare.fusion_variants(cfg, ["mean", "gated"], repeats=3)
+    assert [(v.fusion.name, v.seed) for v in variants] == [
+        ("mean", 7), ("mean", 8), ("mean", 9), ("gated", 7), ("gated", 8), ("gated", 9)]
+    assert {v.data.split_seed for v in variants} == {7}
+    with pytest.raises(ConfigError, match="repeats"):
+        compare.fusion_variants(cfg, repeats=0)
 
-def _end(status, metrics, seconds=10.0, epoch=3):
-    return FitEnded(status, "why", epoch, epoch * 4, metrics, seconds)
+
+def test_repeated_runs_are_scored_on_one_split(tmp_path):
+    from workbench.core.data import dataset_for, load_pairs
+
+    folder = make_image_folder(tmp_path / "shapes", n_per_class=4)
+    cfg = tiny_config(folder, "algorithm.name=classifier", "data.test_fraction=0.25")
+    variants = compare.fusion_variants(cfg, ["mean"], repeats=2)
+    table = load_pairs(cfg.data, cfg.preprocess.image_size)
+    a, b = (dataset_for(v, table).split for v in variants)
+    assert a.test.tolist() == b.test.tolist() and a.val.tolist() == b.val.tolist()
+    assert variants[0].seed != variants[1].seed
 
 
-def _epochs(values, name="accuracy"):
+# ---------------------------------------------------------------- table and verdict
+
+def _end(status, metrics, seconds=10.0, epoch=3, *, test=None, chance=None, spread=0.01,
+         primary="macro_f1"):
+    scores = {}
+    if metrics and chance is not None:
+        scores["val"] = {"metrics": metrics, "chance": {primary: chance}, "spread": spread,
+                         "primary": primary, "size": 100}
+    if test is not None:
+        scores["test"] = {"metrics": test, "size": 100 if test else 0}
+    return FitEnded(status, "why", epoch, epoch * 4, metrics, seconds, scores=scores,
+                    primary=primary)
+
+
+def _epochs(values, name="macro_f1"):
     return [EpochEnded(i + 1, (i + 1) * 4, {"loss": 1.0}, {name: v}, 1.0)
             for i, v in enumerate(values)]
 
 
-def test_summarize_and_winner_on_labelled_runs(tmp_path):
+def _fusions(tmp_path, values, *, chance=0.1, algorithm="classifier", test=None):
+    """Aggregated rows of runs with macro-F1 ``values`` per fusion (a list per fusion)."""
+    cfg = tiny_config(tmp_path, f"algorithm.name={algorithm}")
+    names = compare.fusion_variants(cfg)
+    configs, ends = [], []
+    for fusion_cfg, seeds in zip(names[::1], values):
+        for i, v in enumerate(seeds):
+            c = fusion_cfg.copy()
+            c.seed = i
+            configs.append(c)
+            ends.append(_end("finished", {"macro_f1": v, "accuracy": v + 0.1}, chance=chance,
+                             test={"macro_f1": v - 0.01} if test is None else test))
+    rows = compare.summarize(ends, configs, [_epochs([v["macro_f1"]]) for v in
+                                             (e.metrics for e in ends)])
+    return compare.aggregate(rows)
+
+
+def test_summarize_ranks_by_the_primary_metric_with_test_and_chance(tmp_path):
     cfg = tiny_config(tmp_path, "algorithm.name=classifier")
     configs = compare.fusion_variants(cfg, ["early", "attention", "gated", "tensor"])
-    ends = [_end("finished", {"accuracy": 0.5, "macro_f1": 0.4, "t2i_r10": 0.9}),
-            _end("finished", {"accuracy": 0.75, "macro_f1": 0.7}, seconds=20),
+    ends = [_end("finished", {"accuracy": 0.9, "macro_f1": 0.4}, chance=0.1,
+                 test={"macro_f1": 0.35}),
+            _end("finished", {"accuracy": 0.75, "macro_f1": 0.7}, seconds=20, chance=0.1,
+                 test={"macro_f1": 0.66}),
             _end("failed", {}, epoch=1),
-            _end("stopped", {"accuracy": 0.9, "macro_f1": 0.9})]
-    hist = [_epochs([0.3, 0.6, 0.5]), _epochs([0.5, 0.7, 0.75]), [], _epochs([0.9])]
+            _end("stopped", {"accuracy": 0.9, "macro_f1": 0.9}, chance=0.1)]
+    hist = [_epochs([0.3, 0.6, 0.4]), _epochs([0.5, 0.7, 0.7]), [], _epochs([0.9])]
     rows = compare.summarize(ends, configs, hist)
     assert [r["fusion"] for r in rows] == ["early", "attention", "gated", "tensor"]
-    assert {r["metric"] for r in rows} == {"accuracy"}  # accuracy beats t2i_r10
-    assert rows[0]["value"] == 0.5 and rows[0]["best_epoch"] == 2 and rows[0]["best_value"] == 0.6
-    assert rows[1]["best_epoch"] == 3 and rows[1]["seconds"] == 20
+    # macro-F1, the classifier's primary metric, not accuracy (on which early leads)
+    assert {r["metric"] for r in rows} == {"macro_f1"}
+    assert rows[0]["value"] == 0.4 and rows[0]["best_epoch"] == 2 and rows[0]["best_value"] == 0.6
+    assert rows[0]["test_value"] == 0.35 and rows[0]["chance"] == 0.1
+    assert rows[0]["secondary"] == "accuracy" and rows[0]["secondary_value"] == 0.9
+    assert rows[1]["best_epoch"] == 2 and rows[1]["seconds"] == 20
     assert rows[2]["status"] == "failed" and rows[2]["value"] is None
-    assert rows[2]["best_epoch"] is None and rows[2]["median_rank"] is None
+    fusions = compare.aggregate(rows)
+    result = compare.verdict(fusions)
     # The stopped run scored highest but trained less: it does not compete.
-    assert compare.winner(rows)["fusion"] == "attention"
-    text = compare.format_table(rows)
-    assert "accuracy" in text.splitlines()[0]
+    assert result.winner == "attention" and "one seed" in result.reason
+    text = compare.format_table(fusions, result)
+    assert "macro-F1" in text.splitlines()[0]
     assert next(line for line in text.splitlines() if line.startswith("*")).split()[1] == \
         "attention"
-    json.dumps(rows)  # the CLI prints them as JSON
+    assert "chance: macro-F1 0.100" in text
+    json.dumps(rows), json.dumps(fusions)  # the CLI prints them as JSON
 
 
-def test_retrieval_headline_ties_and_no_winner(tmp_path):
-    cfg = tiny_config(tmp_path, "algorithm.name=autoencoder")
-    configs = compare.fusion_variants(cfg, ["mean", "gated"])
-    ends = [_end("finished", {"t2i_r10": 0.5, "median_rank": 4.0}),
-            _end("finished", {"t2i_r10": 0.5, "median_rank": 3.0})]
-    rows = compare.summarize(ends, configs, [_epochs([0.5], "t2i_r10")] * 2)
-    assert rows[0]["metric"] == "t2i_r10"
-    assert compare.winner(rows)["fusion"] == "gated"  # tie: the lower median rank
-    assert compare.winner(compare.summarize([_end("failed", {})] * 2, configs, [[], []])) is None
+def test_identical_rows_have_no_winner(tmp_path):
+    fusions = _fusions(tmp_path, [[0.5], [0.5], [0.5]])
+    result = compare.verdict(fusions)
+    assert result.winner is None and "tie" in result.reason
+    assert "mean, attention" in result.reason.replace(" and", ",") or "tie" in result.reason
 
 
-def test_fallback_headline_is_the_loss_lower_better(tmp_path):
+def test_a_tie_on_several_seeds_has_no_winner(tmp_path):
+    fusions = _fusions(tmp_path, [[0.5, 0.6], [0.6, 0.5]])
+    assert compare.verdict(fusions).winner is None
+
+
+def test_all_at_chance_has_no_winner(tmp_path):
+    # the majority-class collapse: every fusion a little above the chance macro-F1
+    fusions = _fusions(tmp_path, [[0.068], [0.069], [0.070]], chance=0.07)
+    result = compare.verdict(fusions)
+    assert result.winner is None and "chance" in result.reason
+    assert all(f["at_chance"] for f in fusions)
+
+
+def test_a_lead_within_the_seeds_noise_names_no_winner(tmp_path):
+    fusions = _fusions(tmp_path, [[0.80, 0.70, 0.75], [0.78, 0.70, 0.73]])
+    result = compare.verdict(fusions)
+    assert result.winner is None and "noise" in result.reason
+    assert fusions[0]["mean"] == pytest.approx(0.75) and fusions[0]["std"] == \
+        pytest.approx(0.05)
+
+
+def test_a_lead_beyond_the_seeds_noise_names_the_winner(tmp_path):
+    fusions = _fusions(tmp_path, [[0.70, 0.71, 0.72], [0.80, 0.81, 0.82], [0.5, 0.5, 0.52]])
+    result = compare.verdict(fusions)
+    assert result.winner == fusions[1]["fusion"] and "beats the runner-up" in result.reason
+    assert result.ranked[0] == fusions[1]["fusion"]
+    text = compare.format_table(fusions, result)
+    assert "0.810 ± 0.010" in text
+
+
+def test_a_generating_gan_names_no_winner_and_says_why(tmp_path):
     cfg = tiny_config(tmp_path, "algorithm.name=adversarial")
     configs = compare.fusion_variants(cfg, ["mean", "gated"])
-    rows = compare.summarize([_end("finished", {"loss": 2.0}), _end("finished", {"loss": 1.0})],
-                             configs, [_epochs([3.0, 2.0], "loss"), _epochs([1.0], "loss")])
+    ends = [_end("finished", {"loss": 2.0}, primary=None), _end("finished", {"loss": 1.0},
+                                                                primary=None)]
+    rows = compare.summarize(ends, configs, [_epochs([3.0, 2.0], "loss"), _epochs([1.0], "loss")])
     assert rows[0]["metric"] == "loss" and rows[0]["best_epoch"] == 2
-    assert compare.winner(rows)["fusion"] == "gated"
+    result = compare.verdict(compare.aggregate(rows),
+                             no_primary=ALGORITHMS["adversarial"].no_primary)
+    assert result.winner is None and "GAN" in result.reason
+
+
+def test_no_test_split_is_said_not_made_up(tmp_path):
+    fusions = _fusions(tmp_path, [[0.5], [0.7]], test={})
+    assert fusions[0]["test_mean"] is None and fusions[0]["test_size"] == 0
+    assert "no test split" in compare.format_table(fusions)
+
+
+def test_nothing_finished(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=autoencoder")
+    configs = compare.fusion_variants(cfg, ["mean", "gated"])
+    rows = compare.summarize([_end("failed", {}, primary="mean_recall")] * 2, configs, [[], []])
+    assert compare.verdict(compare.aggregate(rows)).winner is None
 
 
 # ---------------------------------------------------------------- a real tiny run
@@ -151,7 +247,7 @@ def test_summarize_reads_history_from_the_run_folder(run):
     end = FitEnded("finished", "", 2, 8, json.loads((run_dir / "run.json").read_text())["metrics"],
                    1.0, str(run_dir))
     row = compare.summarize([end], [cfg])[0]
-    assert row["metric"] == "accuracy" and row["best_epoch"] in (1, 2)
+    assert row["metric"] == "macro_f1" and row["best_epoch"] in (1, 2)
     assert row["run_dir"] == str(run_dir)
 
 

@@ -144,10 +144,11 @@ def test_checkpoint_gives_the_live_models_vectors_and_recalls(contrastive, index
     assert loaded.about["run"] == run.name and loaded.about["epoch"] == 20
     assert (loaded.about["algorithm"], loaded.about["fusion"]) == ("contrastive", "mean")
     recall = loaded.recall_table("val")
-    for key in ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r10", "median_rank"):
+    for key in ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r10", "t2i_median_rank",
+                "i2t_median_rank", "mean_recall"):
         assert recall[key] == pytest.approx(trainer.last_val[key]), key
     assert recall["pairs"] == len(index.dataset.indices("val"))
-    assert {"t2i_median_rank", "i2t_median_rank"} <= recall.keys()
+    assert recall["chance_t2i_r1"] == pytest.approx(1 / recall["images"])
     assert index.recall_table("test") == {}  # the tiny config has no test split
 
 
@@ -252,7 +253,7 @@ def test_graph_searches_its_own_pairs_but_not_typed_captions(graph):
     assert len(index.search_caption(3, k=4)) == 4
     recall = index.recall_table("val")
     assert recall["t2i_r10"] == pytest.approx(trainer.last_val["t2i_r10"])
-    assert recall["median_rank"] == pytest.approx(trainer.last_val["median_rank"])
+    assert recall["i2t_median_rank"] == pytest.approx(trainer.last_val["i2t_median_rank"])
     # its graph is not in the checkpoint: from_checkpoint rebuilds it, to the same vectors
     loaded = RetrievalIndex.from_checkpoint(run / "checkpoints" / "last.pt")
     assert torch.allclose(loaded.text_vectors, index.text_vectors, atol=1e-5)

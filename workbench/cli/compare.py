@@ -14,18 +14,26 @@ def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train a preset once per valid fusion and compare",
                        description="Train PRESET once per fusion its algorithm accepts (each "
                        "with that fusion's default settings; the same data, split and seed), "
-                       "one after the other, then print a table of the validation results "
-                       "with the winner marked. Progress goes to stderr; each run writes its "
-                       "own run folder. The first Ctrl-C stops the current run and skips "
-                       "the rest.")
+                       "or on --repeats seeds each (the split fixed), one after the other, "
+                       "then print a table of each fusion's validation and test score on the "
+                       "algorithm's primary metric. A winner is named only when it beats the "
+                       "runner-up by more than the seeds' noise and beats chance; otherwise "
+                       "the table says why there is none. Progress goes to stderr; each run "
+                       "writes its own run folder. The first Ctrl-C stops the current run "
+                       "and skips the rest.")
     add_config_arguments(p)
     p.add_argument("--fusions", metavar="A,B,...",
                    help="compare only these fusions, in this order (default: every valid one)")
+    p.add_argument("--repeats", type=int, default=1, metavar="N",
+                   help="train each fusion on N seeds (seed, seed + 1, ...; the split stays "
+                   "the preset's), so the table shows mean ± standard deviation and a winner "
+                   "must beat the seeds' noise (default 1; 3 measures the noise)")
     p.add_argument("--out", metavar="DIR",
                    help="write the run folders here, one per fusion (DIR/<fusion>); default: "
                    "dated folders in the user runs folder")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object with the rows and the winner on stdout")
+                   help="print one JSON object with the runs, the fusions and the verdict on "
+                   "stdout")
     p.set_defaults(run=run_compare)
 
 
@@ -37,7 +45,7 @@ def run_compare(args) -> int:
         cfg = config_from_arguments(args)
         fusions = [f.strip() for f in args.fusions.split(",") if f.strip()] \
             if args.fusions else None
-        configs = fusion_variants(cfg, fusions)
+        configs = fusion_variants(cfg, fusions, repeats=args.repeats)
         run_dirs = _run_dirs(args, configs)
         return _compare(configs, run_dirs, args)
     except WorkbenchError as exc:
@@ -48,13 +56,18 @@ def _preset_name(preset: str) -> str:
     return Path(preset).stem if preset.endswith(".toml") else preset
 
 
+def run_name(cfg, repeats: int) -> str:
+    """A run's folder name within a comparison: the fusion, and its seed when repeated."""
+    return cfg.fusion.name + (f"-seed{cfg.seed}" if repeats > 1 else "")
+
+
 def _run_dirs(args, configs) -> list[Path | None]:
-    """Planned folders (created when each run starts): DIR/<fusion> under --out."""
+    """Planned folders (created when each run starts): DIR/<fusion>[-seed<S>] under --out."""
     from ..core.errors import WorkbenchError
     if not args.out:
         return [None] * len(configs)
     out = Path(args.out)
-    dirs = [out / c.fusion.name for c in configs]
+    dirs = [out / run_name(c, args.repeats) for c in configs]
     taken = [d for d in dirs if d.exists() and any(d.iterdir())]
     if taken:
         raise WorkbenchError(f"{taken[0]} already holds a run; pick another --out folder so "
@@ -63,9 +76,9 @@ def _run_dirs(args, configs) -> list[Path | None]:
 
 
 def _compare(configs, run_dirs, args) -> int:
-    from ..core.evaluation.compare import format_table, summarize, winner
-    from ..core.data import load_pairs
-    from ..core.data.dataset import build_dataset
+    from ..core.algorithms import ALGORITHMS
+    from ..core.data import dataset_for, load_pairs
+    from ..core.evaluation.compare import aggregate, format_table, summarize, verdict
     from ..core.runs.writer import RunWriter, new_run_dir
     from ..core.training import Trainer
     from .train import ProgressPrinter
@@ -79,10 +92,9 @@ def _compare(configs, run_dirs, args) -> int:
         for i, (cfg, run_dir) in enumerate(zip(configs, run_dirs)):
             if stop.requested:
                 break
-            print(f"[{i + 1}/{len(configs)}] {cfg.fusion.name}", file=sys.stderr)
-            run_dir = run_dir or new_run_dir(f"{name}-{cfg.fusion.name}")
-            dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
-                                    test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+            print(f"[{i + 1}/{len(configs)}] {run_name(cfg, args.repeats)}", file=sys.stderr)
+            run_dir = run_dir or new_run_dir(f"{name}-{run_name(cfg, args.repeats)}")
+            dataset = dataset_for(cfg, table)
             trainer = Trainer(cfg, dataset, run_dir=run_dir,
                               callbacks=[RunWriter(run_dir, cfg, preset=name), ProgressPrinter()])
             stop.trainer = trainer
@@ -93,16 +105,16 @@ def _compare(configs, run_dirs, args) -> int:
             ends.append(end)
             done.append(cfg)
     rows = summarize(ends, done)
-    best = winner(rows)
+    fusions = aggregate(rows)
+    result = verdict(fusions, no_primary=ALGORITHMS[first.algorithm.name].no_primary)
     if args.json:
         print(json.dumps({"algorithm": first.algorithm.name, "preset": name,
-                          "metric": rows[0]["metric"] if rows else None, "rows": rows,
-                          "winner": best["fusion"] if best else None,
+                          "metric": rows[0]["metric"] if rows else None,
+                          "repeats": args.repeats, "rows": rows, "fusions": fusions,
+                          "winner": result.winner, "verdict": result.reason,
                           "stopped": stop.requested}))
     else:
-        print(format_table(rows))
-        if best is not None:
-            print(f"winner: {best['fusion']} ({best['metric']} {best['value']:.3f})")
+        print(format_table(fusions, result))
     if stop.requested:
         print(f"stopped after {len(ends)} of {len(configs)} runs", file=sys.stderr)
         return 130

@@ -8,7 +8,7 @@ import sys
 from ..core.runs.store import format_duration
 from .common import StageProgress, fail
 
-# The metrics ``runs list`` shows, the first two a run has.
+# The metrics ``runs list`` shows of a run without a primary metric, the first two it has.
 HEADLINE = ("accuracy", "t2i_r10", "macro_f1", "i2t_r10", "t2i_r1", "recon_error_image",
             "d_real", "loss")
 
@@ -81,7 +81,7 @@ def run_list(args) -> int:
               "DURATION", "METRICS")
     rows = [(r.id, _date(r), r.preset or "-", r.algorithm or "-", r.fusion or "-",
              _short(r.data, 24) or "-", r.status, _epochs(r), format_duration(r.seconds),
-             _headline(r.metrics)) for r in runs]
+             _headline(r)) for r in runs]
     print(_table(header, rows))
     return 0
 
@@ -124,9 +124,13 @@ def format_run(info, epochs: list[dict]) -> str:
     if info.description:
         lines.append(("Description", info.description))
     out = [f"{k:<12} {v}" for k, v in lines]
-    if info.metrics:
-        out += ["", "Final validation metrics"]
-        out += [f"  {k:<22} {_metric(k, v)}" for k, v in info.metrics.items()]
+    if info.metrics or info.test_metrics:
+        best = s.get("best_epoch")
+        out += ["", "Final metrics" + (f" (the best epoch's model: epoch {best})"
+                                       if isinstance(best, int) else "")]
+        out.append(_final_table(info))
+    if info.warnings:
+        out += ["", "Warnings"] + [f"  - {w}" for w in info.warnings]
     if epochs:
         out += ["", "Per epoch", _epoch_table(epochs)]
     return "\n".join(out)
@@ -243,13 +247,38 @@ def _epochs(info) -> str:
     return f"{done}/{planned}" if planned is not None and planned != done else str(done)
 
 
-def _headline(metrics: dict, n: int = 2) -> str:
+def _headline(info, n: int = 2) -> str:
+    """The primary metric, validation and test; else the first ``n`` of HEADLINE."""
+    metrics, primary = info.metrics, info.primary
+    if primary in metrics:
+        test = info.test_metrics.get(primary)
+        tail = f" (test {test:.3f})" if test is not None else (
+            " (no test split)" if info.test_size == 0 else "")
+        return f"{primary} {metrics[primary]:.3f}{tail}"
     keys = [k for k in HEADLINE if k in metrics][:n]
     return "  ".join(f"{k} {metrics[k]:.3f}" for k in keys)
 
 
+def _final_table(info) -> str:
+    """Each metric on validation and test with its chance level; the primary one marked."""
+    scores = info.scores
+    chance = {**scores.get("test", {}).get("chance", {}), **scores.get("val", {}).get("chance", {})}
+    no_test = info.test_size == 0
+    rows = []
+    for key in dict.fromkeys([*info.metrics, *info.test_metrics]):
+        mark = " *" if key == info.primary else ""
+        test = "no test split" if no_test else _metric(key, info.test_metrics.get(key))
+        rows.append((key + mark, _metric(key, info.metrics.get(key)), test,
+                     _metric(key, chance.get(key)) if key in chance else ""))
+    table = _table(("METRIC", "VALIDATION", "TEST", "CHANCE"), rows, indent="  ")
+    if info.primary:
+        table += f"\n  * primary metric (ranks runs of {info.algorithm})"
+    return table
+
+
 def _metric(key: str, value) -> str:
-    return _num(value, "g" if key == "median_rank" else ".4f")  # a rank is a whole number
+    # ranks (expected ranks under ties) need no four decimals
+    return _num(value, ".4g" if key.endswith("median_rank") else ".4f")
 
 
 def _num(value, fmt: str = ".4f") -> str:

@@ -12,8 +12,8 @@ from .common import (StageProgress, StopOnInterrupt, add_config_arguments,
                      config_from_arguments, fail)
 
 # The metrics shown on each epoch line, when the run has them.
-HEADLINE = ("accuracy", "macro_f1", "t2i_r1", "t2i_r10", "i2t_r10", "median_rank",
-            "recon_error_image", "d_real", "d_fake")
+HEADLINE = ("accuracy", "macro_f1", "mean_recall", "t2i_r1", "t2i_r10", "i2t_r10",
+            "t2i_median_rank", "i2t_median_rank", "recon_error_image", "d_real", "d_fake")
 
 
 def add_parser(sub) -> None:
@@ -100,7 +100,7 @@ def _train(cfg, args, ctx=None) -> int:
         result = {"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
                   "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
                   "seconds": round(end.seconds, 3), "metrics": end.metrics,
-                  "processes": ctx.world_size if ctx else 1}
+                  **scores_json(end), "processes": ctx.world_size if ctx else 1}
         if trainer.grad_sync is not None:
             result["gradient_sync"] = trainer.grad_sync.name
         if trainer.model is not None and end.status != "failed":
@@ -111,12 +111,48 @@ def _train(cfg, args, ctx=None) -> int:
     if end.status == "failed":
         print(f"error: {end.reason}", file=sys.stderr)
         return 1
+    for line in score_lines(end):
+        print(line, file=sys.stderr)
     print(f"{end.status}: {end.reason}; run folder: {run_dir}", file=sys.stderr)
     return 0 if end.status == "finished" else 130
 
 
+def scores_json(end) -> dict:
+    """The final scores in ``--json``: ``test_metrics`` ({} when there is no test split),
+    ``chance`` per split, ``primary``, ``at_chance`` per split, ``health``, ``warnings``,
+    ``best_epoch``."""
+    scores = end.scores
+    return {"test_metrics": end.test_metrics,
+            "test_size": scores.get("test", {}).get("size"),
+            "chance": {split: s.get("chance", {}) for split, s in scores.items()},
+            "at_chance": {split: s.get("at_chance") for split, s in scores.items()},
+            "primary": end.primary, "health": end.health, "warnings": end.warnings,
+            "best_epoch": end.best_epoch}
+
+
+def score_lines(end) -> list[str]:
+    """What the end of a run says on stderr: its primary metric on validation and test
+    beside chance, and its warnings."""
+    lines = []
+    primary = end.primary
+    if primary is not None:
+        parts = []
+        for split in ("val", "test"):
+            s = end.scores.get(split, {})
+            if s.get("size") == 0:
+                parts.append(f"{split}: no {split} split")
+            elif primary in s.get("metrics", {}):
+                parts.append(f"{split} {s['metrics'][primary]:.3f} (chance "
+                             f"{s['chance'].get(primary, float('nan')):.3f})")
+        if parts:
+            best = f", the best epoch ({end.best_epoch})'s model" if end.best_epoch else ""
+            lines.append(f"{primary}{best}: " + "; ".join(parts))
+    lines += [f"warning: {w}" for w in end.warnings]
+    return lines
+
+
 def format_metrics(values: dict[str, float], keys=HEADLINE) -> str:
-    return "  ".join(f"{k} {values[k]:.3f}" if k != "median_rank" else f"{k} {values[k]:g}"
+    return "  ".join(f"{k} {values[k]:g}" if k.endswith("median_rank") else f"{k} {values[k]:.3f}"
                      for k in keys if k in values)
 
 

@@ -50,6 +50,10 @@ class DataConfig:
                                 max=0.9)
     test_fraction: float = param(0.1, "Fraction of pairs held out for the final test.",
                                  min=0.0, max=0.9)
+    split_seed: int = param(-1, "Seeds the train / validation / test split alone, so runs "
+                            "with different seeds (weights, shuffling) are scored on one "
+                            "test set; -1: the run's seed.", min=-1, max=2**32 - 1,
+                            label="Split seed")
     on_error: str = param("fail", "fail: stop at bad rows and list them; skip: leave them out "
                           "and report each.", choices=("fail", "skip"))
     allow_outside_paths: bool = param(False, "Allow image paths that leave the dataset's "
@@ -114,6 +118,10 @@ class TrainingConfig:
                                 max=10_000, label="Snapshot every (epochs)")
     checkpoint_every: int = param(5, "Write a checkpoint every N epochs (and at the end).",
                                   min=1, max=10_000, label="Checkpoint every (epochs)")
+    keep_best: bool = param(False, "Keep the model of the epoch with the best validation "
+                            "value of the algorithm's primary metric (checkpoints/best.pt) "
+                            "and hand that one over at the end (test score, Retrieval tab) "
+                            "instead of the last epoch's.", label="Keep the best epoch")
     probe_samples: int = param(4, "Validation samples whose attention is shown live.", min=1,
                                max=32)
     augment_images: bool = param(False, "Randomly flip training images left-right and shift "
@@ -149,8 +157,9 @@ class ExperimentConfig:
     """One experiment; saved as a preset TOML file."""
 
     description: str = param("", "What this experiment is for (shown in the preset list).")
-    seed: int = param(0, "Seeds the weights, the shuffling and the data split: the same seed "
-                      "reproduces a run.", min=0, max=2**32 - 1)
+    seed: int = param(0, "Seeds the weights, the shuffling and (unless data.split_seed is "
+                      "set) the data split: the same seed reproduces a run.", min=0,
+                      max=2**32 - 1)
     device: str = param("auto", "Where to train: auto (CUDA, then Apple MPS, then the CPU), "
                         "cpu, cuda, cuda:N or mps.")
     data: DataConfig = field(default_factory=DataConfig)
@@ -170,6 +179,12 @@ _SECTIONS = {"data": DataConfig, "preprocess": PreprocessConfig, "model": ModelC
              "optimizer": OptimizerConfig, "training": TrainingConfig}
 _COMPONENTS = {"algorithm": ALGORITHMS, "fusion": FUSIONS}
 _ORDER = ("data", "preprocess", "model", "algorithm", "fusion", "optimizer", "training")
+
+
+def split_seed(cfg: ExperimentConfig) -> int:
+    """The seed of the run's train / validation / test split (``data.split_seed``, or the
+    run's ``seed`` when that is -1)."""
+    return cfg.data.split_seed if cfg.data.split_seed >= 0 else cfg.seed
 
 
 # ---------------------------------------------------------------- dict <-> config

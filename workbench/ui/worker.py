@@ -213,7 +213,7 @@ class TrainingWorker(QObject):
 
     def _trainer(self, cfg, run_dir: Path | None, resume_from: str | None):
         from ..core.data import load_pairs
-        from ..core.data.dataset import build_dataset
+        from ..core.data import dataset_for
         from ..core.runs.writer import RunWriter
         from ..core.training.trainer import Trainer
 
@@ -222,8 +222,7 @@ class TrainingWorker(QObject):
                 table.images is not None and table.images.shape[-1] != cfg.preprocess.image_size):
             table = load_pairs(cfg.data, cfg.preprocess.image_size)
             self.table = table  # decoded once for the whole sequence
-        dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
-                                test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+        dataset = dataset_for(cfg, table)
         # The run folder is written before the window hears of an event, so what the window
         # reads there on hearing it (the Runs tab: "running", then the final status) is there.
         callbacks = [self.buffer]

@@ -344,7 +344,7 @@ def test_evaluation_reports_d_outputs_or_retrieval(data):
     assert not any(k.startswith(("t2i", "i2t")) for k in generate)  # no joint space
     align = _model(data, mode="align").evaluate(data, "val", 64)
     assert {"loss", "d_loss", "g_loss", "pair", "match", "d_real", "d_fake", "t2i_r1",
-            "i2t_r10", "median_rank"} <= align.keys()
+            "i2t_r10", "i2t_median_rank", "mean_recall"} <= align.keys()
 
 
 def test_trainer_emits_generated_samples(image_data, tmp_path):

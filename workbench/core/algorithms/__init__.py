@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
+from ..evaluation.names import MACRO_F1, MEAN_RECALL
 from ..fusion import FUSIONS
 from ..registry import Registry, Spec
 from . import params as P
@@ -17,13 +18,21 @@ from . import params as P
 
 @dataclass(frozen=True)
 class AlgorithmSpec(Spec):
-    """An algorithm, the document section it comes from and the fusions it refuses (and why)."""
+    """An algorithm, the document section it comes from and the fusions it refuses (and why).
+
+    ``primary`` gives the one validation metric that says which of two runs did better,
+    from the algorithm's parameters and whether the data has labels: Compare ranks by it,
+    ``training.keep_best`` keeps the epoch that maximises it, the GUI marks it. None when no
+    single number says so; ``no_primary`` then says why.
+    """
 
     section: str = ""
     needs_labels: bool = False
     #: why multi-process (torchrun) training refuses this algorithm; empty when it runs
     distributed_problem: str = ""
     invalid_fusions: Mapping[str, str] = field(default_factory=dict)
+    primary: Callable[[Any, bool], str | None] = lambda params, labelled: None
+    no_primary: str = ""
 
 
 ALGORITHMS: Registry[AlgorithmSpec] = Registry("algorithm")
@@ -36,7 +45,7 @@ _(AlgorithmSpec(
     "autoencoder", "Multimodal autoencoder",
     "Encode both modalities into a shared code, reconstruct each, keep the two correlated.",
     P.AutoencoderParams, "workbench.core.algorithms.autoencoder:Autoencoder",
-    section="3.1, 4.1",
+    section="3.1, 4.1", primary=lambda params, labelled: MEAN_RECALL,
     invalid_fusions=MappingProxyType({
         "late": _LATE_NO_DECISION.format("the autoencoder") + " (it needs one shared code to "
                 "decode both modalities from)",
@@ -46,6 +55,10 @@ _(AlgorithmSpec(
     "A generator and a discriminator in a min-max game over text/image pairs (or modalities).",
     P.AdversarialParams, "workbench.core.algorithms.adversarial:Adversarial",
     section="3.2, 4.2",
+    primary=lambda params, labelled: MEAN_RECALL if params.mode == "align" else None,
+    no_primary="a generating GAN has no single validation number that says one run is better: "
+               "its losses are a game (D's falls as G's rises), and D(real) and D(fake) say "
+               "who is winning, not how good the samples are; compare its curves and samples",
     invalid_fusions=MappingProxyType({
         "late": "late fusion would let the discriminator judge each modality alone, so it "
                 "could never tell a mismatched pair from a matched one",
@@ -57,6 +70,7 @@ _(AlgorithmSpec(
     "Texts and images are nodes, pairs and nearest neighbours are edges; GCN or GAT layers.",
     P.GraphParams, "workbench.core.algorithms.graph:GraphAlgorithm",
     section="3.3, 4.3",
+    primary=lambda params, labelled: MACRO_F1 if labelled else MEAN_RECALL,
     distributed_problem="the graph algorithm trains on the whole graph at once (one "
                         "full-batch step per epoch over every node), so there is no batch "
                         "to split across processes: each would repeat the same step. Train "
@@ -71,7 +85,7 @@ _(AlgorithmSpec(
     "contrastive", "Contrastive joint embedding",
     "Two towers into one space, trained with symmetric InfoNCE and a learnable temperature.",
     P.ContrastiveParams, "workbench.core.algorithms.contrastive:Contrastive",
-    section="2.1",
+    section="2.1", primary=lambda params, labelled: MEAN_RECALL,
     invalid_fusions=MappingProxyType({
         "early": "early fusion merges the inputs, leaving no separate text and image "
                  "embeddings to contrast",
@@ -89,7 +103,7 @@ _(AlgorithmSpec(
     "classifier", "Fused classifier",
     "Predict the label from both modalities through the chosen fusion.",
     P.ClassifierParams, "workbench.core.algorithms.classifier:Classifier",
-    section="5, 2.3", needs_labels=True))
+    section="5, 2.3", needs_labels=True, primary=lambda params, labelled: MACRO_F1))
 del _
 
 
@@ -100,6 +114,12 @@ def fusion_problem(algorithm: str, fusion: str) -> str | None:
     if fusion not in FUSIONS:
         return f"unknown fusion {fusion!r}; known: {', '.join(FUSIONS)}"
     return ALGORITHMS[algorithm].invalid_fusions.get(fusion)
+
+
+def primary_metric(algorithm: str, params: Any, labelled: bool) -> str | None:
+    """The metric that ranks runs of ``algorithm`` with ``params`` on data with labels or
+    not (``AlgorithmSpec.primary``); None when there is none."""
+    return ALGORITHMS[algorithm].primary(params, labelled)
 
 
 def valid_fusions(algorithm: str) -> list[str]:

@@ -8,6 +8,12 @@ modality reconstructs its input; a correlation loss keeps the two hidden vectors
 Text is reconstructed as a bag of words (balanced BCE) or a feature vector (MSE), images as
 pixels (MSE). With modality dropout some codes are built from one modality only, so the other
 is reconstructed across modalities (cross-modal generation).
+
+With the soft-CCA correlation loss the model is scored where that loss compares the
+modalities: each hidden vector standardised per dimension, with the training split's mean
+and standard deviation (kept in buffers, so a checkpoint scores as the run did). Raw cosine
+of those vectors ignores what soft-CCA aligned: 8 epochs on the emoji gave validation
+text -> image R@10 0.064 raw (chance 0.053) against 0.374 standardised.
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ import torch.nn.functional as F
 from ..models.decoders import image_decoder, text_decoder
 from ..training import distributed
 from .base import Algorithm, pair_outputs
-from .losses import balanced_bce, info_nce, modality_dropout, negative_cosine, soft_cca
+from .losses import (SOFT_CCA_EPS, balanced_bce, info_nce, modality_dropout,
+                     negative_cosine, soft_cca)
+
+
+SCORE_STATS = ("text_mean", "text_std", "image_mean", "image_std")
 
 
 class Autoencoder(Algorithm):
     averaged_outputs = ("recon_error_text", "recon_error_image", "recon_error_image_from_text",
                         "recon_error_text_from_image")
+
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.build_encoders()
@@ -31,6 +42,44 @@ class Autoencoder(Algorithm):
         self.fusion = self.build_fusion(h)
         self.text_decoder = text_decoder(h, info, h)
         self.image_decoder = image_decoder(h, info, h)
+        if self._standardised:
+            for name in SCORE_STATS:
+                self.register_buffer(f"score_{name}",
+                                     torch.zeros(h) if name.endswith("mean") else torch.ones(h))
+
+    @property
+    def _standardised(self) -> bool:
+        return self.params.corr_loss == "soft_cca"
+
+    def score_space(self, text, image):
+        if not self._standardised:
+            return text, image
+        return ((text - self.score_text_mean) / self.score_text_std,
+                (image - self.score_image_mean) / self.score_image_std)
+
+    @torch.no_grad()
+    def fit_score_space(self, dataset, batch_size, device="cpu"):
+        """The training split's per-dimension mean and standard deviation of each hidden
+        vector, in eval mode, as soft-CCA standardises them (population std + its eps)."""
+        if not self._standardised:
+            return
+        was_training = self.training
+        self.eval()
+        sums = {}
+        try:
+            for batch in dataset.batches("train", batch_size):
+                text, image = self.encode(batch.to(device))
+                for name, v in (("text", text.vector), ("image", image.vector)):
+                    v = v.double()
+                    total, square, n = sums.get(name, (0.0, 0.0, 0))
+                    sums[name] = (total + v.sum(0), square + v.pow(2).sum(0), n + len(v))
+        finally:
+            self.train(was_training)
+        for name, (total, square, n) in sums.items():
+            mean = total / n
+            std = (square / n - mean.pow(2)).clamp(min=0).sqrt() + SOFT_CCA_EPS
+            getattr(self, f"score_{name}_mean").copy_(mean.float())
+            getattr(self, f"score_{name}_std").copy_(std.float())
 
     def correlation(self, ht, hi, image_ids):
         kind = self.params.corr_loss

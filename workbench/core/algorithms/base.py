@@ -15,15 +15,16 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from ..evaluation import metrics as M
 from ..config import ExperimentConfig
 from ..data.dataset import Batch, PairedDataset
 from ..data.info import DataInfo
+from ..evaluation import metrics as M
 from ..fusion.base import Fusion, FusionOutput, build_fusion
 from ..models import build
 from ..models.encoders import FeatureEncoder
 from ..models.features import ModalityFeatures
 from ..training.optim import Optimizers
+from . import primary_metric
 
 Losses = dict[str, Tensor]
 Outputs = dict[str, Tensor]
@@ -191,11 +192,11 @@ class Algorithm(nn.Module):
                                   self.info.num_classes).tolist()
 
     def metrics(self, outputs: Outputs) -> dict[str, float]:
-        """Metrics from the outputs of a whole split."""
+        """Metrics from the outputs of a whole split (retrieval in :meth:`score_space`)."""
         out: dict[str, float] = {}
         if self.joint_space and {"text", "image", "image_ids"} <= outputs.keys():
-            out.update(M.retrieval_metrics(outputs["text"], outputs["image"],
-                                           outputs["image_ids"]))
+            text, image = self.score_space(outputs["text"], outputs["image"])
+            out.update(M.retrieval_metrics(text, image, outputs["image_ids"]))
         if "logits" in outputs and "labels" in outputs and self.info.has_labels:
             out.update(M.classification_metrics(outputs["logits"], outputs["labels"],
                                                 self.info.num_classes))
@@ -210,9 +211,33 @@ class Algorithm(nn.Module):
 
     @torch.no_grad()
     def embed(self, batch: Batch) -> dict[str, Tensor]:
-        """``text``, ``image`` and (where the algorithm has one) ``fused`` vectors."""
+        """``text``, ``image`` (in :meth:`score_space`) and, where the algorithm has one,
+        ``fused`` vectors."""
         _, outs = self.forward_step(batch)
-        return {k: outs[k] for k in ("text", "image", "fused") if k in outs}
+        out = {k: outs[k] for k in ("text", "image", "fused") if k in outs}
+        if "text" in out and "image" in out:
+            out["text"], out["image"] = self.score_space(out["text"], out["image"])
+        return out
+
+    # ------------------------------------------------------------------ how it is scored
+    def primary_metric(self) -> str | None:
+        """The validation metric that says which of two runs did better (the registry's
+        ``AlgorithmSpec.primary``); None when no single number does."""
+        return primary_metric(self.cfg.algorithm.name, self.params, self.info.has_labels)
+
+    def score_space(self, text: Tensor, image: Tensor) -> tuple[Tensor, Tensor]:
+        """The text and image vectors as this algorithm is scored: retrieval metrics, the
+        Retrieval and Embeddings tabs and Compare all compare them here. By default as they
+        come; an algorithm whose loss compares the modalities in another space (soft-CCA
+        compares standardised views) returns that space, so a model is never graded in a
+        space it was not trained for."""
+        return text, image
+
+    def fit_score_space(self, dataset: PairedDataset, batch_size: int,
+                        device: torch.device | str = "cpu") -> None:
+        """Fit what :meth:`score_space` needs from the training split (statistics kept in
+        the model's buffers, so checkpoints carry them). The Trainer calls it before each
+        validation and checkpoint; nothing to fit by default."""
 
     @torch.no_grad()
     def attention(self, batch: Batch) -> dict[str, Tensor]:

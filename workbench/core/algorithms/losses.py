@@ -34,7 +34,11 @@ def info_nce(text: Tensor, image: Tensor, scale: Tensor | float,
     return t2i, i2t
 
 
-def soft_cca(a: Tensor, b: Tensor, *, decorrelation: float = 0.1, eps: float = 1e-5) -> Tensor:
+SOFT_CCA_EPS = 1e-5  # added to each dimension's standard deviation
+
+
+def soft_cca(a: Tensor, b: Tensor, *, decorrelation: float = 0.1,
+             eps: float = SOFT_CCA_EPS) -> Tensor:
     """Soft-CCA (Chang et al., 2018): squared distance between the batch-standardised views
     plus a penalty on the off-diagonal covariance of each view (decorrelated features)."""
     def standardise(x: Tensor) -> Tensor:

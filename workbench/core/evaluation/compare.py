@@ -1,36 +1,59 @@
-"""Compare fusions: train one setup once per valid fusion and say which wins on this data.
+"""Compare fusions: train one setup once per valid fusion (on several seeds when asked) and
+say which wins on this data, but only when one does.
 
-:func:`fusion_variants` makes the configs (everything but the fusion identical, the same seed,
-so the same split and the same initial encoders), the Trainer or the GUI worker runs them one
-after the other, and :func:`summarize` / :func:`winner` turn the runs' ``FitEnded`` events into
-the table both the GUI and ``workbench compare`` show. No Qt, no torch.
+:func:`fusion_variants` makes the configs (everything but the fusion identical; with
+``repeats`` N, each fusion on the seeds ``seed`` .. ``seed + N - 1`` with the split fixed by
+``data.split_seed``, so every run is scored on the same validation and test pairs). The
+Trainer or the GUI worker runs them one after the other; :func:`summarize` turns each run's
+``FitEnded`` into a row, :func:`aggregate` the rows into one per fusion (mean and standard
+deviation over its seeds), and :func:`verdict` says whether there is a winner, and why not
+when there is none. The GUI and ``workbench compare`` show the same. No Qt, no torch.
+
+How the winner is decided, on the algorithm's primary metric (validation split: the one a
+user picks settings on; the test column is shown beside it, never used to pick):
+
+1. An algorithm without a primary metric (a generating GAN) has no winner: no single
+   number says one run is better.
+2. Fusions whose every run failed or stopped do not compete (they trained less).
+3. When every fusion's mean is within two standard errors of chance, or the best one's is,
+   there is no winner: nothing beat guessing.
+4. Equal means are a tie.
+5. With two or more seeds each, the leader must beat the runner-up by more than twice the
+   standard error of the difference of their means, sqrt(s_a^2 / n_a + s_b^2 / n_b) (s: the
+   standard deviation over seeds); otherwise the difference is within the seeds' noise.
+6. With one seed, the leader is named, and the verdict says that the seeds' noise was not
+   measured (a repeat count of 3 measures it).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..algorithms import valid_fusions
-from ..config import ExperimentConfig, check
+from ..algorithms import ALGORITHMS, primary_metric, valid_fusions
+from ..config import ExperimentConfig, check, split_seed
 from ..fusion import FUSIONS
 from ..training.events import EpochEnded, FitEnded
+from .chance import CHANCE_MARGIN, at_chance
+from .names import MACRO_F1, title
 
-# The headline metric is the first of these a run reports (validation, higher is better):
-# accuracy for algorithms that predict labels, else text -> image R@10. Algorithms with
-# neither (the generating GAN) fall back to the validation loss, lower is better.
-HEADLINES = ("accuracy", "t2i_r10")
+# Plotted and shown when the algorithm has no primary metric (lower is better).
 FALLBACK = "loss"
+# A second metric shown beside the primary one.
+SECONDARY = {MACRO_F1: "accuracy", "mean_recall": "t2i_r10"}
+NOISE_FACTOR = 2.0  # standard errors of the difference a winner must lead by
+MAX_REPEATS = 20
 
-# Shown in tables and on axes.
-METRIC_TITLES = {"accuracy": "accuracy", "t2i_r10": "R@10 text→image", "loss": "val loss"}
 
-
-def fusion_variants(cfg: ExperimentConfig,
-                    fusions: Sequence[str] | None = None) -> list[ExperimentConfig]:
-    """One copy of ``cfg`` per valid fusion of its algorithm (registry order), each with that
-    fusion's default parameters and everything else identical.
+def fusion_variants(cfg: ExperimentConfig, fusions: Sequence[str] | None = None, *,
+                    repeats: int = 1) -> list[ExperimentConfig]:
+    """One copy of ``cfg`` per valid fusion of its algorithm (registry order) and seed, each
+    with that fusion's default parameters and everything else identical; fusion by fusion,
+    seeds ``cfg.seed`` .. ``cfg.seed + repeats - 1`` within each, the split fixed to
+    ``cfg``'s (``data.split_seed``).
 
     ``fusions`` picks a subset (in the order given); a name that is unknown or invalid for
     the algorithm is refused with the registry's reason, never silently dropped. Defaults for
@@ -39,6 +62,10 @@ def fusion_variants(cfg: ExperimentConfig,
     from ..algorithms import fusion_problem
     from ..errors import ConfigError
 
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or \
+            not 1 <= repeats <= MAX_REPEATS:
+        raise ConfigError(f"got {repeats!r}, expected a whole number from 1 to {MAX_REPEATS}",
+                          key="repeats", value=repeats, allowed=f"1 to {MAX_REPEATS}")
     names = list(valid_fusions(cfg.algorithm.name)) if fusions is None else list(fusions)
     out = []
     for name in names:
@@ -47,19 +74,29 @@ def fusion_variants(cfg: ExperimentConfig,
             raise ConfigError(f"{cfg.algorithm.name} cannot use {name!r} fusion: {problem}",
                               key="fusion.name", value=name,
                               allowed=", ".join(valid_fusions(cfg.algorithm.name)))
-        variant = cfg.copy()
-        variant.fusion.name, variant.fusion.params = name, FUSIONS[name].params()
-        check(variant)
-        out.append(variant)
+        for r in range(repeats):
+            variant = cfg.copy()
+            variant.fusion.name, variant.fusion.params = name, FUSIONS[name].params()
+            if repeats > 1:  # other seeds, the same split
+                variant.data.split_seed = split_seed(cfg)
+                variant.seed = (cfg.seed + r) % 2**32
+            check(variant)
+            out.append(variant)
     return out
 
 
-def headline_metric(metrics: Iterable[dict]) -> str:
-    """The headline metric among the metric dicts ``metrics`` (of every run being compared)."""
+def compared_metric(configs: Sequence[ExperimentConfig], metrics: Iterable[dict]) -> str:
+    """The metric the rows are ranked (or, without a primary metric, plotted) by: the
+    algorithm's primary metric for the data these runs saw (labelled when any reports a
+    classification metric), else :data:`FALLBACK`."""
     seen: set[str] = set()
     for m in metrics:
         seen.update(m)
-    return next((name for name in HEADLINES if name in seen), FALLBACK)
+    cfg = next((c for c in configs if c is not None), None)
+    if cfg is None:
+        return FALLBACK
+    labelled = bool({"accuracy", MACRO_F1} & seen) or ALGORITHMS[cfg.algorithm.name].needs_labels
+    return primary_metric(cfg.algorithm.name, cfg.algorithm.params, labelled) or FALLBACK
 
 
 def higher_is_better(metric: str) -> bool:
@@ -68,8 +105,8 @@ def higher_is_better(metric: str) -> bool:
 
 def read_history(run_dir: str | Path | None) -> list[dict]:
     """The per-epoch records of a run folder's ``metrics.jsonl`` (empty when there is none)."""
-    from ..runs.export import read_jsonl
-    return [] if run_dir is None else read_jsonl(Path(run_dir) / "metrics.jsonl")
+    from ..runs.store import read_metrics
+    return [] if run_dir is None else read_metrics(run_dir)
 
 
 def _val_history(history: Sequence[dict | EpochEnded]) -> list[tuple[int, dict]]:
@@ -88,13 +125,15 @@ def _finite(value) -> float | None:
 def summarize(results: Sequence[FitEnded], configs: Sequence[ExperimentConfig],
               histories: Sequence[Sequence[dict | EpochEnded]] | None = None, *,
               metric: str | None = None) -> list[dict]:
-    """One row per run: ``fusion``, ``status``, ``metric`` (its name), ``value`` (the final
-    validation value), ``macro_f1``, ``median_rank``, ``best_epoch`` and ``best_value`` (the
-    epoch whose validation value was best), ``epochs``, ``seconds``, ``run_dir``, ``reason``.
+    """One row per run: ``fusion``, ``seed``, ``status``, ``metric`` (its name), ``value``
+    (its validation value for the model the run handed over), ``secondary`` and
+    ``secondary_value``, ``test_value`` (None without a test split), ``chance`` (the
+    metric's chance level on validation), ``spread`` (its standard error at chance),
+    ``at_chance``, ``best_epoch`` and ``best_value`` (the epoch whose validation value was
+    best), ``epochs``, ``seconds``, ``run_dir``, ``reason``.
 
     ``histories`` are each run's epochs (``EpochEnded`` or ``metrics.jsonl`` records); without
-    them they are read from the runs' folders. Values a run did not report are None. The
-    headline ``metric`` is the same for every row (:func:`headline_metric` by default).
+    them they are read from the runs' folders. Values a run did not report are None.
     """
     if len(results) != len(configs):
         raise ValueError(f"{len(results)} results for {len(configs)} configs")
@@ -102,61 +141,176 @@ def summarize(results: Sequence[FitEnded], configs: Sequence[ExperimentConfig],
         histories = [read_history(r.run_dir) for r in results]
     vals = [_val_history(h) for h in histories]
     if metric is None:
-        metric = headline_metric([r.metrics for r in results]
+        metric = compared_metric(configs, [r.metrics for r in results]
                                  + [v for h in vals for _, v in h])
     better = max if higher_is_better(metric) else min
+    secondary = SECONDARY.get(metric)
     rows = []
     for end, cfg, hist in zip(results, configs, vals):
         points = [(e, _finite(v.get(metric))) for e, v in hist]
         points = [(e, v) for e, v in points if v is not None]
         best = better(points, key=lambda p: p[1]) if points else (None, None)
+        val = end.scores.get("val", {})
+        value = _finite(end.metrics.get(metric))
+        spread = val.get("spread") if val.get("primary") == metric else None
+        chance = _finite(val.get("chance", {}).get(metric))
         rows.append({
-            "fusion": cfg.fusion.name, "status": end.status, "metric": metric,
-            "value": _finite(end.metrics.get(metric)),
-            "macro_f1": _finite(end.metrics.get("macro_f1")),
-            "median_rank": _finite(end.metrics.get("median_rank")),
+            "fusion": cfg.fusion.name, "seed": cfg.seed, "status": end.status,
+            "metric": metric, "value": value, "secondary": secondary,
+            "secondary_value": _finite(end.metrics.get(secondary)) if secondary else None,
+            "test_value": _finite(end.test_metrics.get(metric)),
+            "test_size": end.scores.get("test", {}).get("size"),
+            "chance": chance, "spread": spread,
+            "at_chance": at_chance(value, chance, spread, metric) if spread is not None
+            else None,
             "best_epoch": best[0], "best_value": best[1], "epochs": end.epoch,
             "seconds": round(float(end.seconds), 3), "run_dir": end.run_dir,
             "reason": end.reason})
     return rows
 
 
-def winner(rows: Sequence[dict]) -> dict | None:
-    """The finished row with the best final headline value (ties: higher macro-F1, lower
-    median rank, faster); None when no run finished with a value. Stopped and failed runs
-    do not compete: they trained less than the others."""
-    ok = [r for r in rows if r["status"] == "finished" and r["value"] is not None]
+def aggregate(rows: Sequence[dict]) -> list[dict]:
+    """One row per fusion (first-seen order) over its runs: ``fusion``, ``runs`` (how many),
+    ``finished`` (how many finished with a value), ``status`` (the runs' statuses, e.g.
+    ``finished`` or ``2 finished, 1 failed``), ``metric``, ``values`` (the finished runs'),
+    ``mean``, ``std`` (over seeds; None with fewer than two), ``test_mean``, ``test_std``,
+    ``secondary``, ``secondary_mean``, ``chance``, ``spread``, ``at_chance`` (the mean within
+    two standard errors of chance), ``best_epoch`` (the most common), ``seconds`` (total),
+    ``reason`` (the first failed or stopped run's), ``run_dirs``."""
+    order: dict[str, list[dict]] = {}
+    for row in rows:
+        order.setdefault(row["fusion"], []).append(row)
+    out = []
+    for fusion, runs in order.items():
+        done = [r for r in runs if r["status"] == "finished" and r["value"] is not None]
+        values = [r["value"] for r in done]
+        tests = [r["test_value"] for r in done if r["test_value"] is not None]
+        seconds = [r["seconds"] for r in runs]
+        mean = statistics.fmean(values) if values else None
+        chance = next((r["chance"] for r in runs if r["chance"] is not None), None)
+        spread = next((r["spread"] for r in runs if r["spread"] is not None), None)
+        statuses = [r["status"] for r in runs]
+        counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+        status = statuses[0] if len(counts) == 1 and len(runs) == 1 else ", ".join(
+            f"{n} {s}" for s, n in counts.items())
+        epochs = [r["best_epoch"] for r in done if r["best_epoch"] is not None]
+        secondary = [r["secondary_value"] for r in done if r["secondary_value"] is not None]
+        out.append({
+            "fusion": fusion, "runs": len(runs), "finished": len(done), "status": status,
+            "metric": runs[0]["metric"], "values": values, "mean": mean,
+            "std": statistics.stdev(values) if len(values) > 1 else None,
+            "test_mean": statistics.fmean(tests) if tests else None,
+            "test_std": statistics.stdev(tests) if len(tests) > 1 else None,
+            "test_size": next((r["test_size"] for r in runs if r.get("test_size") is not None),
+                              None),
+            "secondary": runs[0]["secondary"],
+            "secondary_mean": statistics.fmean(secondary) if secondary else None,
+            "chance": chance, "spread": spread,
+            "at_chance": at_chance(mean, chance, spread, runs[0]["metric"])
+            if spread is not None else None,
+            "best_epoch": max(set(epochs), key=epochs.count) if epochs else None,
+            "seconds": round(sum(seconds), 3),
+            "reason": next((r["reason"] for r in runs if r["status"] in ("failed", "stopped")),
+                           ""),
+            "run_dirs": [r["run_dir"] for r in runs]})
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The comparison's outcome: ``winner`` (a fusion) or None, ``reason`` in a sentence,
+    and ``ranked`` (the competing fusions, best first)."""
+
+    winner: str | None
+    reason: str
+    ranked: tuple[str, ...] = ()
+
+
+def verdict(fusions: Sequence[dict], *, no_primary: str = "") -> Verdict:
+    """Whether the :func:`aggregate` rows ``fusions`` have a winner (see the module
+    docstring for the rule); ``no_primary`` is the algorithm's reason when it has no
+    primary metric."""
+    if not fusions:
+        return Verdict(None, "no fusion has run yet")
+    metric = fusions[0]["metric"]
+    if metric == FALLBACK:
+        return Verdict(None, "no winner: " + (no_primary or "this algorithm has no primary "
+                                              "metric to rank fusions by"))
+    ok = sorted((f for f in fusions if f["mean"] is not None), key=lambda f: -f["mean"])
+    ranked = tuple(f["fusion"] for f in ok)
+    name = title(metric)
     if not ok:
-        return None
-    sign = 1.0 if higher_is_better(ok[0]["metric"]) else -1.0
+        return Verdict(None, "no winner: no fusion finished")
+    if len(ok) == 1:
+        return Verdict(None, f"no winner: only {ok[0]['fusion']} finished, so there is "
+                             "nothing to compare it with", ranked)
+    best, second = ok[0], ok[1]
+    if all(f["at_chance"] for f in ok):
+        return Verdict(None, f"no clear winner: every fusion's {name} is within "
+                             f"{CHANCE_MARGIN:g} standard errors of chance "
+                             f"({_num(best['chance'])}): none beat guessing", ranked)
+    if best["at_chance"]:
+        return Verdict(None, f"no clear winner: the best, {best['fusion']} "
+                             f"({_num(best['mean'])}), is within {CHANCE_MARGIN:g} standard "
+                             f"errors of chance ({_num(best['chance'])})", ranked)
+    gap = best["mean"] - second["mean"]
+    if gap <= 1e-12:
+        tied = [f["fusion"] for f in ok if best["mean"] - f["mean"] <= 1e-12]
+        return Verdict(None, f"no clear winner: {' and '.join(tied)} tie at {name} "
+                             f"{_num(best['mean'])}", ranked)
+    if best["std"] is None or second["std"] is None:
+        return Verdict(best["fusion"], f"{best['fusion']} leads {second['fusion']} by "
+                                       f"{_num(gap)} {name} on one seed; the seeds' noise was "
+                                       "not measured (repeat each fusion on 3 seeds to "
+                                       "measure it)", ranked)
+    noise = math.sqrt(best["std"] ** 2 / best["finished"]
+                      + second["std"] ** 2 / second["finished"])
+    seeds = f"{min(best['finished'], second['finished'])} seeds or more"
+    if gap <= NOISE_FACTOR * noise:
+        return Verdict(None, f"no clear winner: {best['fusion']} leads {second['fusion']} by "
+                             f"{_num(gap)} {name}, within the noise of the seeds ({seeds}: "
+                             f"{NOISE_FACTOR:g} standard errors of the difference = "
+                             f"{_num(NOISE_FACTOR * noise)})", ranked)
+    return Verdict(best["fusion"], f"{best['fusion']} beats the runner-up, "
+                                   f"{second['fusion']}, by {_num(gap)} {name}, more than "
+                                   f"{NOISE_FACTOR:g} standard errors of the difference "
+                                   f"({_num(NOISE_FACTOR * noise)}) over {seeds}", ranked)
 
-    def key(r: dict):
-        f1 = r["macro_f1"] if r["macro_f1"] is not None else -math.inf
-        rank = r["median_rank"] if r["median_rank"] is not None else math.inf
-        return (-sign * r["value"], -f1, rank, r["seconds"])
 
-    return min(ok, key=key)
+def mean_text(mean: float | None, std: float | None, fmt: str = "{:.3f}") -> str:
+    """``0.812 ± 0.014`` (± the standard deviation over seeds), or one value, or ""."""
+    if mean is None:
+        return ""
+    return fmt.format(mean) + ("" if std is None else " ± " + fmt.format(std))
 
 
-def format_table(rows: Sequence[dict]) -> str:
-    """The rows as a plain-text table, the winner marked with ``*``."""
-    if not rows:
+def format_table(fusions: Sequence[dict], result: Verdict | None = None) -> str:
+    """The :func:`aggregate` rows as a plain-text table, the winner marked with ``*``."""
+    if not fusions:
         return "(no runs)"
-    best = winner(rows)
-    metric = rows[0]["metric"]
-    head = ["", "fusion", "status", METRIC_TITLES.get(metric, metric), "macro-F1",
-            "median rank", "best epoch", "time (s)"]
+    result = result or verdict(fusions)
+    metric = fusions[0]["metric"]
+    secondary = fusions[0]["secondary"]
+    chance = next((f["chance"] for f in fusions if f["chance"] is not None), None)
+    head = ["", "fusion", "runs", "status", f"val {title(metric)}", f"test {title(metric)}",
+            *([title(secondary)] if secondary else []), "best epoch", "time (s)"]
     lines = [head]
-    for r in rows:
-        lines.append(["*" if r is best else "", r["fusion"], r["status"], _num(r["value"]),
-                      _num(r["macro_f1"]), _num(r["median_rank"], "{:g}"),
-                      "" if r["best_epoch"] is None else str(r["best_epoch"]),
-                      f"{r['seconds']:.1f}"])
+    for f in fusions:
+        test = "no test split" if f["test_size"] == 0 else mean_text(f["test_mean"],
+                                                                     f["test_std"])
+        lines.append(["*" if f["fusion"] == result.winner else "", f["fusion"], str(f["runs"]),
+                      f["status"], mean_text(f["mean"], f["std"]), test,
+                      *([mean_text(f["secondary_mean"], None)] if secondary else []),
+                      "" if f["best_epoch"] is None else str(f["best_epoch"]),
+                      f"{f['seconds']:.1f}"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    left = {1, 2}  # text columns; numbers are right-aligned
+    left = {1, 3}  # text columns; numbers are right-aligned
     out = ["  ".join(c.ljust(w) if i in left or i == 0 else c.rjust(w)
                      for i, (c, w) in enumerate(zip(line, widths))).rstrip()
            for line in lines]
+    if chance is not None:
+        out.append(f"chance: {title(metric)} {_num(chance)} on the validation split")
+    out.append(("winner: " if result.winner else "") + result.reason)
     return "\n".join(out)
 
 

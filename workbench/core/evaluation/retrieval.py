@@ -28,8 +28,11 @@ import torch.nn.functional as F
 
 from .. import config as C
 from . import metrics as M
+from .chance import retrieval_chance
+from .ranking import TIE_TOLERANCE, expected_rank, rank_counts
 from ..algorithms.base import Algorithm
-from ..data.dataset import Batch, PairedDataset, bag_of_words, build_dataset
+from ..data import dataset_for
+from ..data.dataset import Batch, PairedDataset, bag_of_words
 from ..data.info import DataInfo
 from ..data.loader import PairTable, load_pairs
 from ..data.text import OOV, PAD, Vocabulary, tokenize
@@ -58,7 +61,9 @@ class Hit:
     """One result. ``kind`` is ``"image"`` (a caption's result: a distinct image, with every
     pair that shows it in ``rows``) or ``"caption"`` (an image's result: one pair, whose
     caption it is, in ``rows``). ``caption`` is that pair's caption, or for an image the
-    caption of its first pair; ``score`` is the cosine similarity."""
+    caption of its first pair; ``score`` is the cosine similarity (in the model's score
+    space); ``tied`` counts the other searched items with the same score (their order among
+    themselves means nothing)."""
 
     kind: str
     image: int
@@ -67,6 +72,7 @@ class Hit:
     caption: str
     label: str | None
     split: str
+    tied: int = 0
 
     @property
     def row(self) -> int:
@@ -88,8 +94,9 @@ class Results(Sequence):
     dropped: list[str] = field(default_factory=list)
     reason: str | None = None
     #: for a search from the dataset's own caption or image: the rank of its true match
-    #: (its image, or the best of its captions) among everything searched; None otherwise
-    true_rank: int | None = None
+    #: (its image, or the best of its captions) among everything searched, ties counted as
+    #: random tie-breaking would (a whole number unless it ties); None otherwise
+    true_rank: float | None = None
 
     def __getitem__(self, i):
         return self.hits[i]
@@ -250,8 +257,8 @@ class RetrievalIndex:
                              "training captions")
             return result
         scores = self.image_vectors @ self.query_vector(vocab.encode(result.words))
-        result.hits = [self._image_hit(int(m), float(s))
-                       for m, s in self._top(scores, k, self._image_mask(split))]
+        result.hits = [self._image_hit(int(m), float(s), tied)
+                       for m, s, tied in self._top(scores, k, self._image_mask(split))]
         return result
 
     def search_caption(self, row: int, k: int = 10, *, split: str | None = None) -> Results:
@@ -260,10 +267,11 @@ class RetrievalIndex:
         self._check_row(row, len(self.dataset), "pair")
         scores = self.image_vectors @ self.text_vectors[row]
         mask = self._image_mask(split)
-        hits = [self._image_hit(int(m), float(s)) for m, s in self._top(scores, k, mask)]
+        hits = [self._image_hit(int(m), float(s), tied)
+                for m, s, tied in self._top(scores, k, mask)]
         true = int(self.image_of_pair[row])
         return Results(hits=hits, query=self.table.caption(row),
-                       true_rank=_rank(scores, scores[true], mask, [true]))
+                       true_rank=_rank(scores, mask, [true]))
 
     def search_image(self, image: int, k: int = 10, *, split: str | None = None) -> Results:
         """The ``k`` captions closest to distinct image ``image`` (a value of
@@ -271,16 +279,18 @@ class RetrievalIndex:
         self._check_row(image, self.num_images, "image")
         scores = self.text_vectors @ self.image_vectors[image]
         mask = None if split is None else torch.from_numpy(self._pair_split == split)
-        hits = [self._caption_hit(int(r), float(s)) for r, s in self._top(scores, k, mask)]
+        hits = [self._caption_hit(int(r), float(s), tied)
+                for r, s, tied in self._top(scores, k, mask)]
         own = list(self.pairs_of_image[image])
         return Results(hits=hits, query=self.table.caption(int(self.first_pair[image])),
-                       true_rank=_rank(scores, scores[own].max(), mask, own))
+                       true_rank=_rank(scores, mask, own))
 
     def recall_table(self, split: str = "val") -> dict[str, float]:
-        """R@1/5/10 both ways (``t2i_r1`` ... ``i2t_r10``, fractions), the median rank both
-        ways (``t2i_median_rank``, ``i2t_median_rank``) and over both (``median_rank``, as
-        training reports it), over the pairs of ``split`` ranked among that split's images
-        and captions; plus ``pairs`` and ``images``. Empty when the split is."""
+        """R@1/5/10 both ways (``t2i_r1`` ... ``i2t_r10``, fractions), the median rank each
+        way (``t2i_median_rank``, ``i2t_median_rank``) and ``mean_recall``, as training
+        reports them (ties in expectation), over the pairs of ``split`` ranked among that
+        split's images and captions; each one's chance level as ``chance_<name>``; plus
+        ``pairs`` and ``images``. Empty when the split is."""
         idx = self.dataset.indices(split)
         if len(idx) == 0:
             return {}
@@ -288,9 +298,7 @@ class RetrievalIndex:
         ids = self.image_of_pair[idx]
         image = self.image_vectors[ids]
         out = M.retrieval_metrics(text, image, ids)
-        t2i, i2t = M.retrieval_ranks(text, image, ids)
-        out["t2i_median_rank"] = float(torch.quantile(t2i.float(), 0.5))
-        out["i2t_median_rank"] = float(torch.quantile(i2t.float(), 0.5))
+        out.update({f"chance_{k}": v for k, v in retrieval_chance(ids).items()})
         out["pairs"] = float(len(idx))
         out["images"] = float(len(torch.unique(ids)))
         return out
@@ -340,21 +348,23 @@ class RetrievalIndex:
 
     @staticmethod
     def _top(scores: torch.Tensor, k: int, mask: torch.Tensor | None):
+        """(index, score, how many other searched items tie with it) of the best ``k``."""
         if mask is not None:
             scores = scores.masked_fill(~mask, -float("inf"))
             k = min(k, int(mask.sum()))
         k = max(0, min(k, len(scores)))
         values, index = torch.topk(scores, k)
-        return zip(index.tolist(), values.tolist())
+        tied = [int(((scores - v).abs() <= TIE_TOLERANCE).sum()) - 1 for v in values]
+        return zip(index.tolist(), values.tolist(), tied)
 
-    def _image_hit(self, image: int, score: float) -> Hit:
+    def _image_hit(self, image: int, score: float, tied: int = 0) -> Hit:
         row = int(self.first_pair[image])
         return Hit("image", image, self.pairs_of_image[image], score, self.table.caption(row),
-                   self._label(row), self.split_of(row))
+                   self._label(row), self.split_of(row), tied)
 
-    def _caption_hit(self, row: int, score: float) -> Hit:
+    def _caption_hit(self, row: int, score: float, tied: int = 0) -> Hit:
         return Hit("caption", int(self.image_of_pair[row]), (row,), score,
-                   self.table.caption(row), self._label(row), self.split_of(row))
+                   self.table.caption(row), self._label(row), self.split_of(row), tied)
 
     def _label(self, row: int) -> str | None:
         labels = self.dataset.labels
@@ -367,15 +377,16 @@ class RetrievalIndex:
 
 
 # ---------------------------------------------------------------------- module helpers
-def _rank(scores: torch.Tensor, true: torch.Tensor, mask: torch.Tensor | None,
-          members: list[int]) -> int | None:
-    """1 + how many searched items score above ``true`` (as :mod:`.metrics` ranks); None
-    when the true match is outside the searched split."""
+def _rank(scores: torch.Tensor, mask: torch.Tensor | None, members: list[int]) -> float | None:
+    """The expected rank of the best of ``members`` among the searched items, ties broken
+    at random (as :mod:`.metrics` ranks); None when no member is in the searched split."""
+    true = torch.zeros(len(scores), dtype=torch.bool)
+    true[members] = True
     if mask is not None:
         if not bool(mask[members].any()):
             return None
-        scores = scores[mask]
-    return 1 + int((scores > true).sum())
+        scores, true = scores[mask], true[mask]
+    return float(expected_rank(rank_counts(scores[None], true[None]))[0])
 
 
 def unavailable_reason(model: Algorithm) -> str | None:
@@ -421,8 +432,7 @@ def run_dataset(cfg: C.ExperimentConfig, table: PairTable,
                 vocab: Vocabulary | None) -> PairedDataset:
     """``table`` split as the run with ``cfg`` split it, tokenised with the run's ``vocab``
     (not a vocabulary rebuilt from the data, whose ids could differ from the weights')."""
-    split = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
-                          test_fraction=cfg.data.test_fraction, seed=cfg.seed).split
+    split = dataset_for(cfg, table).split
     return PairedDataset(table, vocab, split, cfg.preprocess.max_tokens)
 
 

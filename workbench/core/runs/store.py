@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import WorkbenchError
+from ..evaluation.names import upgrade_metrics
 from ..paths import runs_dir
 
 # What a run folder may hold: anything else means it is not (only) a run, so it is not ours
@@ -57,6 +58,10 @@ class RunInfo:
     steps: int | None = None
     seconds: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # the last validation values
+    #: the handed-over model's test-split metrics ({}: none, see ``scores``)
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    primary: str | None = None  # the metric that ranks this algorithm's runs
+    warnings: list[str] = field(default_factory=list)  # at chance, collapsed, no test split
     checkpoint: Path | None = None
     device: str = ""
     parameters: int | None = None
@@ -67,6 +72,31 @@ class RunInfo:
     def readable(self) -> bool:
         return self.status not in ("damaged", "incomplete")
 
+    @property
+    def scores(self) -> dict[str, dict]:
+        """Each split's score of the handed-over model (``evaluation.report.score_split``);
+        {} for runs written before the workbench scored them."""
+        scores = self.summary.get("scores")
+        return scores if isinstance(scores, dict) else {}
+
+    @property
+    def test_size(self) -> int | None:
+        """Pairs in the test split; 0 when it had none, None when unknown (an older run)."""
+        size = self.scores.get("test", {}).get("size") if isinstance(
+            self.scores.get("test"), dict) else None
+        return size if isinstance(size, int) else None
+
+    @property
+    def model_checkpoint(self) -> Path | None:
+        """The checkpoint of the model the run handed over: the best epoch's with
+        ``training.keep_best``, else the last."""
+        best = self.summary.get("best_checkpoint")
+        if isinstance(best, str) and best:
+            path = self.path / "checkpoints" / Path(best).name
+            if path.is_file():
+                return path
+        return self.checkpoint
+
     def to_dict(self) -> dict:
         """Plain JSON values (``workbench runs list --json``)."""
         return {"id": self.id, "path": str(self.path), "status": self.status,
@@ -75,7 +105,8 @@ class RunInfo:
                 "preset": self.preset, "algorithm": self.algorithm, "fusion": self.fusion,
                 "data": self.data, "description": self.description, "epochs": self.epochs,
                 "epochs_done": self.epochs_done, "steps": self.steps, "seconds": self.seconds,
-                "metrics": self.metrics,
+                "metrics": self.metrics, "test_metrics": self.test_metrics,
+                "primary": self.primary, "warnings": self.warnings,
                 "checkpoint": str(self.checkpoint) if self.checkpoint else None,
                 "device": self.device, "parameters": self.parameters,
                 "continued_from": self.continued_from or None}
@@ -168,7 +199,11 @@ def _read(path: Path) -> RunInfo:
         data=_text(raw.get("data")), description=_text(raw.get("description")),
         epochs=_int(raw.get("epochs")), epochs_done=_int(raw.get("epochs_done")),
         steps=_int(raw.get("steps")), seconds=_float(raw.get("seconds")),
-        metrics=_numbers(raw.get("metrics")), checkpoint=checkpoint,
+        metrics=_numbers(raw.get("metrics")), test_metrics=_numbers(raw.get("test_metrics")),
+        primary=raw.get("primary") if isinstance(raw.get("primary"), str) else None,
+        warnings=[w for w in raw.get("warnings") or [] if isinstance(w, str)]
+        if isinstance(raw.get("warnings"), list) else [],
+        checkpoint=checkpoint,
         device=_text(raw.get("device")), parameters=_int(raw.get("parameters")),
         continued_from=_text((raw.get("continuation") or {}).get("from")
                              if isinstance(raw.get("continuation"), dict) else ""),
@@ -230,8 +265,13 @@ def _fill_from_config(info: RunInfo) -> None:
 
 
 def read_metrics(run: RunInfo | str | Path) -> list[dict]:
-    """metrics.jsonl: one dict per epoch (epoch, step, seconds, lr, train{}, val{})."""
-    return _read_jsonl(_path_of(run) / "metrics.jsonl")
+    """metrics.jsonl: one dict per epoch (epoch, step, seconds, lr, train{}, val{}), with
+    today's metric names (``evaluation.names.upgrade_metrics``)."""
+    lines = _read_jsonl(_path_of(run) / "metrics.jsonl")
+    for line in lines:
+        if isinstance(line.get("val"), dict):
+            line["val"] = upgrade_metrics(line["val"])
+    return lines
 
 
 def read_steps(run: RunInfo | str | Path) -> list[dict]:
@@ -386,5 +426,5 @@ def _float(value) -> float | None:
 def _numbers(value) -> dict[str, float]:
     if not isinstance(value, dict):
         return {}
-    return {k: float(v) for k, v in value.items()
-            if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return upgrade_metrics({k: float(v) for k, v in value.items() if isinstance(k, str)
+                            and isinstance(v, (int, float)) and not isinstance(v, bool)})

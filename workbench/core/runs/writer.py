@@ -139,12 +139,15 @@ class RunWriter(Callback):
         c = self.continuation
         done = trainer.epochs_completed
         if c and event.step < c.get("step", 0):
-            # failed before the checkpoint was loaded: the folder still holds what it held
+            # failed before the checkpoint was loaded: the folder still holds what it held,
+            # scores included
             event = FitEnded(event.status, event.reason, c.get("epoch", 0), c["step"],
                              event.metrics or self.summary.get("metrics") or {},
                              event.seconds, event.run_dir,
                              event.checkpoint or self.summary.get("checkpoint"))
             done = event.epoch
+        else:
+            self.summary.update(final_summary(event))
         self.summary.update(status=event.status, reason=event.reason,
                             epochs_done=done, steps=event.step,
                             seconds=round(self._offset + event.seconds, 3),
@@ -153,6 +156,15 @@ class RunWriter(Callback):
 
     def _write_summary(self) -> None:
         write_json(self.dir / "run.json", self.summary)
+
+
+def final_summary(end: FitEnded) -> dict:
+    """What run.json keeps of how the handed-over model scored: ``test_metrics``, every
+    split's ``scores`` (with chance levels), ``health``, ``warnings``, ``primary`` and, with
+    ``training.keep_best``, ``best_epoch`` and ``best_checkpoint``."""
+    return {"primary": end.primary, "test_metrics": end.test_metrics, "scores": end.scores,
+            "health": end.health, "warnings": end.warnings, "best_epoch": end.best_epoch,
+            "best_checkpoint": end.best_checkpoint}
 
 
 def _write_npz(path: Path, arrays: dict) -> None:

@@ -23,6 +23,14 @@ class FitStarted:
     device: str
     parameters: int
     run_dir: str | None = None
+    #: the metric that ranks runs of this algorithm (None: no single one does)
+    primary: str | None = None
+    #: each validation metric's chance level on this split, and the primary metric's
+    #: standard error at chance (a score within two of it is no evidence of learning)
+    chance: dict[str, float] = field(default_factory=dict)
+    chance_spread: float | None = None
+    #: what the split had to do that the user should know (a class with one example)
+    split_notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,10 +122,26 @@ class FitEnded:
     reason: str
     epoch: int
     step: int
-    metrics: dict[str, float]  # the last validation metrics
+    metrics: dict[str, float]  # validation metrics of the model the run hands over
     seconds: float
     run_dir: str | None = None
     checkpoint: str | None = None  # the last good checkpoint
+    #: "val" and "test": the handed-over model's scores (``evaluation.report.score_split``:
+    #: metrics, chance, size, primary, spread, at_chance); empty for a failed run
+    scores: dict[str, dict] = field(default_factory=dict)
+    #: per modality, the validation vectors' collapse figures (``evaluation.health``)
+    health: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: what the summary says beside the numbers: at chance, collapsed, no test split
+    warnings: list[str] = field(default_factory=list)
+    primary: str | None = None
+    #: with ``training.keep_best``: the epoch whose model is handed over, and its file
+    best_epoch: int | None = None
+    best_checkpoint: str | None = None
+
+    @property
+    def test_metrics(self) -> dict[str, float]:
+        """The handed-over model's metrics on the test split ({} when there is none)."""
+        return self.scores.get("test", {}).get("metrics", {})
 
 
 Snapshot = AttentionSnapshot | EmbeddingSnapshot | GeneratedSamples

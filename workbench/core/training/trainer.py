@@ -24,6 +24,7 @@ from ..data.augment import augment_images, drop_words
 from ..data.dataset import PairedDataset, bag_of_words
 from ..data.info import DataInfo
 from ..errors import ConfigError, WorkbenchError
+from ..evaluation import report
 from . import distributed
 from .callbacks import Callback
 from .checkpoint import (load_checkpoint, load_model_state, restore_rng, rng_state,
@@ -105,6 +106,10 @@ class Trainer:
         self.step = 0
         self.last_checkpoint: str | None = None
         self.last_val: dict[str, float] = {}
+        self._val_step = -1  # the step the last validation saw (-1: none yet)
+        # training.keep_best: (value, epoch, weights, validation metrics) of the best epoch
+        self._best: tuple[float, int, dict, dict] | None = None
+        self.best_checkpoint: str | None = None
         self._epoch_done = True
         self.grad_sync = None  # multi-process only: how gradients are averaged
 
@@ -139,6 +144,7 @@ class Trainer:
         """Train; always returns (and reports) exactly one :class:`FitEnded`."""
         self._t0 = time.perf_counter()
         status, reason = "finished", f"trained {self.cfg.training.epochs} epochs"
+        final: dict = {}
         try:
             self._setup()
             status, reason = self._loop()
@@ -150,12 +156,48 @@ class Trainer:
         finally:
             if self.grad_sync is not None:  # the model no longer forwards through DDP
                 self.grad_sync.close()
+        if status != "failed" and self.is_main and self.model is not None and self.step > 0:
+            final = self._final_scores()
         end = FitEnded(status=status, reason=reason, epoch=self.epoch, step=self.step,
-                       metrics=dict(self.last_val), seconds=self._elapsed(),
+                       metrics=dict(final.get("scores", {}).get("val", {}).get("metrics")
+                                    or self.last_val),
+                       seconds=self._elapsed(),
                        run_dir=str(self.run_dir) if self.run_dir else None,
-                       checkpoint=self.last_checkpoint)
+                       checkpoint=self.last_checkpoint,
+                       primary=self.model.primary_metric() if self.model is not None else None,
+                       best_checkpoint=self.best_checkpoint, **final)
         self._emit("on_fit_end", end)
         return end
+
+    def _final_scores(self) -> dict:
+        """The model the run hands over (the best epoch's with ``training.keep_best``, else
+        the last), scored once on the test split, on the validation split (the last
+        validation's numbers when they are of this model) and for collapse; the
+        ``FitEnded`` fields they fill. A failure here leaves the run's status alone and is
+        reported among the warnings."""
+        model, ds = self.model, self.dataset
+        batch = max(self.cfg.training.batch_size, report.EVAL_BATCH)
+        val_metrics: dict | None = None
+        best_epoch = None
+        try:
+            if self._best is not None:
+                _, best_epoch, weights, val_metrics = self._best
+                model.load_state_dict(weights)
+            elif self._val_step == self.step:
+                val_metrics = self.last_val
+            else:  # stopped (or not validated) since the last validation
+                model.fit_score_space(ds, batch, self.device)
+            val = report.score_split(model, ds, "val", batch, self.device, metrics=val_metrics)
+            test = report.score_split(model, ds, "test", batch, self.device)
+            health = report.split_health(model, ds, "val", self.device)
+        except Exception as exc:  # the run itself went well: say what failed, keep its status
+            return {"warnings": [f"scoring the final model failed: {type(exc).__name__}: "
+                                 f"{exc}"]}
+        spec = ALGORITHMS[self.cfg.algorithm.name]
+        no_primary = spec.no_primary if model.primary_metric() is None else ""
+        return {"scores": {"val": val, "test": test}, "health": health,
+                "warnings": report.warnings_of(val, test, health, no_primary),
+                "best_epoch": best_epoch}
 
     def _setup(self) -> None:
         cfg = self.cfg
@@ -186,6 +228,8 @@ class Trainer:
             self._setup_distributed()
         self.probes = self._probe_indices()
         self._last_attention = 0.0
+        primary = self.model.primary_metric()
+        chance, spread = report.split_chance_of(self.dataset, "val", primary)
         self._emit("on_fit_start", FitStarted(
             algorithm=cfg.algorithm.name, fusion=cfg.fusion.name, epochs=cfg.training.epochs,
             start_epoch=self.start_epoch,
@@ -193,7 +237,9 @@ class Trainer:
             train_size=len(self.dataset.indices("train")),
             val_size=len(self.dataset.indices("val")), device=str(self.device),
             parameters=sum(p.numel() for p in self.model.parameters()),
-            run_dir=str(self.run_dir) if self.run_dir else None))
+            run_dir=str(self.run_dir) if self.run_dir else None, primary=primary,
+            chance=chance, chance_spread=spread,
+            split_notes=self.dataset.split_notes))
 
     def _setup_distributed(self) -> None:
         """Hooks for multi-process training: the same weights everywhere, gradients averaged
@@ -267,17 +313,24 @@ class Trainer:
             self._epoch_done = True
             last = epoch == t.epochs
             val = {}
+            validate = self.is_main and (epoch % t.val_every == 0 or last)
+            snapshot = self.is_main and (epoch % t.snapshot_every == 0 or last)
+            checkpoint = self.run_dir is not None and (epoch % t.checkpoint_every == 0 or last)
+            if validate or snapshot or checkpoint:
+                model.fit_score_space(ds, max(t.batch_size, report.EVAL_BATCH), self.device)
             # Rank 0 validates on the whole validation split: the same numbers as one process.
-            if self.is_main and (epoch % t.val_every == 0 or last):
-                val = model.evaluate(ds, "val", max(t.batch_size, 256), self.device)
-                self.last_val = val
+            if validate:
+                val = model.evaluate(ds, "val", max(t.batch_size, report.EVAL_BATCH),
+                                     self.device)
+                self.last_val, self._val_step = val, self.step
+                self._keep_if_best(val, epoch)
             self._emit("on_epoch_end", EpochEnded(
                 epoch=epoch, step=self.step, train={k: v / max(n_steps, 1)
                                                     for k, v in sums.items()},
                 val=val, seconds=self._elapsed(), lr=self.optim.lr))
-            if self.is_main and (epoch % t.snapshot_every == 0 or last):
+            if snapshot:
                 self._snapshots()
-            if self.run_dir is not None and (epoch % t.checkpoint_every == 0 or last):
+            if checkpoint:
                 self._checkpoint(epoch)
             # Under torchrun a stop counts only once the ranks agreed on it (after a step).
             if self.should_stop and dist is None:
@@ -291,10 +344,28 @@ class Trainer:
             self.stop_event.wait(0.05)
         return self.stop_event.is_set()
 
+    def _keep_if_best(self, val: dict[str, float], epoch: int) -> None:
+        """``training.keep_best``: keep this epoch's weights (and write checkpoints/best.pt)
+        when its primary metric beats every earlier epoch's. Every primary metric is higher
+        is better; an algorithm without one keeps nothing."""
+        primary = self.model.primary_metric()
+        if not self.cfg.training.keep_best or primary is None or primary not in val or \
+                not math.isfinite(val[primary]):
+            return
+        if self._best is not None and val[primary] <= self._best[0]:
+            return
+        weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._best = (val[primary], epoch, weights, dict(val))
+        if self.run_dir is not None:
+            self.best_checkpoint = str(self._save(self.run_dir / "checkpoints" / "best.pt",
+                                                  epoch))
+
     def _stopped(self) -> tuple[str, str]:
         if self.run_dir is not None and self.step > 0:
             # Mid-epoch, the checkpoint counts only the epochs completed: continuing starts
             # the interrupted epoch afresh (with the weights as they are now).
+            self.model.fit_score_space(self.dataset, max(self.cfg.training.batch_size,
+                                                         report.EVAL_BATCH), self.device)
             self._checkpoint(self.epochs_completed)
         return "stopped", f"stopped by the user at epoch {self.epoch}, step {self.step}"
 
@@ -407,11 +478,14 @@ class Trainer:
                 f"(by step {self.step}), though every loss was finite. Training diverged; a "
                 "lower learning rate (optimizer.lr) or gradient clipping (optimizer.grad_clip) "
                 f"usually helps; {kept}.")
-        save_checkpoint(
+        self._save(path, epochs_done)
+        self.last_checkpoint = str(path)
+        self._emit("on_checkpoint", CheckpointWritten(epochs_done, self.step, str(path)))
+
+    def _save(self, path: Path, epochs_done: int) -> Path:
+        return save_checkpoint(
             path, model_state=self.model.state_dict(), optim_state=self.optim.state_dict(),
             epoch=epochs_done, step=self.step, config=C.to_dict(self.cfg),
             info=self.dataset.info().to_dict(),
             vocab=self.dataset.vocab.to_dict() if self.dataset.vocab else None,
             rng=rng_state(self.generator))
-        self.last_checkpoint = str(path)
-        self._emit("on_checkpoint", CheckpointWritten(epochs_done, self.step, str(path)))
