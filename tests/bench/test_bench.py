@@ -178,10 +178,25 @@ def test_startup_launches_read_compiled_modules_as_an_installed_app_does(tmp_pat
 
 def test_every_measure_is_registered():
     assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup",
-                              "scale"]
+                              "scale", "retrieval"]
     from workbench.bench import load
     for name in MEASURES:
         assert callable(load(name))
+
+
+def test_the_retrieval_measure_ranks_as_the_full_matrix_without_ties():
+    """The baseline it is timed against ranks as the blocked code does when nothing ties
+    (random vectors), so the two do the same work."""
+    from workbench.bench import retrieval as R
+    from workbench.core.evaluation.ranking import expected_rank, retrieval_counts
+
+    text, image, ids = R.vectors(300, 100)
+    old = R.full_matrix_ranks(text, image, ids)
+    new = [expected_rank(c) for c in retrieval_counts(text, image, ids, block=64)]
+    for a, b in zip(old, new):
+        assert a.double().tolist() == b.tolist()
+    got = R.child(300, 100)
+    assert got["queries"] == 400 and got["peak_mb"] >= got["baseline_mb"]
 
 
 # -- the soak tool's verdicts ---------------------------------------------------------------

@@ -25,6 +25,7 @@ MEASURES = {
     "projection": "workbench.bench.projection:run",
     "startup": "workbench.bench.startup:run",
     "scale": "workbench.bench.scale:run",
+    "retrieval": "workbench.bench.retrieval:run",
 }
 
 

@@ -119,6 +119,9 @@ def retrieval_counts(text: Tensor, image: Tensor, image_ids: Tensor, *,
     ``block`` captions at a time: the text -> image counts of a block's rows and the image ->
     text counts accumulated over the blocks' columns.
     """
+    if len(image_ids) >= 2**24:  # float32 sums count exactly below 2^24
+        raise ValueError(f"{len(image_ids):,} pairs: ranks are counted in float32, exact "
+                         "below 2^24 candidates")
     unique, first = first_occurrence(image_ids)
     t = F.normalize(text.float(), dim=-1)
     g = F.normalize(image[first].float(), dim=-1)  # one row per distinct image
@@ -134,21 +137,35 @@ def retrieval_counts(text: Tensor, image: Tensor, image_ids: Tensor, *,
     near_best = own >= best_true[target] - TIE_TOLERANCE
     i2t_true_tied = torch.zeros(n_images, dtype=torch.long, device=device)
     i2t_true_tied.scatter_add_(0, target, near_best.long())
-    i2t_higher = torch.zeros(n_images, dtype=torch.long, device=device)
-    i2t_at_least = torch.zeros(n_images, dtype=torch.long, device=device)
     upper, lower = best_true + TIE_TOLERANCE, best_true - TIE_TOLERANCE
+    # Counting: a comparison written as 0/1 floats into one reused buffer, then summed by a
+    # matrix-vector product, is 5-10x faster on the CPU than summing a boolean tensor (whose
+    # reductions are not vectorised), and float32 counts are exact below 2^24 candidates.
+    rows = min(block, len(t))
+    sim = t.new_empty(rows, n_images)
+    hit = t.new_empty(rows, n_images)
+    ones_images = t.new_ones(n_images)
+    ones_rows = t.new_ones(rows)
+    i2t_higher = t.new_zeros(n_images)
+    i2t_at_least = t.new_zeros(n_images)
     t2i_higher, t2i_at_least = [], []
     for start in range(0, len(t), block):
-        rows = slice(start, start + block)
-        sim = t[rows] @ g.T  # (B, M)
-        true = sim.gather(1, target[rows, None])
-        t2i_higher.append((sim > true + TIE_TOLERANCE).sum(1))
-        t2i_at_least.append((sim >= true - TIE_TOLERANCE).sum(1))
-        i2t_higher += (sim > upper).sum(0)
-        i2t_at_least += (sim >= lower).sum(0)
+        b = min(block, len(t) - start)
+        s, h = sim[:b], hit[:b]
+        torch.matmul(t[start:start + b], g.T, out=s)  # (b, M)
+        true = s.gather(1, target[start:start + b, None])
+        torch.gt(s, true + TIE_TOLERANCE, out=h)
+        t2i_higher.append(h @ ones_images)
+        torch.ge(s, true - TIE_TOLERANCE, out=h)
+        t2i_at_least.append(h @ ones_images)
+        torch.gt(s, upper, out=h)
+        i2t_higher += ones_rows[:b] @ h
+        torch.ge(s, lower, out=h)
+        i2t_at_least += ones_rows[:b] @ h
+    i2t_higher, i2t_at_least = i2t_higher.round().long(), i2t_at_least.round().long()
     empty = torch.zeros(0, dtype=torch.long, device=device)
-    higher = torch.cat(t2i_higher) if t2i_higher else empty
-    at_least = torch.cat(t2i_at_least) if t2i_at_least else empty
+    higher = torch.cat(t2i_higher).round().long() if t2i_higher else empty
+    at_least = torch.cat(t2i_at_least).round().long() if t2i_at_least else empty
     ones = torch.ones_like(higher)
     t2i = RankCounts(higher, at_least - higher, ones, torch.full_like(higher, n_images), ones)
     # at least the best true caption itself, whatever the rounding of its block's product
