@@ -10,8 +10,9 @@ from fixtures import make_image_folder, make_npz, planted_index, resave_checkpoi
 from workbench.core import config as C
 from workbench.core.data import load_dataset, load_pairs
 from workbench.core.data.text import tokenize
-from workbench.core.evaluation.retrieval import (DataMismatch, Results, RetrievalError, RetrievalIndex,
-                                      run_dataset)
+from workbench.core.evaluation.retrieval import (DataMismatch, Results, RetrievalError,
+                                                 RetrievalIndex)
+from workbench.core.evaluation.saved_model import run_dataset
 from workbench.core.training import Trainer, build_algorithm
 from workbench.core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -236,7 +237,7 @@ def test_models_without_a_shared_space_are_refused(folder, tmp_path, monkeypatch
     def no_loading(*args, **kwargs):
         raise AssertionError("data loaded before refusing")
 
-    monkeypatch.setattr("workbench.core.evaluation.retrieval.load_pairs", no_loading)
+    monkeypatch.setattr("workbench.core.evaluation.saved_model.load_pairs", no_loading)
     with pytest.raises(RetrievalError, match=words):
         RetrievalIndex.from_checkpoint(path)
 

@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "workbench.cli.train",
     "data": "workbench.cli.data",
     "compare": "workbench.cli.compare",
+    "evaluate": "workbench.cli.evaluate",
     "export": "workbench.cli.export",
     "runs": "workbench.cli.runs",
     "bench": "workbench.cli.bench",

@@ -26,16 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import config as C
 from . import metrics as M
 from .chance import retrieval_chance
 from .ranking import TIE_TOLERANCE, expected_rank, rank_counts
+from .saved_model import DataMismatch, open_checkpoint  # noqa: F401 (DataMismatch: callers')
 from ..algorithms.base import Algorithm
-from ..data import dataset_for
 from ..data.dataset import Batch, PairedDataset, bag_of_words
-from ..data.info import DataInfo
-from ..data.loader import PairTable, load_pairs
-from ..data.text import OOV, PAD, Vocabulary, tokenize
+from ..data.loader import PairTable
+from ..data.text import OOV, PAD, tokenize
 from ..errors import WorkbenchError
 
 SPLITS = ("train", "val", "test")
@@ -50,10 +48,6 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 class RetrievalError(WorkbenchError):
     """Retrieval that makes no sense for this model or data, with the reason."""
-
-
-class DataMismatch(RetrievalError):
-    """The data given is not the data the run was trained on (open the run's own data)."""
 
 
 @dataclass(frozen=True)
@@ -142,43 +136,15 @@ class RetrievalIndex:
     def from_checkpoint(cls, path: str | Path, table: PairTable | None = None, *,
                         progress: Progress | None = None) -> "RetrievalIndex":
         """The index of a run's checkpoint over its data: ``table`` when given (it must be
-        the data the run was trained on), else the data its config names, loaded again.
-        The captions are tokenised with the run's own vocabulary and split as the run split
-        them, so token ids and splits are the ones the weights were trained with."""
-        from ..training.checkpoint import load_checkpoint, load_model_state
-        from ..training.trainer import build_algorithm
+        the data the run was trained on), else the data its config names, loaded again
+        (:func:`.saved_model.open_checkpoint`: the run's vocabulary and split)."""
+        def refuse(model):
+            problem = unavailable_reason(model)
+            if problem:  # before the (slow) data loading
+                raise RetrievalError(problem)
 
-        path = Path(path)
-        payload = load_checkpoint(path)
-        cfg = C.from_dict(payload["config"])
-        info = DataInfo.from_dict(payload["info"])
-        model = build_algorithm(cfg, info)
-        problem = unavailable_reason(model)
-        if problem:  # before the (slow) data loading
-            raise RetrievalError(problem)
-        if table is None:
-            table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress)
-        else:
-            mismatch = table_mismatch(cfg, table)
-            if mismatch:
-                raise DataMismatch(f"{path}: {mismatch}")
-            table = fit_table(table, cfg.preprocess.image_size)
-        vocab = Vocabulary.from_dict(payload["vocab"]) if payload.get("vocab") else None
-        dataset = run_dataset(cfg, table, vocab)
-        found = dataset.info()
-        if found != info:
-            diff = ", ".join(f"{k}: run {getattr(info, k)!r}, data {getattr(found, k)!r}"
-                             for k in DataInfo.__dataclass_fields__
-                             if getattr(info, k) != getattr(found, k))
-            raise DataMismatch(f"{path}: the data differs from what this run was trained "
-                                 f"on ({diff[:300]}); open the run with its own data")
-        model.prepare(dataset)  # graphs and statistics; saved statistics are loaded next
-        load_model_state(model, payload["model"], path)
-        model.eval()
-        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        about = {"run": run.name, "run_dir": str(run), "checkpoint": str(path),
-                 "epoch": int(payload.get("epoch", 0)), "step": int(payload.get("step", 0))}
-        return cls(model, dataset, about=about)
+        saved = open_checkpoint(path, table, progress=progress, check=refuse)
+        return cls(saved.model, saved.dataset, about=saved.about)
 
     @torch.no_grad()
     def _embed_all(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -406,34 +372,6 @@ def unavailable_reason(model: Algorithm) -> str | None:
     return (f"Retrieval is unavailable for this model: its text and image vectors are not "
             f"in one space ({why}), so their similarity says nothing. Train a contrastive, "
             "autoencoder, adversarial 'align' or graph model to search captions and images.")
-
-
-def table_mismatch(cfg: C.ExperimentConfig, table: PairTable) -> str | None:
-    """Why ``table`` is not the data the run with config ``cfg`` was trained on, or None."""
-    if table.source != cfg.data.source:
-        return (f"the loaded data ({table.source}) is not the data this run was trained on "
-                f"({cfg.data.source})")
-    col = cfg.data.label_column
-    if col and col != "none" and table.label_column not in (None, col):
-        return (f"the loaded data is labelled by {table.label_column!r}, the run by {col!r}")
-    return None
-
-
-def fit_table(table: PairTable, image_size: int) -> PairTable:
-    """``table`` with its images at ``image_size`` (the session may hold them at another
-    size); the same table when they already are."""
-    if table.images is None or table.images.shape[-1] == image_size:
-        return table
-    from ..data.images import resize_array
-    return dataclasses.replace(table, images=resize_array(table.images, image_size))
-
-
-def run_dataset(cfg: C.ExperimentConfig, table: PairTable,
-                vocab: Vocabulary | None) -> PairedDataset:
-    """``table`` split as the run with ``cfg`` split it, tokenised with the run's ``vocab``
-    (not a vocabulary rebuilt from the data, whose ids could differ from the weights')."""
-    split = dataset_for(cfg, table).split
-    return PairedDataset(table, vocab, split, cfg.preprocess.max_tokens)
 
 
 class _eval:
