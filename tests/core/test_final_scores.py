@@ -191,3 +191,30 @@ def test_stop_from_another_thread_still_scores(shapes):
     trainer.stop()
     thread.join(60)
     assert trainer.end.status == "stopped" and trainer.end.test_metrics
+
+
+def test_a_resumed_keep_best_run_compares_against_the_best_before_the_resume(shapes,
+                                                                              tmp_path):
+    from workbench.core.runs.continuation import continue_run
+    from workbench.core.runs.writer import RunWriter
+
+    cfg = _cfg(shapes, "training.epochs=4", "training.keep_best=true", "optimizer.lr=0.05",
+               "training.checkpoint_every=1")
+    ds = load_dataset(cfg)
+    first = Trainer(cfg, ds, callbacks=[RunWriter(tmp_path / "r", cfg)],
+                    run_dir=tmp_path / "r").fit()
+    plan = continue_run(tmp_path / "r", 2)
+    run_dir = plan.prepare()
+    second = Trainer(plan.config, ds, callbacks=[RunWriter(run_dir, plan.config)],
+                     run_dir=run_dir, resume_from=plan.checkpoint)
+    end = second.fit()
+    saved = load_checkpoint(run_dir / "checkpoints" / "best.pt")
+    # the best over all six epochs, not over the two after the resume
+    values = [e["val"]["macro_f1"] for e in map(json.loads, (run_dir / "metrics.jsonl")
+                                                .read_text().splitlines())]
+    assert end.metrics["macro_f1"] == pytest.approx(max(values))
+    assert saved["epoch"] == end.best_epoch
+    # here the best came before the resume (0.1, 0.375, 1.0, 0.67 | 1.0, 0.87): a resume
+    # that forgot it would take epoch 5's 1.0 (only a higher value replaces the best)
+    assert max(values[:4]) >= max(values[4:]), values
+    assert end.best_epoch == first.best_epoch

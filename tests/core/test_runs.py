@@ -278,3 +278,21 @@ def test_continuing_needs_a_checkpoint_and_a_positive_count(tmp_path):
         continue_run(run, 1)
     with pytest.raises(RunError, match="extra epochs"):
         continue_run(run, 0)
+
+
+def test_an_older_run_folder_reads_with_its_pooled_median_renamed(tmp_path):
+    """Before per-direction medians a run had one median over both directions' ranks,
+    ``median_rank``: read back, it is never taken for either direction's."""
+    import json
+    run = tmp_path / "old-run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({
+        "status": "finished", "algorithm": "contrastive", "fusion": "mean",
+        "metrics": {"t2i_r10": 0.5, "median_rank": 7.0}}))
+    (run / "metrics.jsonl").write_text(json.dumps({
+        "epoch": 1, "step": 3, "train": {"loss": 1.0},
+        "val": {"loss": 1.1, "median_rank": 9.0}}) + "\n")
+    info = read_run(run)
+    assert info.metrics == {"t2i_r10": 0.5, "pooled_median_rank": 7.0}
+    assert read_metrics(run)[0]["val"] == {"loss": 1.1, "pooled_median_rank": 9.0}
+    assert info.test_metrics == {} and info.test_size is None and info.primary is None

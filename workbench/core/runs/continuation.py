@@ -129,7 +129,8 @@ def replan_schedule(path: Path, cfg: C.ExperimentConfig) -> bool:
     if changed:
         save_checkpoint(path, model_state=ckpt["model"], optim_state=ckpt["optim"],
                         epoch=ckpt["epoch"], step=ckpt["step"], config=ckpt["config"],
-                        info=ckpt["info"], vocab=ckpt["vocab"], rng=ckpt["rng"])
+                        info=ckpt["info"], vocab=ckpt["vocab"], rng=ckpt["rng"],
+                        best=ckpt.get("best"))
     return changed
 
 

@@ -25,10 +25,14 @@ class CheckpointError(WorkbenchError):
 
 def save_checkpoint(path: str | Path, *, model_state: dict, optim_state: dict, epoch: int,
                     step: int, config: dict, info: dict, vocab: dict | None,
-                    rng: dict) -> Path:
-    """Write atomically: a crash mid-save leaves the previous checkpoint whole."""
+                    rng: dict, best: dict | None = None) -> Path:
+    """Write atomically: a crash mid-save leaves the previous checkpoint whole. ``best``
+    (``training.keep_best``): the best epoch so far, its primary value and validation
+    metrics, so a resumed run keeps comparing against it."""
     payload = {"format": FORMAT, "model": model_state, "optim": optim_state, "epoch": epoch,
                "step": step, "config": config, "info": info, "vocab": vocab, "rng": rng}
+    if best is not None:
+        payload["best"] = best
     buf = io.BytesIO()
     torch.save(payload, buf)
     return atomic_write_bytes(path, buf.getvalue())

@@ -224,6 +224,7 @@ class Trainer:
             restore_rng(ckpt["rng"], self.generator)
             self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
             self.start_epoch = self.epoch + 1
+            self._resume_best(ckpt.get("best"))
         if self.dist is not None:
             self._setup_distributed()
         self.probes = self._probe_indices()
@@ -360,6 +361,40 @@ class Trainer:
             self.best_checkpoint = str(self._save(self.run_dir / "checkpoints" / "best.pt",
                                                   epoch))
 
+    def _write_best(self, path: Path) -> None:
+        """best.pt of the kept best weights (written where a resumed run now writes)."""
+        _, epoch, weights, _ = self._best
+        self._save(path, epoch, weights)
+
+    def _best_record(self) -> dict | None:
+        if self._best is None:
+            return None
+        value, epoch, _, metrics = self._best
+        return {"value": value, "epoch": epoch,
+                "metrics": {k: float(v) for k, v in metrics.items()}}
+
+    def _resume_best(self, best: dict | None) -> None:
+        """A resumed ``keep_best`` run goes on comparing against the best epoch before the
+        resume: its value and metrics from the checkpoint, its weights from best.pt beside
+        it (a best.pt that is missing or does not fit is not trusted: the best starts over)."""
+        if not self.cfg.training.keep_best or not best:
+            return
+        path = Path(self.resume_from).with_name("best.pt")
+        try:
+            saved = load_checkpoint(path, map_location=self.device)
+        except WorkbenchError:
+            return
+        if int(saved["epoch"]) != int(best["epoch"]) or \
+                saved["model"].keys() != self.model.state_dict().keys():
+            return
+        self._best = (float(best["value"]), int(best["epoch"]), saved["model"],
+                      dict(best["metrics"]))
+        if self.run_dir is not None:
+            target = self.run_dir / "checkpoints" / "best.pt"
+            self.best_checkpoint = str(target)
+            if target.resolve() != path.resolve():  # resumed into another folder
+                self._write_best(target)
+
     def _stopped(self) -> tuple[str, str]:
         if self.run_dir is not None and self.step > 0:
             # Mid-epoch, the checkpoint counts only the epochs completed: continuing starts
@@ -482,10 +517,11 @@ class Trainer:
         self.last_checkpoint = str(path)
         self._emit("on_checkpoint", CheckpointWritten(epochs_done, self.step, str(path)))
 
-    def _save(self, path: Path, epochs_done: int) -> Path:
+    def _save(self, path: Path, epochs_done: int, weights: dict | None = None) -> Path:
         return save_checkpoint(
-            path, model_state=self.model.state_dict(), optim_state=self.optim.state_dict(),
+            path, model_state=self.model.state_dict() if weights is None else weights,
+            optim_state=self.optim.state_dict(),
             epoch=epochs_done, step=self.step, config=C.to_dict(self.cfg),
             info=self.dataset.info().to_dict(),
             vocab=self.dataset.vocab.to_dict() if self.dataset.vocab else None,
-            rng=rng_state(self.generator))
+            rng=rng_state(self.generator), best=self._best_record())
