@@ -38,7 +38,7 @@ def make_steps(first: int, last: int, **extra) -> list[StepLogged]:
 def make_epochs(n: int) -> list[EpochEnded]:
     return [EpochEnded(e, e * SPE, {"loss": 1.0 / e},
                        {"loss": 1.5 / e, "infonce_t2i": 0.7 / e, "infonce_i2t": 0.8 / e,
-                        "t2i_r1": 0.1 * e, "median_rank": 20.0 / e}, e * 1.0)
+                        "t2i_r1": 0.1 * e, "t2i_median_rank": 20.0 / e}, e * 1.0)
             for e in range(1, n + 1)]
 
 
@@ -106,7 +106,7 @@ def test_validation_curves_appear_after_epochs(plot):
     assert "val loss" in legend_names(plot.losses)
     assert val.opts["symbol"] == "o"
     assert "t2i_r1" in legend_names(plot.metrics)  # a metric: the metrics plot
-    assert "median_rank" not in plot.metrics.epochs  # a rank: the table only
+    assert "t2i_median_rank" not in plot.metrics.epochs  # a rank: the table only
     assert plot.losses.epochs["loss"].colour == plot.losses.steps["loss"].colour
 
 
@@ -225,28 +225,50 @@ def test_metrics_table_latest_and_best(qtbot):
     table = MetricsTable()
     qtbot.addWidget(table)
     table.add_epochs([EpochEnded(1, 10, {"loss": 2.0}, {"loss": 1.0, "accuracy": 0.5,
-                                                        "median_rank": 9.0,
+                                                        "t2i_median_rank": 9.0,
                                                         "recon_error_text": 0.3,
                                                         "weight_text": 0.4}, 1.0)])
     table.add_epochs([EpochEnded(2, 20, {"loss": 1.0}, {"loss": 1.2, "accuracy": 0.7,
-                                                        "median_rank": 4.0,
+                                                        "t2i_median_rank": 4.0,
                                                         "recon_error_text": 0.2,
                                                         "weight_text": 0.6}, 2.0),
                       EpochEnded(3, 30, {"loss": 0.5}, {"loss": 0.9, "accuracy": 0.6,
-                                                        "median_rank": 5.0,
+                                                        "t2i_median_rank": 5.0,
                                                         "recon_error_text": 0.25,
                                                         "weight_text": 0.5}, 3.0)])
     assert table.latest("accuracy") == 0.6 and table.best("accuracy") == (0.7, 2)
     assert table.latest("loss") == 0.9 and table.best("loss") == (0.9, 3)
-    assert table.best("median_rank") == (4.0, 2)
+    assert table.best("t2i_median_rank") == (4.0, 2)
     assert table.best("recon_error_text") == (0.2, 2)
     assert table.best("weight_text") is None and table.latest("weight_text") == 0.5
     rows = {table.table.item(r, 0).text(): r for r in range(table.table.rowCount())}
-    assert set(rows) == {"loss", "accuracy", "median_rank", "recon_error_text", "weight_text"}
+    assert set(rows) == {"loss", "accuracy", "t2i_median_rank", "recon_error_text", "weight_text"}
     r = rows["accuracy"]
-    assert [table.table.item(r, c).text() for c in range(4)] == ["accuracy", "0.6", "↑ 0.7", "2"]
+    assert [table.table.item(r, c).text() for c in range(5)] == ["accuracy", "0.6", "↑ 0.7", "2",
+                                                                 ""]
     table.reset()
     assert table.table.rowCount() == 0 and table.latest("loss") is None
+
+
+def test_metrics_table_shows_chance_and_marks_the_primary_metric(qtbot):
+    table = MetricsTable()
+    qtbot.addWidget(table)
+    table.reset(FitStarted("classifier", "mean", 3, 1, 10, 100, 20, "cpu", 1000,
+                           primary="macro_f1", chance={"accuracy": 0.3, "macro_f1": 0.1},
+                           chance_spread=0.02))
+    table.add_epochs([EpochEnded(1, 10, {"loss": 2.0}, {"loss": 1.0, "accuracy": 0.5,
+                                                        "macro_f1": 0.12}, 1.0)])
+    rows = {table.table.item(r, 0).text(): r for r in range(table.table.rowCount())}
+    assert set(rows) == {"loss", "accuracy", "macro_f1 ★"}
+    assert table.table.item(rows["accuracy"], 4).text() == "0.3"
+    assert table.table.item(rows["macro_f1 ★"], 4).text() == "0.1"
+    assert table.table.item(rows["macro_f1 ★"], 0).font().bold()
+    assert "primary" in table.table.item(rows["macro_f1 ★"], 0).toolTip()
+    # 0.12 is within two standard errors (0.02) of chance 0.1
+    assert table.at_chance() is True
+    table.add_epochs([EpochEnded(2, 20, {"loss": 1.0}, {"loss": 0.8, "accuracy": 0.7,
+                                                        "macro_f1": 0.6}, 2.0)])
+    assert table.at_chance() is False
 
 
 def adversarial_steps(n: int, align: bool = False) -> list[StepLogged]:
@@ -327,3 +349,26 @@ def test_training_view_shows_the_adversarial_part_only_for_adversarial_runs(qtbo
     ctl.steps_logged.emit(make_steps(1, 5))
     assert len(view.loss_plot.losses.steps["loss"].series) == 5
     assert not view.adversarial_view.outputs.steps
+
+
+def test_training_view_says_whether_the_primary_metric_beats_chance(qtbot):
+    view = TrainingView()
+    qtbot.addWidget(view)
+    view.reset(FitStarted("classifier", "mean", 3, 1, 10, 100, 20, "cpu", 1000,
+                          primary="macro_f1", chance={"macro_f1": 0.1, "accuracy": 0.44},
+                          chance_spread=0.02))
+    assert "macro-F1" in view.verdict.text() and "0.100" in view.verdict.text()
+    view.add_epochs([EpochEnded(1, 10, {"loss": 2.0}, {"loss": 1.0, "accuracy": 0.44,
+                                                       "macro_f1": 0.068}, 1.0)])
+    assert "At chance" in view.verdict.text()
+    view.add_epochs([EpochEnded(2, 20, {"loss": 1.0}, {"loss": 0.5, "accuracy": 0.8,
+                                                       "macro_f1": 0.7}, 2.0)])
+    assert "At chance" not in view.verdict.text() and "0.700" in view.verdict.text()
+    scores = {"val": {"size": 20, "metrics": {"macro_f1": 0.7}, "chance": {"macro_f1": 0.1}},
+              "test": {"size": 20, "metrics": {"macro_f1": 0.65}, "chance": {"macro_f1": 0.1}}}
+    view.show_result("macro_f1", scores, ["the text vectors collapsed"], best_epoch=2)
+    text = view.verdict.text()
+    assert "test <b>0.650</b> (chance 0.100)" in text and "best epoch (2)" in text
+    assert "collapsed" in text
+    view.show_result("macro_f1", {"val": scores["val"], "test": {"size": 0}}, [])
+    assert "no test split" in view.verdict.text()

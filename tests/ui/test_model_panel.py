@@ -61,7 +61,10 @@ def test_every_algorithm_is_listed_in_registry_order_and_selectable(panel, sessi
         assert panel.forms["algorithm.params"].param_class is spec.params
         assert spec.description in panel.algorithm_info.text()
         assert spec.section in panel.algorithm_info.text()
+        assert "Scored by: " in panel.algorithm_info.text()
         assert spec.title in panel.sections["algorithm.params"].header.text()
+    combo.setCurrentIndex(combo.findData("classifier"))
+    assert "Scored by: macro-F1." in panel.algorithm_info.text()
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS.names())

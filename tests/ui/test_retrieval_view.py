@@ -99,9 +99,35 @@ def test_recall_table_and_a_checkpoint_built_in_the_background(qtbot, view, trai
     finally:
         RetrievalIndex.from_checkpoint = classmethod(original)
     assert seen and seen[0] != threading.get_ident()  # built off the GUI thread
-    assert {"t2i_r1", "t2i_r10", "i2t_r10", "median_rank"} <= set(view.recall_values)
+    assert {"t2i_r1", "t2i_r10", "i2t_r10", "t2i_median_rank", "i2t_median_rank",
+            "chance_t2i_r1"} <= set(view.recall_values)
     assert view.recall.item(0, 0) is not None and "%" in view.recall.item(0, 0).text()
+    # the chance rows: R@1 of guessing among the split's images
+    images = view.recall_values["images"]
+    assert view.recall.item(2, 0).text() == f"{100 / images:.1f}%"
     assert view.query_edit.isEnabled()
+    # the test split: the tiny run held none out, and says so
+    view.recall_split.setCurrentIndex(view.recall_split.findText("Test split"))
+    assert view.recall_values == {} and "no test split" in view.recall_title.text()
+    view.recall_split.setCurrentIndex(view.recall_split.findText("Validation split"))
+    assert view.recall_values
+
+
+def test_tied_results_say_so(qtbot, view, trained):
+    from fixtures import planted_index
+    index, _ = trained
+    planted = planted_index(index)
+    planted.image_vectors[1] = planted.image_vectors[0]  # two images, one vector: a tie
+    planted.text_vectors[0] = planted.image_vectors[0]
+    view.set_index(planted)
+    result = planted.search_caption(0, k=3)
+    assert result.hits[0].tied == 1 and result.hits[1].tied == 1 and result.hits[2].tied == 0
+    picked = view.pick_image(0)
+    assert picked is not None
+    view.query_edit.setText("")
+    from workbench.ui.plots.retrieval_view import _own_rank, _tie_note
+    assert "tied with 1 other" in _tie_note(result.hits[0])
+    assert "on average" in _own_rank(1.5)
 
 
 def test_a_missing_checkpoint_is_reported_not_fatal(qtbot, view, tmp_path):

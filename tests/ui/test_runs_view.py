@@ -16,8 +16,8 @@ from workbench.core.training import Trainer
 from workbench.ui.panels.runs_view import RunsView
 
 COLUMNS = {name: i for i, name in enumerate(("Date", "Preset", "Algorithm", "Fusion", "Data",
-                                             "Epochs", "Duration", "Accuracy", "R@10 t→i",
-                                             "Status"))}
+                                             "Epochs", "Duration", "Metric", "Validation",
+                                             "Test", "Status"))}
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +86,16 @@ def test_lists_real_runs(view):
     assert cell(view, "a-classifier", "Fusion") == "late"
     assert cell(view, "a-classifier", "Status") == "finished"
     assert cell(view, "a-classifier", "Epochs") == "2"
-    accuracy = next(r for r in view.runs() if r.id == "a-classifier").metrics["accuracy"]
-    assert cell(view, "a-classifier", "Accuracy") == f"{accuracy:.3f}"
-    assert cell(view, "a-classifier", "R@10 t→i") == ""
-    assert cell(view, "b-contrastive", "R@10 t→i") != ""
-    assert cell(view, "b-contrastive", "Accuracy") == ""
+    f1 = next(r for r in view.runs() if r.id == "a-classifier").metrics["macro_f1"]
+    # each run's primary metric: macro-F1 for the classifier, mean recall for contrastive
+    assert cell(view, "a-classifier", "Metric") == "macro-F1"
+    assert cell(view, "a-classifier", "Validation") == f"{f1:.3f}"
+    assert cell(view, "b-contrastive", "Metric").startswith("mean recall")
+    assert cell(view, "b-contrastive", "Validation") != ""
+    # the tiny config holds no test pairs out: said, not left blank or made up
+    assert cell(view, "a-classifier", "Test") == "no test split"
+    tip = cell(view, "a-classifier", "Validation", Qt.ItemDataRole.ToolTipRole)
+    assert "chance" in tip and "primary metric" in tip
     assert cell(view, "b-contrastive", "Duration").endswith(" s")
     assert "2 runs in" in view.status.text()
     assert not view.buttons["Open"].isEnabled() and not view.buttons["Delete"].isEnabled()
@@ -106,8 +111,9 @@ def test_overlay_draws_one_curve_per_selected_run(view):
     assert sorted(label.text for _, label in view.legend.items) == \
         ["a-classifier", "b-contrastive"]
     metrics = [view.metric_combo.itemText(i) for i in range(view.metric_combo.count())]
-    assert metrics[:2] == ["accuracy", "t2i_r10"] and "loss" not in metrics
-    assert set(view.metric_curves) == {"a-classifier"}  # only the classifier has accuracy
+    # the primary metrics first: macro-F1 (classifier), mean recall (contrastive)
+    assert metrics[:2] == ["macro_f1", "mean_recall"] and "loss" not in metrics
+    assert set(view.metric_curves) == {"a-classifier"}  # only the classifier has macro-F1
     view.metric_combo.setCurrentText("t2i_r10")
     assert {k: len(c.xData) for k, c in view.metric_curves.items()} == {"b-contrastive": 3}
     assert view.metric_plot.titleLabel.text == "t2i_r10"

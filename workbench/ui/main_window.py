@@ -179,28 +179,35 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def compare_fusions(self) -> None:
-        """Train the current setup once per valid fusion, one after the other, each into its
-        own run folder; the Compare tab fills in as they end."""
+        """Train the current setup on every valid fusion, each on the Compare tab's number of
+        seeds (the split fixed), one after the other, each run into its own folder
+        (``<preset>-<fusion>[-seed<S>]``); the Compare tab fills in as they end."""
         if self.controller.running:
             return
         from ..core.evaluation.compare import fusion_variants
         from ..core.runs.writer import new_run_dir
         cfg = self.session.config
+        repeats = self.compare_view.repeats
         try:
-            configs = fusion_variants(cfg)
+            configs = fusion_variants(cfg, repeats=repeats)
         except WorkbenchError as exc:
             self.show_error("Cannot compare fusions", str(exc))
             return
         name = self.session.preset_name or cfg.algorithm.name
+
+        def run_dir(_index, c):  # as each run starts: a stopped sequence leaves no empty ones
+            return new_run_dir(f"{name}-{c.fusion.name}"
+                               + (f"-seed{c.seed}" if repeats > 1 else ""))
+
         self.compare_view.reset(configs)
         self._sequence = True
-        self.controller.start_many(
-            configs, self.session.table, preset=name,
-            run_dirs=lambda _i, c: new_run_dir(f"{name}-{c.fusion.name}"))
+        self.controller.start_many(configs, self.session.table, preset=name, run_dirs=run_dir)
         self.tabs.setCurrentWidget(self.views.page("compare"))
-        self.statusBar().showMessage(f"Comparing {len(configs)} fusions of "
-                                     f"{cfg.algorithm.name}: "
-                                     + ", ".join(c.fusion.name for c in configs))
+        fusions = list(dict.fromkeys(c.fusion.name for c in configs))
+        seeds = f" × {repeats} seeds ({len(configs)} runs)" if repeats > 1 else ""
+        plural = "s" if len(fusions) != 1 else ""
+        self.statusBar().showMessage(f"Comparing {len(fusions)} fusion{plural}{seeds} of "
+                                     f"{cfg.algorithm.name}: " + ", ".join(fusions))
 
     @Slot(object, int)
     def continue_run(self, run, extra_epochs: int) -> None:
@@ -234,11 +241,17 @@ class MainWindow(QMainWindow):
         steps, epochs = logged_events(path)
         first = [s.step for s in steps if s.epoch == steps[0].epoch] if steps else []
         per_epoch = max(first) - min(first) + 1 if first else 0
+        val = run.scores.get("val", {})
         started = FitStarted(run.algorithm, run.fusion, run.epochs or len(epochs), 1, per_epoch,
-                             0, 0, run.device, run.parameters or 0, str(path))
+                             0, 0, run.device, run.parameters or 0, str(path),
+                             primary=run.primary, chance=val.get("chance", {}),
+                             chance_spread=val.get("spread"))
         self.training_view.reset(started)
         self.training_view.add_steps(steps)
         self.training_view.add_epochs(epochs)
+        if run.status in ("finished", "stopped"):
+            self.training_view.show_result(run.primary, run.scores, run.warnings,
+                                           run.summary.get("best_epoch"))
         self.attention_view.reset()
         shown = []
         try:
@@ -261,9 +274,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("; ".join(shown))
 
     def _set_current_run(self, path: Path) -> None:
+        from ..core.runs.store import read_run
         self.current_run = path
-        if (path / "checkpoints" / "last.pt").is_file():
-            self.retrieval_view.set_run(path, self.session.table)
+        checkpoint = read_run(path).model_checkpoint  # the best epoch's with keep_best
+        if checkpoint is not None:
+            self.retrieval_view.set_checkpoint(checkpoint, self.session.table)
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
@@ -295,6 +310,9 @@ class MainWindow(QMainWindow):
     def _after_run(self, end: FitEnded) -> None:
         if self._closing:
             return  # no new background work (a retrieval index) for a window that is going
+        if not self._sequence:
+            self.training_view.show_result(end.primary, end.scores, end.warnings,
+                                           end.best_epoch)
         self.runs_view.refresh()
         # A sequence's end names the folder holding its runs, not a run.
         if end.run_dir and not self._sequence:

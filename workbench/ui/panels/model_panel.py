@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QScrollArea, QSiz
 from ...core import config as C
 from ...core.algorithms import ALGORITHMS, fusion_problem, valid_fusions
 from ...core.errors import ConfigError
+from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ..session import Session
 from .param_form import ERROR_STYLE, HINT_STYLE, ParamForm
@@ -105,8 +106,9 @@ class ModelPanel(QWidget):
             self.algorithm_combo.setCurrentIndex(self.algorithm_combo.findData(algorithm.name))
             self._update_fusion_items(algorithm.name)
             self.fusion_combo.setCurrentIndex(self.fusion_combo.findData(fusion.name))
-        self.algorithm_combo.setToolTip(_algorithm_text(algorithm))
-        self.algorithm_info.setText(_algorithm_text(algorithm))
+        text = _algorithm_text(algorithm) + _scored_by(cfg)
+        self.algorithm_combo.setToolTip(text)
+        self.algorithm_info.setText(text)
         self.fusion_combo.setToolTip(fusion.description)
         self.fusion_info.setText(fusion.description + _unavailable_hint(algorithm))
         self.sections["algorithm.params"].set_title(f"{algorithm.title}: parameters")
@@ -228,6 +230,18 @@ def _section(cfg: C.ExperimentConfig, prefix: str) -> Any:
 def _algorithm_text(spec) -> str:
     text = f"{spec.description} Document section {spec.section}."
     return text + " Needs labelled data." if spec.needs_labels else text
+
+
+def _scored_by(cfg: C.ExperimentConfig) -> str:
+    """Which metric ranks runs of the configured algorithm (Compare, keep the best epoch)."""
+    spec = ALGORITHMS[cfg.algorithm.name]
+    labelled = spec.primary(cfg.algorithm.params, True)
+    unlabelled = spec.primary(cfg.algorithm.params, False)
+    if labelled is None:
+        return " Scored by: no single metric (" + spec.no_primary.split(":")[0] + ")."
+    if labelled == unlabelled:
+        return f" Scored by: {title(labelled)}."
+    return f" Scored by: {title(labelled)} with labels, {title(unlabelled)} without."
 
 
 def _unavailable_hint(algorithm) -> str:

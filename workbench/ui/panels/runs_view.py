@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from ...core.errors import WorkbenchError
+from ...core.evaluation.names import title
 from ...core.paths import runs_dir
 from ...core.runs.store import (RunInfo, delete_run, export_run, format_duration, list_runs,
                                read_metrics)
@@ -34,17 +35,29 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_COLOURS = {"failed": "#c62828", "damaged": "#c62828", "interrupted": "#e65100",
                   "incomplete": "#e65100", "stopped": "#8d6e63", "running": "#1565c0",
                   "continuing": "#1565c0"}
-# The metric overlaid first, when the selected runs have it.
-PREFERRED_METRICS = ("accuracy", "t2i_r10", "macro_f1", "i2t_r10", "t2i_r1",
+# The metric overlaid first, when the selected runs have it: the primary metrics first.
+PREFERRED_METRICS = ("macro_f1", "mean_recall", "accuracy", "t2i_r10", "i2t_r10", "t2i_r1",
                      "recon_error_image", "d_real")
 
 
+# A run written before runs had a primary metric shows the first of these it has.
+OLD_HEADLINES = ("accuracy", "t2i_r10")
+
+
+def headline(run: RunInfo) -> str | None:
+    """The metric the Runs table shows for ``run``: its primary metric (which ranks runs of
+    its algorithm), else, for older runs, accuracy or R@10 text→image."""
+    if run.primary and run.primary in run.metrics:
+        return run.primary
+    return next((k for k in OLD_HEADLINES if k in run.metrics), None)
+
+
 class RunTableModel(QAbstractTableModel):
-    """One row per :class:`RunInfo`."""
+    """One row per :class:`RunInfo`: its primary metric on validation and on test."""
 
     COLUMNS = ("Date", "Preset", "Algorithm", "Fusion", "Data", "Epochs", "Duration",
-               "Accuracy", "R@10 t→i", "Status")
-    NUMERIC = frozenset({"Epochs", "Accuracy", "R@10 t→i", "Duration"})
+               "Metric", "Validation", "Test", "Status")
+    NUMERIC = frozenset({"Epochs", "Validation", "Test", "Duration"})
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -105,8 +118,12 @@ class RunTableModel(QAbstractTableModel):
             if done is None:
                 return "" if planned is None else f"?/{planned}"
             return str(done) if planned in (None, done) else f"{done}/{planned}"
-        if column in ("Accuracy", "R@10 t→i"):
-            value = run.metrics.get("accuracy" if column == "Accuracy" else "t2i_r10")
+        if column == "Metric":
+            return title(headline(run)) if headline(run) else ""
+        if column in ("Validation", "Test"):
+            value = RunTableModel._value(run, column)
+            if value is None and column == "Test" and run.test_size == 0:
+                return "no test split"
             return "" if value is None else f"{value:.3f}"
         if column == "Duration":
             return format_duration(run.seconds) if run.seconds is not None else ""
@@ -114,11 +131,18 @@ class RunTableModel(QAbstractTableModel):
                 "Status": run.status}[column]
 
     @staticmethod
+    def _value(run: RunInfo, column: str) -> float | None:
+        name = headline(run)
+        values = run.metrics if column == "Validation" else run.test_metrics
+        return values.get(name) if name else None
+
+    @staticmethod
     def _sort_key(run: RunInfo, column: str):
         if column == "Date":
             return run.created.timestamp() if run.created else 0.0
-        if column in ("Accuracy", "R@10 t→i"):
-            return run.metrics.get("accuracy" if column == "Accuracy" else "t2i_r10", -1.0)
+        if column in ("Validation", "Test"):
+            value = RunTableModel._value(run, column)
+            return -1.0 if value is None else value
         if column == "Epochs":
             return run.epochs_done or 0
         if column == "Duration":
@@ -131,6 +155,8 @@ class RunTableModel(QAbstractTableModel):
             return f"{run.status}: {run.reason}" if run.reason else run.status
         if column == "Data":
             return run.data
+        if column in ("Metric", "Validation", "Test"):
+            return _score_tip(run, column)
         return f"{run.id}\n{run.path}"
 
 
@@ -420,6 +446,28 @@ class RunsView(QWidget):
         QMessageBox.warning(self, title, text)
 
 
+def _score_tip(run: RunInfo, column: str) -> str:
+    """What the score cells mean, with chance beside them and the run's warnings."""
+    name = headline(run)
+    if name is None:
+        return "this run reported no metric that ranks runs" + (
+            f" ({run.algorithm} has no primary metric)" if run.algorithm else "")
+    kind = "the primary metric" if name == run.primary else "a headline metric (older run)"
+    lines = [f"{title(name)}: {kind} of {run.algorithm or 'this run'}"]
+    for split, label in (("val", "validation"), ("test", "test")):
+        score = run.scores.get(split) if isinstance(run.scores.get(split), dict) else {}
+        if score.get("size") == 0:
+            lines.append(f"{label}: no {label} split")
+            continue
+        chance = (score.get("chance") or {}).get(name)
+        value = (run.metrics if split == "val" else run.test_metrics).get(name)
+        if value is not None:
+            lines.append(f"{label}: {value:.4f}" + (f" (chance {chance:.4f})"
+                                                    if chance is not None else ""))
+    lines += [f"\u26a0 {w}" for w in run.warnings]
+    return "\n".join(lines)
+
+
 def _details(run: RunInfo) -> str:
     """A few lines about one run, as rich text."""
     from html import escape
@@ -428,8 +476,14 @@ def _details(run: RunInfo) -> str:
     if run.description:
         lines.append(escape(run.description))
     if run.metrics:
-        lines.append("final: " + " &nbsp; ".join(
+        lines.append("validation: " + " &nbsp; ".join(
             f"{escape(k)} {v:.3g}" for k, v in run.metrics.items()))
+    if run.test_metrics:
+        lines.append("test: " + " &nbsp; ".join(
+            f"{escape(k)} {v:.3g}" for k, v in run.test_metrics.items()))
+    elif run.test_size == 0:
+        lines.append("test: no test split")
+    lines += [f"<span style='color:#a04000'>\u26a0 {escape(w)}</span>" for w in run.warnings]
     extra = [f"continued from {escape(run.continued_from)}"] if run.continued_from else []
     lines.append(" &middot; ".join([f"<span style='color:gray'>{escape(str(run.path))}</span>",
                                     *extra]))

@@ -1,31 +1,48 @@
-"""The "Compare fusions" tab: one row per fusion, filled in as each run of the sequence ends,
-the winner highlighted, and every run's validation headline metric per epoch on one plot.
+"""The "Compare fusions" tab: one row per fusion (mean ± standard deviation over its seeds),
+filled in as each run of the sequence ends; a winner named and highlighted only when it beats
+the seeds' noise and chance; and every run's validation curve on one plot.
 
 Fed by a :class:`~workbench.ui.worker.TrainingController` running ``start_many``: it listens
 only between a sequence's first ``run_started`` and its final finished/stopped/failed, so
-ordinary single runs on the same controller leave it alone. The table's numbers come from
-:func:`workbench.core.evaluation.compare.summarize`, the same as ``workbench compare`` prints.
+ordinary single runs on the same controller leave it alone. Every number and the verdict come
+from :mod:`workbench.core.evaluation.compare` (``summarize``, ``aggregate``, ``verdict``), the
+same as ``workbench compare`` prints; this module only lays them out.
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ...core.algorithms import ALGORITHMS
 from ...core.evaluation import compare
+from ...core.evaluation.chance import CHANCE_MARGIN
+from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ...core.training.events import EpochEnded, FitEnded
 from .loss_plot import PALETTE, configure_curve, style_plot
 
-COLUMNS = ("fusion", "status", "metric", "macro-F1", "median rank", "best epoch", "time")
+COLUMNS = ("fusion", "runs", "status", "val", "test", "secondary", "best epoch", "time")
+FUSION, RUNS, STATUS, VAL, TEST, SECONDARY, BEST, TIME = range(len(COLUMNS))
 WINNER_BRUSH = QBrush(QColor("#d8f0d2"))  # a light green: the winner's row
-INTRO = "Train the current setup once per valid fusion to see which wins on this data."
+AT_CHANCE_GREY = "#9a9a9a"
+INTRO = "Train the current setup on every valid fusion to see whether one wins on this data."
+# A status cell's colour: the first of these its text holds ("2 finished, 1 failed": red).
 STATUS_COLOURS = {"failed": "#c62828", "stopped": "#8a6d00", "running": "#1f77b4",
                   "waiting": "#808080", "not run": "#808080"}
+REPEATS_TIP = (
+    "Each fusion trains on this many seeds (seed, seed + 1, …), the train/validation/test "
+    "split fixed, so every run is scored on the same pairs.<br>The table shows the mean ± "
+    "standard deviation over the seeds. A winner is named only when it beats the runner-up "
+    f"by more than the seeds' noise ({compare.NOISE_FACTOR:g} standard errors of the "
+    "difference of the means) and beats chance.<br>With 1 seed the noise is not measured; "
+    "3 measures it.")
 
 
 def fusion_colour(name: str) -> str:
@@ -34,22 +51,40 @@ def fusion_colour(name: str) -> str:
     return PALETTE[names.index(name) % len(PALETTE)] if name in names else PALETTE[-1]
 
 
+def metric_name(metric: str) -> str:
+    """What the table and axis call ``metric`` ("loss" rather than the title "val loss",
+    which would read "val val loss" in the validation column)."""
+    return "loss" if metric == compare.FALLBACK else title(metric)
+
+
 class CompareView(QWidget):
-    """Results of a Compare-fusions sequence: the table and the overlaid validation curves."""
+    """Results of a Compare-fusions sequence: the seeds control, the per-fusion table with
+    the verdict, and the overlaid validation curves."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = QLabel("<b>Compare fusions</b>")
-        self.status = QLabel(INTRO)
-        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.repeats_box = QSpinBox()
+        self.repeats_box.setRange(1, compare.MAX_REPEATS)
+        self.repeats_box.setValue(1)
+        self.repeats_box.setToolTip(REPEATS_TIP)
+        seeds_label = QLabel("Seeds per fusion:")
+        seeds_label.setToolTip(REPEATS_TIP)
+        seeds_label.setBuddy(self.repeats_box)
         self.save_button = QPushButton("Save plot…")
         self.save_button.setToolTip("Save the curves as a PNG or SVG picture")
         self.save_button.clicked.connect(self._on_save_clicked)
         head = QHBoxLayout()
         head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(seeds_label)
+        head.addWidget(self.repeats_box)
         head.addSpacing(12)
-        head.addWidget(self.status, 1)
         head.addWidget(self.save_button)
+        # Its own line, wrapped: a verdict's reason is a sentence.
+        self.status = QLabel(INTRO)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setWordWrap(True)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -60,13 +95,22 @@ class CompareView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(
             self.table.fontMetrics().lineSpacing() + 8)
         header = self.table.horizontalHeader()
+        # Every column as wide as its text, none stretched: the numbers stay next to the
+        # fusion's name and status instead of across a wide gap.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.chance_label = QLabel()
+        self.chance_label.setStyleSheet(f"color: {AT_CHANCE_GREY}")
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.table, 1)
+        top_layout.addWidget(self.chance_label)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.plot = self.graphics.addPlot(row=0, col=0)
-        style_plot(self.plot, "accuracy", bottom="epoch")
+        style_plot(self.plot, "validation", bottom="epoch")
         self.plot.getAxis("left").setWidth(48)
         self.legend_cell = pg.GraphicsWidget()
         self.graphics.addItem(self.legend_cell, row=0, col=1)
@@ -75,25 +119,33 @@ class CompareView(QWidget):
         self.legend.setParentItem(self.legend_cell)
 
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
+        split.addWidget(top)
         split.addWidget(self.graphics)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(head)
+        layout.addWidget(self.status)
         layout.addWidget(split, 1)
 
-        self.configs: list = []
+        self.configs: list = []  # the sequence's configs by run index (None: not yet known)
         self.total = 0
         self.current: int | None = None
         self.active = False  # between a sequence's first run_started and its end
         self.ended: dict[int, FitEnded] = {}
         self.history: dict[int, list[EpochEnded]] = {}
         self.curves: dict[int, pg.PlotDataItem] = {}
-        self.metric_name = compare.HEADLINES[0]
+        self._legend_fusions: set[str] = set()
+        self._tick_spacing: tuple = ()
+        self.metric_name = compare.FALLBACK
         self._final: FitEnded | None = None
         self._progress = ""  # what is running, while a sequence runs
+
+    @property
+    def repeats(self) -> int:
+        """Seeds per fusion for the next comparison (the header's spin box)."""
+        return self.repeats_box.value()
 
     # -- feeding ---------------------------------------------------------------------
     def connect_controller(self, controller) -> None:
@@ -117,8 +169,8 @@ class CompareView(QWidget):
             self.plot.removeItem(curve)
         self.curves.clear()
         self.legend.clear()
+        self._legend_fusions.clear()
         self.legend_cell.setMinimumSize(0, 0)
-        self.metric_name = compare.HEADLINES[0]
         self._final = None
         self._progress = f"{self.total} runs to go" if self.total else ""
         self.status.setText(self._progress or INTRO)
@@ -129,6 +181,7 @@ class CompareView(QWidget):
         if index == 0 and (self.active or self._final is not None or self.total != total):
             self.reset([cfg] + [None] * (total - 1))  # a sequence the view was not told of
         self.active = True
+        self.repeats_box.setEnabled(False)  # it sets up the next comparison, not this one
         self.total = total
         while len(self.configs) < total:
             self.configs.append(None)
@@ -142,8 +195,11 @@ class CompareView(QWidget):
             symbolPen=pg.mkPen(colour), symbolBrush=pg.mkBrush(colour), name=name))
         self.plot.addItem(curve)
         self.curves[index] = curve
-        self._add_to_legend(curve)
-        self._progress = f"Training <b>{name}</b> ({index + 1} of {total})…"
+        if name not in self._legend_fusions:  # one entry per fusion; its seeds share it
+            self._legend_fusions.add(name)
+            self._add_to_legend(curve)
+        seed = f", seed {cfg.seed}" if len(self._plan()[name]) > 1 else ""
+        self._progress = f"Training <b>{name}</b>{seed} (run {index + 1} of {total})…"
         self._refresh()
 
     def add_epochs(self, epochs: list[EpochEnded]) -> None:
@@ -166,67 +222,168 @@ class CompareView(QWidget):
         if not self.active:
             return
         self.active = False
+        self.repeats_box.setEnabled(True)
         self._final = end
         self._refresh()
 
     # -- reading ---------------------------------------------------------------------
     def rows(self) -> list[dict]:
-        """The table's rows (:func:`workbench.core.evaluation.compare.summarize` for runs that ended;
-        ``running``, ``waiting`` or ``not run`` for the others)."""
-        self.metric_name = compare.headline_metric(
-            [e.metrics for e in self.ended.values()]
-            + [e.val for h in self.history.values() for e in h])
+        """The table's rows, one per fusion in the sequence's order.
+
+        A fusion with runs that ended has :func:`compare.aggregate`'s row over them (``mean``
+        and ``std`` over its seeds, ``test_mean``, ``chance``, ``at_chance``, ...), with
+        ``status`` extended by its runs still waiting or not run; one with none has the
+        same keys, empty. Every row adds ``planned`` (its runs in the sequence) and, while
+        one of its runs trains, ``live_value`` (that run's latest validation value),
+        ``live_seconds`` and a ``status`` of ``running · epoch e/E`` (with ``(seed s)``
+        when the fusion has several seeds).
+        """
+        metric = self.metric_name = self._metric()
+        done = sorted(self.ended)
+        runs = compare.summarize([self.ended[i] for i in done], [self.configs[i] for i in done],
+                                 [self.history.get(i, []) for i in done], metric=metric) \
+            if done else []
+        fusions = {f["fusion"]: f for f in compare.aggregate(runs)}
         out = []
-        for i in range(self.total):
-            cfg = self.configs[i] if i < len(self.configs) else None
-            if i in self.ended and cfg is not None:
-                out.append(compare.summarize([self.ended[i]], [cfg], [self.history.get(i, [])],
-                                             metric=self.metric_name)[0])
-                continue
-            hist = self.history.get(i, [])
-            vals = [e for e in hist if e.val]
-            status = "running" if i == self.current else (
-                "not run" if self._final is not None else "waiting")
-            live = compare.summarize(
-                [FitEnded(status, "", hist[-1].epoch if hist else 0, 0,
-                          vals[-1].val if vals else {}, hist[-1].seconds if hist else 0.0)],
-                [cfg], [hist], metric=self.metric_name)[0] if cfg is not None else {
-                    "fusion": "?", "status": status, "metric": self.metric_name, "value": None,
-                    "macro_f1": None, "median_rank": None, "best_epoch": None,
-                    "best_value": None, "epochs": 0, "seconds": 0.0, "run_dir": None,
-                    "reason": ""}
-            if status == "running" and cfg is not None:
-                live["status"] = f"running · epoch {live['epochs']}/{cfg.training.epochs}"
-            out.append(live)
+        for fusion, indices in self._plan().items():
+            row = dict(fusions.get(fusion) or _empty_row(fusion, metric))
+            row.update(planned=len(indices), live_value=None, live_seconds=0.0)
+            left = len(indices) - row["runs"]
+            if self.current in indices:
+                cfg = self.configs[self.current]
+                hist = self.history.get(self.current, [])
+                vals = [e.val[metric] for e in hist if metric in e.val]
+                row["live_value"] = vals[-1] if vals else None
+                row["live_seconds"] = hist[-1].seconds if hist else 0.0
+                seed = f" (seed {cfg.seed})" if len(indices) > 1 else ""
+                row["status"] = f"running · epoch {hist[-1].epoch if hist else 0}/" \
+                                f"{cfg.training.epochs}{seed}"
+            elif left:
+                waiting = "not run" if self._final is not None else "waiting"
+                done = row["status"] if row["status"][:1].isdigit() else \
+                    f"{row['runs']} {row['status']}"  # aggregate's one run: a bare word
+                row["status"] = f"{done}, {left} {waiting}" if row["runs"] else waiting
+            out.append(row)
         return out
 
-    def winner(self) -> dict | None:
-        return compare.winner([r for r in self.rows() if r["status"] == "finished"])
+    def verdict(self) -> compare.Verdict:
+        """:func:`compare.verdict` over the fusions that ran: every one once the sequence has
+        ended; while it runs, only those whose runs have all ended (so a winner then is
+        only "leading so far")."""
+        return self._verdict(self.rows())
+
+    def winner(self) -> str | None:
+        """The fusion named the winner once the sequence has ended; None while it runs and
+        when there is no clear winner."""
+        return self.verdict().winner if self._final is not None else None
+
+    def _verdict(self, rows: list[dict]) -> compare.Verdict:
+        ran = [r for r in rows if r["runs"] and (self._final is not None
+                                                   or r["runs"] == r["planned"])]
+        cfg = next((c for c in self.configs if c is not None), None)
+        no_primary = ALGORITHMS[cfg.algorithm.name].no_primary if cfg is not None else ""
+        return compare.verdict(ran, no_primary=no_primary)
+
+    def _metric(self) -> str:
+        # compare.compared_metric, as the CLI ranks by: the primary metric, else the loss.
+        return compare.compared_metric(
+            [c for c in self.configs if c is not None],
+            [e.metrics for e in self.ended.values()]
+            + [e.val for h in self.history.values() for e in h])
+
+    def _plan(self) -> dict[str, list[int]]:
+        """Run indices per fusion, in the order the fusions come."""
+        plan: dict[str, list[int]] = {}
+        for i, cfg in enumerate(self.configs):
+            if cfg is not None:
+                plan.setdefault(cfg.fusion.name, []).append(i)
+        return plan
 
     # -- drawing ---------------------------------------------------------------------
     def _refresh(self) -> None:
         rows = self.rows()
-        best = compare.winner(rows)
-        title = compare.METRIC_TITLES.get(self.metric_name, self.metric_name)
-        self.table.horizontalHeaderItem(2).setText(title)
-        self.plot.setLabel("left", f"validation {title}")
-        self.table.setRowCount(len(rows))
+        result = self._verdict(rows)
+        won = result.winner if self._final is not None else None  # only a real winner
+        self._set_headers(rows)
+        if self.table.rowCount() != len(rows):
+            self.table.setRowCount(len(rows))
+            self._fit_table_height()
         for r, row in enumerate(rows):
-            self._fill_row(r, row, row is best)
+            self._fill_row(r, row, row["fusion"] == won)
         for i, curve in self.curves.items():
             epochs = [e for e in self.history.get(i, []) if self.metric_name in e.val]
             curve.setData(np.array([e.epoch for e in epochs], dtype=np.float64),
                           np.array([e.val[self.metric_name] for e in epochs], dtype=np.float64))
-            won = best is not None and rows[i] is best
-            curve.setPen(pg.mkPen(fusion_colour(rows[i]["fusion"]), width=3.5 if won else 2))
-            curve.setZValue(1 if won else 0)
-        self._show_status(rows, best)
+            fusion = self.configs[i].fusion.name
+            curve.setPen(pg.mkPen(fusion_colour(fusion), width=3.5 if fusion == won else 2))
+            curve.setZValue(1 if fusion == won else 0)
+        self._show_status(result)
+
+    def _set_headers(self, rows: list[dict]) -> None:
+        metric = self.metric_name
+        name = metric_name(metric)
+        secondary = compare.SECONDARY.get(metric)
+        lower = "" if compare.higher_is_better(metric) else " (lower is better)"
+        heads = {
+            VAL: (f"val {name}", f"{name} of the model each run handed over, on the "
+                  "validation split: the mean ± standard deviation over the fusion's seeds"
+                  f"{lower}. The verdict is decided on this column."),
+            TEST: (f"test {name}", f"{name} on the test split (mean ± standard deviation): "
+                   "shown beside the validation score, never used to pick the winner."),
+            SECONDARY: (title(secondary) if secondary else "",
+                        f"mean {title(secondary)} on the validation split" if secondary
+                        else ""),
+            RUNS: ("runs", "runs that finished of the runs planned for this fusion"),
+            BEST: ("best epoch", f"the epoch with the best validation {name} (the most "
+                   "common over seeds)"),
+            TIME: ("time", "training time of the fusion's runs, together")}
+        for column, (text, tip) in heads.items():
+            item = self.table.horizontalHeaderItem(column)
+            item.setText(text)
+            item.setToolTip(tip)
+        self.table.setColumnHidden(SECONDARY, secondary is None)
+        self.plot.setLabel("left", f"validation {name}")
+        # Whole epochs: pyqtgraph's own ticks put 1.5 between two of a few epochs.
+        epochs = max((c.training.epochs for c in self.configs if c is not None), default=0)
+        spacing = (1, 1) if 0 < epochs <= 10 else ()
+        if spacing != self._tick_spacing:  # setting it repaints the axis
+            self._tick_spacing = spacing
+            self.plot.getAxis("bottom").setTickSpacing(*spacing)
+        chance = next((r["chance"] for r in rows if r["chance"] is not None), None)
+        self.chance_label.setText("" if chance is None else
+                                  f"chance: {name} {chance:.3f} on the validation split")
+        self.chance_label.setVisible(chance is not None)
+
+    def _fit_table_height(self) -> None:
+        # Every fusion's row in view (there are at most as many as fusions), with room for
+        # the horizontal scroll bar of a narrow window: a scrolled table would hide a result.
+        rows = self.table.verticalHeader().defaultSectionSize() * max(self.table.rowCount(), 1)
+        self.table.setMinimumHeight(rows + self.table.horizontalHeader().sizeHint().height()
+                                    + self.table.horizontalScrollBar().sizeHint().height()
+                                    + 2 * self.table.frameWidth() + 2)
 
     def _fill_row(self, r: int, row: dict, won: bool) -> None:
-        cells = [("★ " if won else "") + row["fusion"], row["status"], _fmt(row["value"]),
-                 _fmt(row["macro_f1"]), _fmt(row["median_rank"], "{:g}"),
+        if row["test_size"] == 0:
+            test = "no test split"
+        else:
+            test = compare.mean_text(row["test_mean"], row["test_std"])
+        value = compare.mean_text(row["mean"], row["std"])
+        if not value and row["live_value"] is not None:
+            value = f"{row['live_value']:.3f}"  # the running run's latest
+        seconds = row["seconds"] + row["live_seconds"]
+        cells = [("★ " if won else "") + row["fusion"], f"{row['finished']}/{row['planned']}",
+                 row["status"], value, test, compare.mean_text(row["secondary_mean"], None),
                  "" if row["best_epoch"] is None else str(row["best_epoch"]),
-                 f"{row['seconds']:.1f} s" if row["seconds"] else ""]
+                 f"{seconds:.1f} s" if seconds else ""]
+        grey = bool(row["at_chance"])
+        tip = ""
+        if grey:
+            name = metric_name(row["metric"])
+            tip = (f"{row['fusion']}'s mean {name}, {row['mean']:.3f}, is within "
+                   f"{CHANCE_MARGIN:g} standard errors of chance ({row['chance']:.3f}): no "
+                   "evidence that it learned anything")
+        elif row["live_value"] is not None and row["mean"] is None:
+            tip = "the running run's latest validation value"
         font = QFont(self.table.font())
         font.setBold(won)
         for c, text in enumerate(cells):
@@ -237,30 +394,33 @@ class CompareView(QWidget):
             item.setText(text)
             item.setFont(font)
             item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter | (
-                Qt.AlignmentFlag.AlignLeft if c < 2 else Qt.AlignmentFlag.AlignRight))
+                Qt.AlignmentFlag.AlignLeft if c in (FUSION, STATUS) else
+                Qt.AlignmentFlag.AlignRight))
             item.setBackground(WINNER_BRUSH if won else QBrush())
-            item.setToolTip(row["reason"] if row["status"] in ("failed", "stopped") else "")
-        colour = STATUS_COLOURS.get(row["status"].split(" ")[0])
-        self.table.item(r, 0).setForeground(QBrush(QColor(fusion_colour(row["fusion"]))))
-        self.table.item(r, 1).setForeground(QBrush(QColor(colour)) if colour else QBrush())
+            item.setForeground(QBrush(QColor(AT_CHANCE_GREY)) if grey else QBrush())
+            item.setToolTip(tip)
+        if row["reason"]:
+            self.table.item(r, STATUS).setToolTip(row["reason"])
+        if not grey:
+            self.table.item(r, FUSION).setForeground(QBrush(QColor(fusion_colour(row["fusion"]))))
+            colour = next((c for s, c in STATUS_COLOURS.items() if s in row["status"]), None)
+            if colour:
+                self.table.item(r, STATUS).setForeground(QBrush(QColor(colour)))
 
-    def _show_status(self, rows: list[dict], best: dict | None) -> None:
+    def _show_status(self, result: compare.Verdict) -> None:
         if self._final is None:
             if self._progress:
-                lead = f" &nbsp; leading so far: <b>{best['fusion']}</b>" if best else ""
+                lead = f" &nbsp; leading so far: <b>{html.escape(result.winner)}</b>" \
+                    if self.active and result.winner else ""
                 self.status.setText(self._progress + lead)
             return
-        title = compare.METRIC_TITLES.get(self.metric_name, self.metric_name)
-        if self._final.status == "failed":
-            text = f"<span style='color:#c62828'>Failed:</span> " \
-                   f"{self._final.reason.splitlines()[0]}"
-        elif best is None:
-            text = "No fusion finished."
-        else:
-            text = f"Winner: <b>{best['fusion']}</b> ({title} {_fmt(best['value'])})"
-        if self._final.status == "stopped":
-            text = "Stopped. " + text
-        self.status.setText(text)
+        if self._final.status == "failed":  # the sequence itself (a run's failure is a row)
+            reason = self._final.reason.splitlines()[0] if self._final.reason else ""
+            self.status.setText(f"<span style='color:#c62828'>Failed:</span> "
+                                f"{html.escape(reason)}")
+            return
+        text = verdict_html(result)
+        self.status.setText(("Stopped. " if self._final.status == "stopped" else "") + text)
 
     def _add_to_legend(self, curve: pg.PlotDataItem) -> None:
         # Sized from the rows' preferred heights, as the loss plot's legend (see CurvePanel).
@@ -274,31 +434,66 @@ class CompareView(QWidget):
         ask_and_export(self, self.plot, "compare-fusions.png")
 
 
-def _fmt(value: float | None, fmt: str = "{:.3f}") -> str:
-    return "" if value is None else fmt.format(value)
+def verdict_html(result: compare.Verdict) -> str:
+    """``Winner: <b>X</b> — reason`` or ``No clear winner — reason`` (the verdict's own
+    "no clear winner:" prefix folded into the heading)."""
+    reason = result.reason
+    if result.winner:
+        reason = reason.removeprefix(result.winner + " ")  # "mean beats ..." -> "beats ..."
+        return f"Winner: <b>{html.escape(result.winner)}</b> — {html.escape(reason)}"
+    for prefix, head in (("no clear winner: ", "No clear winner"), ("no winner: ", "No winner")):
+        if reason.startswith(prefix):
+            return f"{head} — {html.escape(reason[len(prefix):])}"
+    return f"No winner — {html.escape(reason)}"
+
+
+def _empty_row(fusion: str, metric: str) -> dict:
+    """An :func:`compare.aggregate` row for a fusion none of whose runs has ended."""
+    return {"fusion": fusion, "runs": 0, "finished": 0, "status": "", "metric": metric,
+            "values": [], "mean": None, "std": None, "test_mean": None, "test_std": None,
+            "test_size": None, "secondary": compare.SECONDARY.get(metric),
+            "secondary_mean": None, "chance": None, "spread": None, "at_chance": None,
+            "best_epoch": None, "seconds": 0.0, "reason": "", "run_dirs": []}
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from ...core import config as C
     from .. import worker
 
     # A real comparison: python -m workbench.ui.plots.compare_view [preset] [key=value ...]
+    parser = argparse.ArgumentParser(description="Preview the Compare tab on a real "
+                                     "comparison.")
+    parser.add_argument("preset", nargs="?", default="presets/classifier-attention-emoji.toml")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser.add_argument("--repeats", type=int, default=1, help="seeds per fusion")
+    parser.add_argument("--fusions", metavar="A,B,...", help="only these fusions")
+    parser.add_argument("--screenshot", metavar="PATH",
+                        help="save a picture of the tab when the sequence ends, then quit")
+    args = parser.parse_args()
+    if "=" in args.preset:  # only overrides were given
+        args.overrides.insert(0, args.preset)
+        args.preset = parser.get_default("preset")
     app = QApplication([])
-    args = sys.argv[1:]
-    preset = args.pop(0) if args and "=" not in args[0] else \
-        "presets/classifier-attention-emoji.toml"
-    cfg = C.apply_overrides(C.load(preset), args or ["training.epochs=5"])
-    configs = compare.fusion_variants(cfg)
+    cfg = C.apply_overrides(C.load(args.preset), args.overrides or ["training.epochs=5"])
     view = CompareView()
+    view.repeats_box.setValue(args.repeats)
+    configs = compare.fusion_variants(cfg, args.fusions.split(",") if args.fusions else None,
+                                      repeats=view.repeats)
     controller = worker.TrainingController()
     view.connect_controller(controller)
     view.reset(configs)
-    view.resize(900, 700)
+    view.resize(1000, 720)
     view.show()
+    if args.screenshot:
+        def _save(_end) -> None:  # after the view's own end_sequence, connected first
+            QTimer.singleShot(200, lambda: (view.grab().save(args.screenshot), app.quit()))
+        for signal in (controller.finished, controller.stopped, controller.failed):
+            signal.connect(_save)
     controller.start_many(configs, None)
     app.aboutToQuit.connect(controller.shutdown)
     app.exec()

@@ -34,11 +34,13 @@ TERM_COLOURS = {
     "temperature": 7, "d_real": 2, "d_fake": 3, "d_wrong": 1,
     "accuracy": 0, "macro_f1": 1, "t2i_r1": 0, "t2i_r5": 1, "t2i_r10": 2, "i2t_r1": 3,
     "i2t_r5": 4, "i2t_r10": 5, "weight_text": 6, "weight_image": 8,
-    "accuracy_text_only": 7, "accuracy_image_only": 9,
+    "accuracy_text_only": 7, "accuracy_image_only": 9, "mean_recall": 3,
 }
 # Step terms that are not losses: a temperature or D's mean outputs (probabilities).
 NON_LOSS_TERMS = frozenset({"temperature", "d_real", "d_fake", "d_wrong"})
-UNPLOTTED_METRICS = frozenset({"median_rank"})  # a rank in 1..N: in the metrics table only
+# Ranks in 1..N: in the metrics table only (on the 0..1 axis of the other metrics they would
+# hide everything else).
+UNPLOTTED_METRICS = frozenset({"t2i_median_rank", "i2t_median_rank", "pooled_median_rank"})
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 RAW_ALPHA = 70  # the unsmoothed curve behind the smoothed one
 GRID_GREY = (217, 217, 217)  # grid and tick lines

@@ -1,17 +1,22 @@
-"""The latest and the best value of every validation metric, updated once per epoch."""
+"""The latest and the best value of every validation metric, updated once per epoch, with
+each metric's chance level beside it and the algorithm's primary metric marked."""
 
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from ...core.evaluation.chance import at_chance
+from ...core.evaluation.names import LOWER_IS_BETTER, title
 from ...core.training.events import EpochEnded, FitStarted
 
-# Metrics where lower is better besides the loss terms: ranks and reconstruction errors.
-LOWER_IS_BETTER = frozenset({"median_rank"})
+# Metrics where lower is better besides the loss terms (ranks: names.LOWER_IS_BETTER) and
+# reconstruction errors.
 LOWER_PREFIXES = ("recon_error",)
+PRIMARY_MARK = " \u2605"  # after the primary metric's name
 # Values that describe the model rather than grade it (D's outputs, a temperature, the
 # modality weights): no direction, so no "best".
 NEUTRAL = frozenset({"d_real", "d_fake", "d_wrong", "temperature"})
@@ -30,10 +35,12 @@ def direction(name: str, loss_terms: set[str] | frozenset[str] = frozenset()) ->
 
 
 class MetricsTable(QWidget):
-    """A row per validation metric: its latest value, its best value and the epoch of the
-    best. Best is the maximum, the minimum for losses, ranks and reconstruction errors."""
+    """A row per validation metric: its latest value, its best value, the epoch of the
+    best and its chance level on the validation split. Best is the maximum, the minimum for
+    losses, ranks and reconstruction errors. The primary metric (the one that ranks runs of
+    this algorithm) is bold and starred."""
 
-    COLUMNS = ("metric", "latest", "best", "epoch")  # epoch: of the best value
+    COLUMNS = ("metric", "latest", "best", "epoch", "chance")  # epoch: of the best value
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,6 +66,9 @@ class MetricsTable(QWidget):
         self._latest: dict[str, float] = {}
         self._best: dict[str, tuple[float, int]] = {}
         self._loss_terms: set[str] = set()
+        self.primary: str | None = None
+        self.chance: dict[str, float] = {}
+        self.chance_spread: float | None = None
 
     def reset(self, started: FitStarted | None = None) -> None:
         self.table.setRowCount(0)
@@ -66,6 +76,17 @@ class MetricsTable(QWidget):
         self._latest.clear()
         self._best.clear()
         self._loss_terms.clear()
+        self.primary = started.primary if started is not None else None
+        self.chance = dict(started.chance) if started is not None else {}
+        self.chance_spread = started.chance_spread if started is not None else None
+
+    def at_chance(self) -> bool | None:
+        """Whether the primary metric's latest value is within two standard errors of its
+        chance level (None before it has one)."""
+        value = self._latest.get(self.primary) if self.primary else None
+        if value is None or self.chance_spread is None:
+            return None
+        return at_chance(value, self.chance.get(self.primary), self.chance_spread, self.primary)
 
     def latest(self, name: str) -> float | None:
         return self._latest.get(name)
@@ -94,13 +115,25 @@ class MetricsTable(QWidget):
             items[3].setText(str(epoch))
 
     def _add_row(self, name: str) -> list[QTableWidgetItem]:
-        row = self.table.rowCount()
+        primary = name == self.primary
+        row = 0 if primary else self.table.rowCount()  # the primary metric on top
         self.table.insertRow(row)
         sign = direction(name, self._loss_terms)
-        items = [QTableWidgetItem(name), QTableWidgetItem(""),
-                 QTableWidgetItem("\u2013" if sign == 0 else ""), QTableWidgetItem("")]
-        tip = name + ": " + {1: "higher is better", -1: "lower is better",
-                             0: "describes the model; no better or worse"}[sign]
+        chance = self.chance.get(name)
+        items = [QTableWidgetItem(name + (PRIMARY_MARK if primary else "")),
+                 QTableWidgetItem(""), QTableWidgetItem("\u2013" if sign == 0 else ""),
+                 QTableWidgetItem(""), QTableWidgetItem("" if chance is None else _fmt(chance))]
+        tip = f"{title(name)}: " + {1: "higher is better", -1: "lower is better",
+                                    0: "describes the model; no better or worse"}[sign]
+        if chance is not None:
+            tip += f"; guessing scores {_fmt(chance)} on this validation split"
+        if primary:
+            tip += ("\n\u2605 the primary metric: the one that ranks runs of this algorithm "
+                    "(Compare, keep the best epoch)")
+            font = QFont(self.table.font())
+            font.setBold(True)
+            for item in items:
+                item.setFont(font)
         for item in items:
             item.setToolTip(tip)
         for col, item in enumerate(items):

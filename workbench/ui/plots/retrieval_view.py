@@ -1,5 +1,6 @@
 """The Retrieval tab: type a caption and see the closest images; pick an image and see the
-closest captions; the R@K table of the validation split.
+closest captions; the R@K table of the validation or test split, beside chance. Results
+that tie (the same score, so their order means nothing) say so.
 
 The view wraps a :class:`~workbench.core.evaluation.retrieval.RetrievalIndex`. Building one (loading a
 checkpoint and its data, embedding every pair) runs in a :class:`BackgroundTask`; searching a
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (QSignalBlocker, QSize, QSortFilterProxyModel, Qt, QTimer,
                             Signal, Slot)
-from PySide6.QtGui import QFont, QIcon
+from PySide6.QtGui import QColor, QFont, QIcon
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
                                QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter,
@@ -34,8 +35,11 @@ NO_MODEL = "No model yet: train a run, or open one from the Runs tab, to search 
 TRAINING = ("Training: this run's model can be searched here once the run ends or is "
             "stopped.")
 SCOPES = {"all splits": None, "validation": "val", "training": "train", "test": "test"}
-RECALL_ROWS = (("text \u2192 image", "t2i"), ("image \u2192 text", "i2t"))
+RECALL_ROWS = (("text \u2192 image", "t2i"), ("image \u2192 text", "i2t"),
+               ("chance t \u2192 i", "chance_t2i"), ("chance i \u2192 t", "chance_i2t"))
 RECALL_COLUMNS = (("R@1", "r1"), ("R@5", "r5"), ("R@10", "r10"), ("median rank", "median_rank"))
+RECALL_SPLITS = {"Validation split": "val", "Test split": "test"}
+CHANCE_GREY = "#777777"
 
 
 class RetrievalView(QWidget):
@@ -152,8 +156,19 @@ class RetrievalView(QWidget):
         self.recall.setVerticalHeaderLabels([r for r, _ in RECALL_ROWS])
         self.recall.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.recall.setFixedHeight(self.recall.horizontalHeader().sizeHint().height()
-                                   + 2 * self.recall.verticalHeader().defaultSectionSize() + 4)
-        self.recall_title = QLabel("Validation split")
+                                   + len(RECALL_ROWS)
+                                   * self.recall.verticalHeader().defaultSectionSize() + 4)
+        self.recall.setToolTip("Recall at K: the share of queries whose true match is among "
+                               "the first K (ties counted as a random order would); median "
+                               "rank: of the true match. The grey rows are what guessing "
+                               "scores on this split.")
+        self.recall_split = QComboBox()
+        self.recall_split.addItems(list(RECALL_SPLITS))
+        self.recall_split.setToolTip("Score the model on the validation split (what settings "
+                                     "are picked on) or the test split (held out from both "
+                                     "training and picking)")
+        self.recall_split.currentIndexChanged.connect(self._on_recall_split_changed)
+        self.recall_title = QLabel("")
         self.recall_title.setWordWrap(True)
 
         chosen = QHBoxLayout()
@@ -164,7 +179,10 @@ class RetrievalView(QWidget):
         layout.addWidget(self.picker, 1, 0)
         layout.addLayout(chosen, 2, 0)
         layout.addWidget(self.captions, 3, 0)
-        layout.addWidget(self.recall_title, 4, 0)
+        recall_head = QHBoxLayout()
+        recall_head.addWidget(self.recall_split)
+        recall_head.addWidget(self.recall_title, 1)
+        layout.addLayout(recall_head, 4, 0)
         layout.addWidget(self.recall, 5, 0)
         layout.setRowStretch(1, 2)
         layout.setRowStretch(3, 3)
@@ -274,7 +292,7 @@ class RetrievalView(QWidget):
         if index.text_query_problem:
             self.query_note.setText("Typed captions cannot be searched: "
                                     + index.text_query_problem)
-        self._show_recall(index.recall_table("val"))
+        self._show_recall(index.recall_table(self._recall_split()))
         self._layout_picker()
         if typed and self.query_edit.text().strip():
             self.search()
@@ -331,7 +349,8 @@ class RetrievalView(QWidget):
             held_out = "" if hit.split == "train" else f"  ({hit.split})"
             # Three fixed lines (score, caption, label): the icon view shows three at most,
             # so a wrapped caption would push the label out. The tooltip has it all.
-            lines = [f"#{rank}  {hit.score:.3f}{held_out}",
+            tied = f"  (tied \u00d7{hit.tied + 1})" if hit.tied else ""
+            lines = [f"#{rank}  {hit.score:.3f}{tied}{held_out}",
                      fm.elidedText(hit.caption, Qt.TextElideMode.ElideRight, width)]
             if hit.label:
                 lines.append(fm.elidedText(hit.label, Qt.TextElideMode.ElideRight, width))
@@ -340,7 +359,8 @@ class RetrievalView(QWidget):
                 item.setIcon(QIcon(self._thumbs.thumbnail(hit.image)))
             item.setToolTip(f"{hit.caption}\nscore {hit.score:.4f} \u00b7 {hit.split} split"
                             f"{label}\nimage {hit.image}, pair row(s) "
-                            f"{', '.join(map(str, hit.rows[:8]))}\nclick: its closest captions")
+                            f"{', '.join(map(str, hit.rows[:8]))}{_tie_note(hit)}"
+                            "\nclick: its closest captions")
             item.setData(Qt.ItemDataRole.UserRole, hit.image)
             self.results.addItem(item)
 
@@ -380,14 +400,15 @@ class RetrievalView(QWidget):
         bold = QFont(self.font())
         bold.setBold(True)
         for r, hit in enumerate(result):
-            cells = [str(r + 1), f"{hit.score:.3f}", hit.caption, hit.label or "", hit.split]
+            score = f"{hit.score:.3f}" + (" =" if hit.tied else "")
+            cells = [str(r + 1), score, hit.caption, hit.label or "", hit.split]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c in (0, 1):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if hit.row in own:
                     item.setFont(bold)
-                item.setToolTip(hit.caption)
+                item.setToolTip(hit.caption + _tie_note(hit))
                 self.captions.setItem(r, c, item)
             if index.table.images is not None:
                 self.captions.item(r, 2).setIcon(QIcon(self._small.thumbnail(hit.image)))
@@ -404,22 +425,33 @@ class RetrievalView(QWidget):
             self.picker.scrollTo(current)
 
     # -- R@K ---------------------------------------------------------------------------------
+    def _recall_split(self) -> str:
+        return RECALL_SPLITS[self.recall_split.currentText()]
+
+    @Slot()
+    def _on_recall_split_changed(self) -> None:
+        if self.index is not None:
+            self._show_recall(self.index.recall_table(self._recall_split()))
+
     def _show_recall(self, table: dict[str, float]) -> None:
         self.recall_values = dict(table)
         if table:
             self.recall_title.setText(
-                f"Validation split: {int(table['pairs']):,} captions, "
-                f"{int(table['images']):,} images, each ranked among the split's own")
+                f"{int(table['pairs']):,} captions, {int(table['images']):,} images, each "
+                "ranked among the split's own")
         else:
-            self.recall_title.setText("Validation split: no pairs" if self.index is not None
-                                      else "Validation split")
+            self.recall_title.setText(f"no {self.recall_split.currentText().lower()}: the "
+                                      "run held no pairs out for it" if self.index is not None
+                                      else "")
         for r, (_, way) in enumerate(RECALL_ROWS):
             for c, (_, what) in enumerate(RECALL_COLUMNS):
                 value = table.get(f"{way}_{what}")
-                text = "" if value is None else (f"{value:g}" if what == "median_rank"
+                text = "" if value is None else (f"{value:.4g}" if what == "median_rank"
                                                  else f"{100 * value:.1f}%")
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if way.startswith("chance"):
+                    item.setForeground(QColor(CHANCE_GREY))
                 self.recall.setItem(r, c, item)
 
     # -- for tests and other views -----------------------------------------------------------
@@ -445,12 +477,24 @@ def _describe(index: RetrievalIndex) -> str:
     return " \u00b7 ".join(parts)
 
 
-def _own_rank(rank: int | None) -> str:
+def _own_rank(rank: float | None) -> str:
+    """The picked image's own caption's rank, in words (a rank that is not a whole number
+    is the average place of a caption tied with others)."""
     if rank is None:
         return "its own caption is outside the searched split"
     if rank == 1:
         return "its own caption (in bold) ranks first"
-    return f"its own caption ranks #{rank:,}" + (" (in bold below)" if rank <= 100 else "")
+    if rank != int(rank):
+        return (f"its own caption ties with others: #{rank:,.1f} on average"
+                + (" (in bold below)" if rank <= 100 else ""))
+    return f"its own caption ranks #{int(rank):,}" + (" (in bold below)" if rank <= 100 else "")
+
+
+def _tie_note(hit) -> str:
+    if not hit.tied:
+        return ""
+    return (f"\ntied with {hit.tied} other{'s' if hit.tied > 1 else ''} at this score: "
+            "their order among themselves means nothing")
 
 
 def _run_name(checkpoint: Path) -> str:

@@ -1,15 +1,22 @@
-"""The Training tab's plots: loss curves and metrics beside the metrics table, and the
-adversarial game's view, shown only while the run is adversarial."""
+"""The Training tab's plots: loss curves and metrics beside the metrics table and the run's
+verdict (its primary metric beside chance; when it ends, its test score and warnings), and
+the adversarial game's view, shown only while the run is adversarial."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from html import escape
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from ...core.evaluation.chance import CHANCE_MARGIN
+from ...core.evaluation.names import title
 from ...core.training.events import EpochEnded, FitStarted, GeneratedSamples, StepLogged
 from .adversarial_view import D_TERMS, AdversarialView
 from .loss_plot import LossPlot
 from .metrics_table import MetricsTable
+
+WARN = "#a04000"  # at chance, collapsed: orange-brown, readable on the window's grey
 
 ADVERSARIAL = "adversarial"
 
@@ -21,13 +28,27 @@ class TrainingView(QWidget):
         super().__init__(parent)
         self.loss_plot = LossPlot()
         self.metrics_table = MetricsTable()
+        # What the numbers mean: the primary metric against chance, then the test score and
+        # the run's warnings when it ends.
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verdict.setContentsMargins(4, 2, 4, 4)
+        self._live = ""  # the verdict's part about the running validation
         # Built for the first adversarial run (or when asked for): most runs never show it,
         # and its plots would add a tenth of a second to every start-up.
         self._adversarial_view: AdversarialView | None = None
 
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.verdict)
+        column.addWidget(self.metrics_table, 1)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_plot)
-        top.addWidget(self.metrics_table)
+        top.addWidget(side)
         top.setStretchFactor(0, 4)
         top.setStretchFactor(1, 1)
         top.setSizes([620, 280])
@@ -69,6 +90,8 @@ class TrainingView(QWidget):
         self.loss_plot.set_excluded_terms(D_TERMS if adversarial else ())
         self.loss_plot.reset(started)
         self.metrics_table.reset(started)
+        self._live = self._primary_text(started)
+        self.verdict.setText(self._live)
         if adversarial or self._adversarial_view is not None:
             first = self._adversarial_view is None
             self.adversarial_view.reset(started)
@@ -85,6 +108,58 @@ class TrainingView(QWidget):
     def add_epochs(self, epochs: list[EpochEnded]) -> None:
         self.loss_plot.add_epochs(epochs)
         self.metrics_table.add_epochs(epochs)
+        if any(e.val for e in epochs):
+            self._live = self._latest_text()
+            self.verdict.setText(self._live)
+
+    def _primary_text(self, started: FitStarted | None) -> str:
+        """Before the first validation: which metric ranks this run, and its chance."""
+        table = self.metrics_table
+        if started is None or table.primary is None:
+            return ""
+        chance = table.chance.get(table.primary)
+        tail = f" (guessing scores {chance:.3f})" if chance is not None else ""
+        return f"Primary metric: <b>{escape(title(table.primary))}</b>{tail}"
+
+    def _latest_text(self) -> str:
+        """The primary metric's latest validation value beside chance, and whether it is
+        above it."""
+        table = self.metrics_table
+        primary = table.primary
+        value = table.latest(primary) if primary else None
+        if value is None:
+            return self.verdict.text()
+        chance = table.chance.get(primary)
+        text = f"Validation <b>{escape(title(primary))}</b> {value:.3f}"
+        if chance is not None:
+            text += f", chance {chance:.3f}"
+        if table.at_chance():
+            text += (f"<br><span style='color:{WARN}'>At chance: within {CHANCE_MARGIN:g} "
+                     f"standard errors ({table.chance_spread:.3f} each) of guessing, so "
+                     "no evidence yet that the model learned anything.</span>")
+        return text
+
+    def show_result(self, primary: str | None, scores: dict, warnings: list[str],
+                    best_epoch: int | None = None) -> None:
+        """The end of a run: the handed-over model's primary metric on validation and test
+        beside chance (or "no test split"), and the run's warnings."""
+        lines = []
+        if primary is not None:
+            cells = []
+            for split, name in (("val", "validation"), ("test", "test")):
+                score = scores.get(split) or {}
+                if score.get("size") == 0:
+                    cells.append(f"no {name} split")
+                elif primary in score.get("metrics", {}):
+                    chance = score.get("chance", {}).get(primary)
+                    cells.append(f"{name} <b>{score['metrics'][primary]:.3f}</b>"
+                                 + (f" (chance {chance:.3f})" if chance is not None else ""))
+            if cells:
+                which = f" of the best epoch ({best_epoch})" if best_epoch else ""
+                lines.append(f"Final model{which}, {escape(title(primary))}: "
+                             + "; ".join(cells))
+        lines += [f"<span style='color:{WARN}'>\u26a0 {escape(w)}</span>" for w in warnings]
+        self.verdict.setText("<br>".join(lines) if lines else self._live)
 
     def set_samples(self, samples: GeneratedSamples) -> None:
         if self.adversarial:
