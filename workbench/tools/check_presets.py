@@ -1,8 +1,9 @@
 """Train every built-in preset from the command line and report what it reached.
 
 For each preset: wall time, the training loss of the first and the last epoch (it must be
-finite, and falling, except in a two-player game: see ``LEARNED``), and the headline
-validation metrics. Exits non-zero if any preset fails or did not learn.
+finite, and falling, except in a two-player game: see ``LEARNED``), the headline validation
+metrics, and the primary metric on the validation and test splits beside chance. Exits
+non-zero if any preset fails or did not learn.
 
     python -m workbench.tools.check_presets [--epochs-scale 1.0] [--only NAME ...] [--markdown FILE]
 """
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from workbench.core.presets import list_presets
 
-HEADLINE = ("accuracy", "macro_f1", "t2i_r10", "i2t_r10", "median_rank", "recon_error_image",
-            "recon_error_image_from_text", "d_real", "d_fake", "d_wrong")
+HEADLINE = ("accuracy", "macro_f1", "mean_recall", "t2i_r10", "i2t_r10", "t2i_median_rank",
+            "i2t_median_rank", "recon_error_image", "recon_error_image_from_text", "d_real",
+            "d_fake", "d_wrong")
 
 
 def _falling(losses: list[float], metrics: dict) -> bool:
@@ -57,9 +59,14 @@ def check(name: str, epochs_scale: float, out: Path) -> dict:
               for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     learned = LEARNED.get(preset.algorithm.name, _falling)
     ok = all(math.isfinite(v) for v in losses) and learned(losses, result["metrics"])
+    primary = result.get("primary")
     return {"preset": name, "ok": ok, "seconds": round(seconds, 1), "epochs": epochs,
             "first_loss": losses[0], "last_loss": losses[-1],
-            "metrics": {k: result["metrics"][k] for k in HEADLINE if k in result["metrics"]}}
+            "metrics": {k: result["metrics"][k] for k in HEADLINE if k in result["metrics"]},
+            "primary": primary,
+            "val": result["metrics"].get(primary), "test": result["test_metrics"].get(primary),
+            "chance": result["chance"].get("test", {}).get(primary),
+            "warnings": result.get("warnings", [])}
 
 
 def main() -> int:
@@ -75,20 +82,26 @@ def main() -> int:
             row = check(name, args.epochs_scale, Path(tmp))
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    lines = ["| preset | epochs | time | loss first -> last | validation |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| preset | epochs | time | loss first -> last | primary: validation / test "
+             "(chance) | validation |", "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if "first_loss" not in r:
-            lines.append(f"| `{r['preset']}` | | | FAILED: {r.get('error')} | |")
+            lines.append(f"| `{r['preset']}` | | | FAILED: {r.get('error')} | | |")
             continue
         shown = ", ".join(f"{k} {v:.3g}" for k, v in r["metrics"].items())
+        primary = "none" if r["primary"] is None else \
+            f"{r['primary']} {_num(r['val'])} / {_num(r['test'])} ({_num(r['chance'])})"
         lines.append(f"| `{r['preset']}` | {r['epochs']} | {r['seconds']:.0f} s | "
-                     f"{r['first_loss']:.3f} -> {r['last_loss']:.3f} | {shown} |")
+                     f"{r['first_loss']:.3f} -> {r['last_loss']:.3f} | {primary} | {shown} |")
     table = "\n".join(lines)
     print(table)
     if args.markdown:
         Path(args.markdown).write_text(table + "\n", encoding="utf-8")
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":

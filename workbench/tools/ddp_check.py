@@ -34,7 +34,7 @@ from workbench.tools.scale_check import generate_image_folder
 CPU_TOLERANCE = 1e-5
 CUDA_TOLERANCE = 1e-4
 # Rank-based metrics jump by 1/N when two near-equal scores swap: compared losses only.
-DISCRETE = ("t2i_", "i2t_", "median_rank", "accuracy", "macro_f1")
+DISCRETE = ("t2i_", "i2t_", "mean_recall", "accuracy", "macro_f1")
 
 # algorithm -> fusion and parameters that make a deterministic, comparable run
 SETTINGS = {
