@@ -66,7 +66,7 @@ def check(name: str, epochs_scale: float, out: Path) -> dict:
             "primary": primary,
             "val": result["metrics"].get(primary), "test": result["test_metrics"].get(primary),
             "chance": result["chance"].get("test", {}).get(primary),
-            "warnings": result.get("warnings", [])}
+            "health": result.get("health", {}), "warnings": result.get("warnings", [])}
 
 
 def main() -> int:
