@@ -51,6 +51,7 @@ def test_list_and_show(run_id, capsys):
     f1 = next(line for line in final if line.split()[0] == "macro_f1")
     assert "*" in f1 and "no test split" in f1  # the primary metric; the tiny config
     assert "primary metric" in text and "no test split" in text.split("Warnings")[1]
+    assert "effective rank" in text.split("Validation vectors")[1]
     table = text.split("Per epoch\n")[1].splitlines()
     assert table[0].split()[:3] == ["EPOCH", "STEP", "TIME"] and len(table) == 3
 

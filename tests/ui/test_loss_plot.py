@@ -366,9 +366,10 @@ def test_training_view_says_whether_the_primary_metric_beats_chance(qtbot):
     assert "At chance" not in view.verdict.text() and "0.700" in view.verdict.text()
     scores = {"val": {"size": 20, "metrics": {"macro_f1": 0.7}, "chance": {"macro_f1": 0.1}},
               "test": {"size": 20, "metrics": {"macro_f1": 0.65}, "chance": {"macro_f1": 0.1}}}
-    view.show_result("macro_f1", scores, ["the text vectors collapsed"], best_epoch=2)
+    view.show_result("macro_f1", scores, ["the text vectors collapsed"], best_epoch=2,
+                     health={"text": {"effective_rank": 1.4, "centred_cosine": 0.2}})
     text = view.verdict.text()
     assert "test <b>0.650</b> (chance 0.100)" in text and "best epoch (2)" in text
-    assert "collapsed" in text
+    assert "collapsed" in text and "effective rank 1.4" in text
     view.show_result("macro_f1", {"val": scores["val"], "test": {"size": 0}}, [])
     assert "no test split" in view.verdict.text()

@@ -129,6 +129,12 @@ def format_run(info, epochs: list[dict]) -> str:
         out += ["", "Final metrics" + (f" (the best epoch's model: epoch {best})"
                                        if isinstance(best, int) else "")]
         out.append(_final_table(info))
+    health = s.get("health")
+    if isinstance(health, dict) and health:
+        out += ["", "Validation vectors (collapse: effective rank < 2 or centred cosine > 0.9)"]
+        out += [f"  {name:<8} effective rank {h.get('effective_rank', float('nan')):.2f}, "
+                f"centred cosine {h.get('centred_cosine', float('nan')):.3f}"
+                for name, h in health.items() if isinstance(h, dict)]
     if info.warnings:
         out += ["", "Warnings"] + [f"  - {w}" for w in info.warnings]
     if epochs:

@@ -251,7 +251,8 @@ class MainWindow(QMainWindow):
         self.training_view.add_epochs(epochs)
         if run.status in ("finished", "stopped"):
             self.training_view.show_result(run.primary, run.scores, run.warnings,
-                                           run.summary.get("best_epoch"))
+                                           run.summary.get("best_epoch"),
+                                           run.summary.get("health"))
         self.attention_view.reset()
         shown = []
         try:
@@ -312,7 +313,7 @@ class MainWindow(QMainWindow):
             return  # no new background work (a retrieval index) for a window that is going
         if not self._sequence:
             self.training_view.show_result(end.primary, end.scores, end.warnings,
-                                           end.best_epoch)
+                                           end.best_epoch, end.health)
         self.runs_view.refresh()
         # A sequence's end names the folder holding its runs, not a run.
         if end.run_dir and not self._sequence:

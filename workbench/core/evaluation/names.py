@@ -28,8 +28,16 @@ TITLES = {"accuracy": "accuracy", MACRO_F1: "macro-F1",
 LOWER_IS_BETTER = frozenset({*MEDIAN_KEYS, POOLED_MEDIAN})
 
 
+# Where a column has little room (the Runs table): the same metric in fewer words.
+SHORT_TITLES = {MEAN_RECALL: "mean recall"}
+
+
 def title(metric: str) -> str:
     return TITLES.get(metric, metric)
+
+
+def short_title(metric: str) -> str:
+    return SHORT_TITLES.get(metric) or title(metric)
 
 
 def upgrade_metrics(metrics: dict) -> dict:

@@ -355,7 +355,9 @@ class Trainer:
             return
         if self._best is not None and val[primary] <= self._best[0]:
             return
-        weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        # kept on the CPU: a second copy of the weights need not take accelerator memory
+        weights = {k: v.detach().to("cpu", copy=True) for k, v in
+                   self.model.state_dict().items()}
         self._best = (val[primary], epoch, weights, dict(val))
         if self.run_dir is not None:
             self.best_checkpoint = str(self._save(self.run_dir / "checkpoints" / "best.pt",
@@ -381,7 +383,7 @@ class Trainer:
             return
         path = Path(self.resume_from).with_name("best.pt")
         try:
-            saved = load_checkpoint(path, map_location=self.device)
+            saved = load_checkpoint(path)  # on the CPU, as the kept best weights are
         except WorkbenchError:
             return
         if int(saved["epoch"]) != int(best["epoch"]) or \

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from ...core.errors import WorkbenchError
-from ...core.evaluation.names import title
+from ...core.evaluation.names import short_title, title
 from ...core.paths import runs_dir
 from ...core.runs.store import (RunInfo, delete_run, export_run, format_duration, list_runs,
                                read_metrics)
@@ -119,7 +119,7 @@ class RunTableModel(QAbstractTableModel):
                 return "" if planned is None else f"?/{planned}"
             return str(done) if planned in (None, done) else f"{done}/{planned}"
         if column == "Metric":
-            return title(headline(run)) if headline(run) else ""
+            return short_title(headline(run)) if headline(run) else ""
         if column in ("Validation", "Test"):
             value = RunTableModel._value(run, column)
             if value is None and column == "Test" and run.test_size == 0:

@@ -155,6 +155,9 @@ class RetrievalView(QWidget):
         self.recall.setHorizontalHeaderLabels([c for c, _ in RECALL_COLUMNS])
         self.recall.setVerticalHeaderLabels([r for r, _ in RECALL_ROWS])
         self.recall.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # the rank column as wide as its header: "median rank" would be cut off otherwise
+        self.recall.horizontalHeader().setSectionResizeMode(
+            len(RECALL_COLUMNS) - 1, QHeaderView.ResizeMode.ResizeToContents)
         self.recall.setFixedHeight(self.recall.horizontalHeader().sizeHint().height()
                                    + len(RECALL_ROWS)
                                    * self.recall.verticalHeader().defaultSectionSize() + 4)

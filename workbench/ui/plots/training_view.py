@@ -49,9 +49,10 @@ class TrainingView(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_plot)
         top.addWidget(side)
-        top.setStretchFactor(0, 4)
+        top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 1)
-        top.setSizes([620, 280])
+        # room for the metric names beside four numeric columns (latest, best, epoch, chance)
+        top.setSizes([560, 380])
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         layout = QVBoxLayout(self)
@@ -140,9 +141,10 @@ class TrainingView(QWidget):
         return text
 
     def show_result(self, primary: str | None, scores: dict, warnings: list[str],
-                    best_epoch: int | None = None) -> None:
+                    best_epoch: int | None = None, health: dict | None = None) -> None:
         """The end of a run: the handed-over model's primary metric on validation and test
-        beside chance (or "no test split"), and the run's warnings."""
+        beside chance (or "no test split"), its embedding space's collapse figures, and the
+        run's warnings."""
         lines = []
         if primary is not None:
             cells = []
@@ -158,6 +160,11 @@ class TrainingView(QWidget):
                 which = f" of the best epoch ({best_epoch})" if best_epoch else ""
                 lines.append(f"Final model{which}, {escape(title(primary))}: "
                              + "; ".join(cells))
+        if health:
+            figures = "; ".join(f"{escape(name)}: effective rank {h['effective_rank']:.1f}, "
+                                f"centred cosine {h['centred_cosine']:.2f}"
+                                for name, h in health.items())
+            lines.append(f"<span style='color:#555'>Validation vectors \u2014 {figures}</span>")
         lines += [f"<span style='color:{WARN}'>\u26a0 {escape(w)}</span>" for w in warnings]
         self.verdict.setText("<br>".join(lines) if lines else self._live)
 
