@@ -36,7 +36,8 @@ def run(quick: bool) -> list[Result]:
         t0 = time.perf_counter()
         S.generate_image_folder(folder / "data", n, size=32)
         generated_s = time.perf_counter() - t0
-        args = argparse.Namespace(dir=str(folder / "data"), image_size=16, epochs=1, batch=256)
+        args = argparse.Namespace(dir=str(folder / "data"), image_size=16, epochs=1, batch=256,
+                                  val_fraction=0.02)
         cold = S.run_child(args, "load", env)
         warm = S.run_child(args, "load", env)
     finally:

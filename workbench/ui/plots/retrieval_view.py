@@ -353,7 +353,8 @@ class RetrievalView(QWidget):
             # Three fixed lines (score, caption, label): the icon view shows three at most,
             # so a wrapped caption would push the label out. The tooltip has it all.
             tied = f"  (tied \u00d7{hit.tied + 1})" if hit.tied else ""
-            lines = [f"#{rank}  {hit.score:.3f}{tied}{held_out}",
+            lines = [fm.elidedText(f"#{rank}  {hit.score:.3f}{tied}{held_out}",
+                                   Qt.TextElideMode.ElideRight, width),
                      fm.elidedText(hit.caption, Qt.TextElideMode.ElideRight, width)]
             if hit.label:
                 lines.append(fm.elidedText(hit.label, Qt.TextElideMode.ElideRight, width))
