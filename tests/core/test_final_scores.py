@@ -152,7 +152,18 @@ def test_a_model_at_chance_says_so(shapes):
     cfg = _cfg(shapes, "training.epochs=1", "optimizer.lr=1e-6")
     end = Trainer(cfg, load_dataset(cfg)).fit()
     assert end.scores["val"]["at_chance"] is True
-    assert any("within two standard errors of chance" in w for w in end.warnings)
+    assert any("chance" in w and "no evidence that the model learned" in w
+               for w in end.warnings)
+
+
+def test_the_warning_says_within_chance_or_worse_than_chance():
+    from workbench.core.evaluation.report import chance_warning
+    score = {"primary": "macro_f1", "split": "val", "size": 100, "spread": 0.02,
+             "chance": {"macro_f1": 0.1}, "at_chance": True}
+    assert "within 2 standard errors of chance" in chance_warning(
+        {**score, "metrics": {"macro_f1": 0.12}})
+    assert "worse than chance" in chance_warning({**score, "metrics": {"macro_f1": 0.01}})
+    assert chance_warning({**score, "at_chance": False, "metrics": {"macro_f1": 0.5}}) is None
 
 
 def test_score_space_is_what_retrieval_and_snapshots_see(tmp_path):

@@ -14,9 +14,9 @@ import math
 import torch
 
 from ..data.dataset import PairedDataset
-from .chance import at_chance, chance_spread, split_chance
+from .chance import CHANCE_MARGIN, at_chance, chance_spread, split_chance
 from .health import collapse_warning, space_health
-from .names import title
+from .names import LOWER_IS_BETTER, title
 
 # Vectors per modality the collapse figures are computed on (an SVD of this many rows).
 HEALTH_SAMPLE = 5000
@@ -60,15 +60,18 @@ def split_chance_of(dataset: PairedDataset, split: str,
 
 def chance_warning(score: dict) -> str | None:
     """A sentence when the split's primary metric is within two standard errors of
-    chance, else None."""
+    chance (or below it), else None."""
     if not score.get("at_chance"):
         return None
     primary = score["primary"]
-    value, chance = score["metrics"][primary], score["chance"][primary]
-    return (f"{title(primary)} {value:.3f} on the {score['split']} split is within two "
-            f"standard errors of chance ({chance:.3f}, standard error {score['spread']:.3f} "
-            f"for {score['size']} pairs): no evidence that the model learned more than "
-            "guessing")
+    value, chance, spread = score["metrics"][primary], score["chance"][primary], score["spread"]
+    lower = primary in LOWER_IS_BETTER
+    below = value > chance + CHANCE_MARGIN * spread if lower else \
+        value < chance - CHANCE_MARGIN * spread
+    where = "worse than" if below else f"within {CHANCE_MARGIN:g} standard errors of"
+    return (f"{title(primary)} {value:.3f} on the {score['split']} split is {where} chance "
+            f"({chance:.3f}, standard error {spread:.3f} for {score['size']} pairs): no "
+            "evidence that the model learned more than guessing")
 
 
 @torch.no_grad()

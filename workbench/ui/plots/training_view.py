@@ -162,7 +162,7 @@ class TrainingView(QWidget):
                              + "; ".join(cells))
         if health:
             figures = "; ".join(f"{escape(name)}: effective rank {h['effective_rank']:.1f}, "
-                                f"centred cosine {h['centred_cosine']:.2f}"
+                                f"centred cosine {_signed(h['centred_cosine'])}"
                                 for name, h in health.items())
             lines.append(f"<span style='color:#555'>Validation vectors \u2014 {figures}</span>")
         lines += [f"<span style='color:{WARN}'>\u26a0 {escape(w)}</span>" for w in warnings]
@@ -175,6 +175,12 @@ class TrainingView(QWidget):
     def _on_smoothing_changed(self, value: int) -> None:
         if self._adversarial_view is not None:
             self._adversarial_view.set_smoothing(value / 100.0)
+
+
+def _signed(value: float) -> str:
+    """Two decimals, without a minus sign on a value that rounds to zero ("-0.00")."""
+    text = f"{value:.2f}"
+    return text[1:] if text == "-0.00" else text
 
 
 if __name__ == "__main__":
