@@ -121,11 +121,13 @@ def test_choosing_a_fusion_rebuilds_its_form(panel, session):
 # ---------------------------------------------------------------- hyperparameters
 
 def test_every_section_has_a_form_with_every_field(panel, session):
+    from workbench.ui.panels.model_panel import SECTION_FIELDS
     cfg = session.config
     for prefix, _ in SECTIONS:
         form = panel.forms[prefix]
         section = getattr(cfg, prefix) if prefix else cfg  # "" is the top level
-        names = [i.name for i in describe(type(section))]
+        names = [i.name for i in describe(type(section))
+                 if prefix not in SECTION_FIELDS or i.name in SECTION_FIELDS[prefix]]
         assert names and [i.name for i in form.infos()] == names
         assert form.values() == {n: getattr(section, n) for n in names}
     assert [i.name for i in panel.forms[""].infos()] == ["description", "seed", "device"]
@@ -344,3 +346,13 @@ def test_the_graph_heads_and_the_infonce_temperature_count_only_with_their_choic
     assert not form.editor("temperature").isEnabled()
     form.editor("corr_loss").setCurrentIndex(form.editor("corr_loss").findData("infonce"))
     assert form.editor("temperature").isEnabled()
+
+
+def test_the_split_is_set_in_the_model_tab(panel, session):
+    form = panel.forms["data"]
+    assert [i.name for i in form.infos()] == ["val_fraction", "test_fraction", "split_seed"]
+    editor = form.editor("split_seed")
+    editor.setValue(7)
+    editor.editingFinished.emit()
+    assert session.config.data.split_seed == 7
+    assert "Split" in panel.sections["data"].header.text()

@@ -29,7 +29,10 @@ from .param_form import ERROR_STYLE, HINT_STYLE, ParamForm
 # fields each has comes from its dataclass. (The data section belongs to the Data panel.)
 SECTIONS = (("model", "Model sizes"), ("preprocess", "Preprocessing"),
             ("optimizer", "Optimiser"), ("training", "Training"),
+            ("data", "Split: validation, test, split seed"),
             ("", "Run: seed, device, description"))
+# Sections edited here in part: the split settings of data (the rest is the Data panel's).
+SECTION_FIELDS = {"data": ("val_fraction", "test_fraction", "split_seed")}
 _OPEN = {"algorithm.params", "fusion.params", "training"}  # expanded at first
 
 
@@ -71,7 +74,8 @@ class ModelPanel(QWidget):
             "fusion.params": ParamForm("fusion.params", type(cfg.fusion.params)),
         }
         for name, _ in SECTIONS:
-            self.forms[name] = ParamForm(name, type(_section(cfg, name)))
+            self.forms[name] = ParamForm(name, type(_section(cfg, name)),
+                                         only=SECTION_FIELDS.get(name))
         self.sections: dict[str, Section] = {}
         body = QWidget()
         column = QVBoxLayout(body)

@@ -31,14 +31,17 @@ class ParamForm(QWidget):
     """One editor per scalar field of ``cls``; edits are reported as dotted keys.
 
     ``prefix`` is the section's dotted key ("training", "algorithm.params", ...): the field
-    ``epochs`` of the "training" form is reported as ``training.epochs``.
+    ``epochs`` of the "training" form is reported as ``training.epochs``. ``only`` names the
+    fields shown when the form edits part of a section (the split settings of ``data``).
     """
 
     value_edited = Signal(str, object)  # dotted key, the new value (bool/int/float/str)
 
-    def __init__(self, prefix: str, cls: type, parent: QWidget | None = None):
+    def __init__(self, prefix: str, cls: type, parent: QWidget | None = None, *,
+                 only: tuple[str, ...] | None = None):
         super().__init__(parent)
         self._prefix = prefix
+        self._only = only
         self._cls: type | None = None
         self._infos: dict[str, ParamInfo] = {}
         self._editors: dict[str, QWidget] = {}
@@ -76,7 +79,8 @@ class ParamForm(QWidget):
         while self._layout.rowCount():
             self._layout.removeRow(0)
         self._cls = cls
-        self._infos = {info.name: info for info in describe(cls)}
+        self._infos = {info.name: info for info in describe(cls)
+                       if self._only is None or info.name in self._only}
         self._editors.clear()
         self._errors.clear()
         self._text.clear()
