@@ -113,3 +113,19 @@ def test_a_retrieval_tab_first_built_mid_run_says_the_run_is_training(qtbot, mon
     assert window.retrieval_view.header.text() == TRAINING
     window.controller.running_changed.emit(False)
     assert window.retrieval_view.header.text() == NO_MODEL
+
+
+def test_the_window_and_every_tab_module_import_without_torch():
+    """torch takes a second to import: the window paints first (the start-up bench row
+    'torch imported before the first paint'). Reading how scores are judged (chance, the
+    metrics' names) must not pull it in."""
+    import subprocess
+    import sys
+    code = ("import sys; import workbench.ui.main_window, workbench.ui.plots.compare_view, "
+            "workbench.ui.plots.metrics_table, workbench.ui.plots.training_view, "
+            "workbench.ui.panels.runs_view, workbench.ui.panels.model_panel; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120, env={**__import__("os").environ,
+                                                       "QT_QPA_PLATFORM": "offscreen"})
+    assert out.stdout.strip() == "[]", out.stdout[:300]

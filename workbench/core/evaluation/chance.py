@@ -13,7 +13,7 @@ of candidates, its class balance), never from a model:
 - ``mean_recall``: the mean of the six R@K.
 
 :func:`chance_spread` is the standard error a guesser's score has on a split this size: a
-score within two of them of chance is no evidence of learning (:func:`at_chance`).
+score within two of them of chance is no evidence of learning (``rules.at_chance``).
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import torch
 from torch import Tensor
 
 from .metrics import macro_f1, recall_metrics
-from .names import DIRECTIONS, LOWER_IS_BETTER, MEAN_RECALL, RECALL_AT
+from .names import DIRECTIONS, MEAN_RECALL, RECALL_AT
+from .rules import CHANCE_MARGIN, at_chance  # noqa: F401 (the rule the spread is read by)
 from .ranking import RankCounts, first_occurrence, recall_at
 
 # Draws of uniform guesses for the spread of macro-F1 at chance (seeded: the same split
 # always gets the same figure).
 F1_DRAWS = 200
-# A score this many standard errors of chance or fewer above it is "at chance".
-CHANCE_MARGIN = 2.0
 
 
 def classification_chance(labels: Tensor, num_classes: int) -> dict[str, float]:
@@ -100,17 +99,6 @@ def chance_spread(metric: str, *, labels: Tensor | None = None, num_classes: int
                 p = recall_at(c, k)
                 return float(math.sqrt(float((p * (1 - p)).sum())) / len(c))
     return None
-
-
-def at_chance(value: float | None, chance: float | None, spread: float | None,
-              metric: str = "") -> bool:
-    """Whether ``value`` is within :data:`CHANCE_MARGIN` standard errors of chance (or on
-    the wrong side of it)."""
-    if value is None or chance is None or spread is None or not math.isfinite(value):
-        return False
-    if metric in LOWER_IS_BETTER:
-        return value >= chance - CHANCE_MARGIN * spread
-    return value <= chance + CHANCE_MARGIN * spread
 
 
 def _mean_hit_variance(counts: RankCounts) -> Tensor:

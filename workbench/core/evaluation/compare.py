@@ -37,14 +37,13 @@ from ..algorithms import ALGORITHMS, primary_metric, valid_fusions
 from ..config import ExperimentConfig, check, split_seed
 from ..fusion import FUSIONS
 from ..training.events import EpochEnded, FitEnded
-from .chance import CHANCE_MARGIN, at_chance
+from .rules import CHANCE_MARGIN, NOISE_FACTOR, at_chance
 from .names import MACRO_F1, title
 
 # Plotted and shown when the algorithm has no primary metric (lower is better).
 FALLBACK = "loss"
 # A second metric shown beside the primary one.
 SECONDARY = {MACRO_F1: "accuracy", "mean_recall": "t2i_r10"}
-NOISE_FACTOR = 2.0  # standard errors of the difference a winner must lead by
 MAX_REPEATS = 20
 
 

@@ -14,7 +14,8 @@ import math
 import torch
 
 from ..data.dataset import PairedDataset
-from .chance import CHANCE_MARGIN, at_chance, chance_spread, split_chance
+from .chance import chance_spread, split_chance
+from .rules import CHANCE_MARGIN, at_chance
 from .health import collapse_warning, space_health
 from .names import LOWER_IS_BETTER, title
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QS
 
 from ...core.algorithms import ALGORITHMS
 from ...core.evaluation import compare
-from ...core.evaluation.chance import CHANCE_MARGIN
+from ...core.evaluation.rules import CHANCE_MARGIN
 from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ...core.training.events import EpochEnded, FitEnded

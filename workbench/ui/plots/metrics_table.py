@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from ...core.evaluation.chance import at_chance
+from ...core.evaluation.rules import at_chance
 from ...core.evaluation.names import LOWER_IS_BETTER, title
 from ...core.training.events import EpochEnded, FitStarted
 

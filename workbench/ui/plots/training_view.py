@@ -9,7 +9,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from ...core.evaluation.chance import CHANCE_MARGIN
+from ...core.evaluation.rules import CHANCE_MARGIN
 from ...core.evaluation.names import title
 from ...core.training.events import EpochEnded, FitStarted, GeneratedSamples, StepLogged
 from .adversarial_view import D_TERMS, AdversarialView
