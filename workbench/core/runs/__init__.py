@@ -3,10 +3,11 @@
 ::
 
     <run>/config.toml        the resolved config (a preset that reproduces the run)
-    <run>/run.json           summary: status, algorithm, fusion, data, metrics, duration
+    <run>/run.json           summary: status, algorithm, fusion, data, duration, and how the
+                             handed-over model scored (validation, test, chance, warnings)
     <run>/metrics.jsonl      one line per epoch: train losses, validation losses and metrics
     <run>/steps.jsonl        one line per step: every loss term
-    <run>/checkpoints/last.pt
+    <run>/checkpoints/last.pt (best.pt: the best epoch's, with training.keep_best)
     <run>/snapshots/embeddings-e0003.npz, attention-e0003.npz, generated-e0003.npz
 
 - :mod:`.writer`: :class:`~.writer.RunWriter`, the Trainer callback that writes a folder.

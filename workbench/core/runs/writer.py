@@ -1,16 +1,9 @@
-"""Writing a run folder while it trains (:class:`RunWriter`, a Trainer callback).
-
-::
-
-    <run>/config.toml        the resolved config (a preset that reproduces the run)
-    <run>/run.json           summary: status, algorithm, fusion, data, metrics, duration
-    <run>/metrics.jsonl      one line per epoch: train losses, validation losses and metrics
-    <run>/steps.jsonl        one line per step: every loss term
-    <run>/checkpoints/last.pt
-    <run>/snapshots/embeddings-e0003.npz, attention-e0003.npz, generated-e0003.npz
+"""Writing a run folder while it trains (:class:`RunWriter`, a Trainer callback); the
+folder's layout is in :mod:`workbench.core.runs`.
 
 Every whole-file write is atomic; the JSON-lines files are appended and flushed per epoch, so
-a crash loses at most the steps of the current epoch.
+a crash loses at most the steps of the current epoch. When the run ends, run.json records
+how the model it hands over scored (:func:`final_summary`).
 
 Reading, listing, deleting and copying run folders is :mod:`.store`; continuing a run from
 its checkpoint is :mod:`.continuation`.
