@@ -264,7 +264,8 @@ def verdict(fusions: Sequence[dict], *, no_primary: str = "") -> Verdict:
                                        "measure it)", ranked)
     noise = math.sqrt(best["std"] ** 2 / best["finished"]
                       + second["std"] ** 2 / second["finished"])
-    seeds = f"{min(best['finished'], second['finished'])} seeds or more"
+    a, b = best["finished"], second["finished"]
+    seeds = f"{a} seeds each" if a == b else f"{a} and {b} seeds"
     if gap <= NOISE_FACTOR * noise:
         return Verdict(None, f"no clear winner: {best['fusion']} leads {second['fusion']} by "
                              f"{_num(gap)} {name}, within the noise of the seeds ({seeds}: "
