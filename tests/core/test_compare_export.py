@@ -371,3 +371,12 @@ def test_tensorboard_missing_gives_the_install_hint(run, tmp_path, monkeypatch):
     with pytest.raises(WorkbenchError, match="pip install tensorboard"):
         X.write_tensorboard(run[0], tmp_path / "tb")
     assert not (tmp_path / "tb").exists()
+
+
+def test_the_loss_column_of_a_gan_reads_loss_not_val_val_loss(tmp_path):
+    cfg = tiny_config(tmp_path, "algorithm.name=adversarial")
+    configs = compare.fusion_variants(cfg, ["mean", "gated"])
+    rows = compare.summarize([_end("finished", {"loss": 2.0}, primary=None)] * 2, configs,
+                             [_epochs([2.0], "loss")] * 2)
+    head = compare.format_table(compare.aggregate(rows)).splitlines()[0]
+    assert "val loss" in head and "val val" not in head

@@ -277,6 +277,12 @@ def verdict(fusions: Sequence[dict], *, no_primary: str = "") -> Verdict:
                                    f"({_num(NOISE_FACTOR * noise)}) over {seeds}", ranked)
 
 
+def column_title(metric: str) -> str:
+    """What a column of ``metric`` is called beside "val" and "test" ("loss", not the title
+    "val loss", which would read "val val loss")."""
+    return "loss" if metric == FALLBACK else title(metric)
+
+
 def mean_text(mean: float | None, std: float | None, fmt: str = "{:.3f}") -> str:
     """``0.812 ± 0.014`` (± the standard deviation over seeds), or one value, or ""."""
     if mean is None:
@@ -292,7 +298,8 @@ def format_table(fusions: Sequence[dict], result: Verdict | None = None) -> str:
     metric = fusions[0]["metric"]
     secondary = fusions[0]["secondary"]
     chance = next((f["chance"] for f in fusions if f["chance"] is not None), None)
-    head = ["", "fusion", "runs", "status", f"val {title(metric)}", f"test {title(metric)}",
+    head = ["", "fusion", "runs", "status", f"val {column_title(metric)}",
+            f"test {column_title(metric)}",
             *([title(secondary)] if secondary else []), "best epoch", "time (s)"]
     lines = [head]
     for f in fusions:

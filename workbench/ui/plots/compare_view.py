@@ -51,12 +51,6 @@ def fusion_colour(name: str) -> str:
     return PALETTE[names.index(name) % len(PALETTE)] if name in names else PALETTE[-1]
 
 
-def metric_name(metric: str) -> str:
-    """What the table and axis call ``metric`` ("loss" rather than the title "val loss",
-    which would read "val val loss" in the validation column)."""
-    return "loss" if metric == compare.FALLBACK else title(metric)
-
-
 class CompareView(QWidget):
     """Results of a Compare-fusions sequence: the seeds control, the per-fusion table with
     the verdict, and the overlaid validation curves."""
@@ -321,7 +315,7 @@ class CompareView(QWidget):
 
     def _set_headers(self, rows: list[dict]) -> None:
         metric = self.metric_name
-        name = metric_name(metric)
+        name = compare.column_title(metric)
         secondary = compare.SECONDARY.get(metric)
         lower = "" if compare.higher_is_better(metric) else " (lower is better)"
         heads = {
@@ -378,7 +372,7 @@ class CompareView(QWidget):
         grey = bool(row["at_chance"])
         tip = ""
         if grey:
-            name = metric_name(row["metric"])
+            name = compare.column_title(row["metric"])
             tip = (f"{row['fusion']}'s mean {name}, {row['mean']:.3f}, is within "
                    f"{CHANCE_MARGIN:g} standard errors of chance ({row['chance']:.3f}): no "
                    "evidence that it learned anything")
