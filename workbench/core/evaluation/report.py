@@ -70,7 +70,9 @@ def chance_warning(score: dict) -> str | None:
     below = value > chance + CHANCE_MARGIN * spread if lower else \
         value < chance - CHANCE_MARGIN * spread
     where = "worse than" if below else f"within {CHANCE_MARGIN:g} standard errors of"
-    return (f"{title(primary)} {value:.3f} on the {score['split']} split is {where} chance "
+    split = score["split"]
+    on = f"on the {split} split" if split in ("train", "val", "test") else f"on {split}"
+    return (f"{title(primary)} {value:.3f} {on} is {where} chance "
             f"({chance:.3f}, standard error {spread:.3f} for {score['size']} pairs): no "
             "evidence that the model learned more than guessing")
 

@@ -38,6 +38,8 @@ def evaluate_run(run: str | Path | RunInfo, *, split: str = "test",
         split = "test"  # every pair of the other data
     score = score_split(saved.model, saved.dataset, split)
     health = split_health(saved.model, saved.dataset, split)
+    if transfer is not None:
+        score["split"] = "all pairs of the other data"
     warnings = [w for w in (chance_warning(score), collapse_warning(health)) if w]
     if score["size"] == 0:
         warnings.append(f"the run has no {split} split: nothing to score")
@@ -47,6 +49,5 @@ def evaluate_run(run: str | Path | RunInfo, *, split: str = "test",
            **score, "metrics": finite(score["metrics"]), "health": health,
            "warnings": warnings}
     if transfer is not None:
-        out["split"] = "all pairs (other data)"
         out["transfer"] = transfer
     return out
