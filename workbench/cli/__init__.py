@@ -17,6 +17,7 @@ COMMANDS = {
     "data": "workbench.cli.data",
     "compare": "workbench.cli.compare",
     "evaluate": "workbench.cli.evaluate",
+    "features": "workbench.cli.features",
     "export": "workbench.cli.export",
     "runs": "workbench.cli.runs",
     "bench": "workbench.cli.bench",
