@@ -76,6 +76,15 @@ class ModelConfig:
     embed_dim: int = param(64, "Size of token and patch features.", min=8, max=1024)
     hidden_dim: int = param(128, "Size of each modality's pooled vector and of the fused "
                             "representation.", min=8, max=2048)
+    text_encoder: str = param("bow", "Caption encoder: word embeddings learned from these "
+                              "captions (bow), or a pretrained text model, frozen: its "
+                              "sentence vector and word-piece states, computed once and "
+                              "cached, under a trained projection (pretrained).",
+                              choices=("bow", "pretrained"))
+    text_model: str = param("sentence-transformers/all-MiniLM-L6-v2", "The pretrained text "
+                            "model: a Hugging Face name or a folder, found on this machine "
+                            "(an installed package, a folder, the Hugging Face cache); "
+                            "nothing is downloaded.", when={"text_encoder": ("pretrained",)})
     text_self_attention: bool = param(True, "A self-attention layer over the caption's tokens "
                                       "(document 2.4) before pooling.")
     image_encoder: str = param("cnn", "Image encoder: a small CNN or a patch embedding.",
@@ -251,6 +260,12 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
     if problem:
         raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
                           f"{problem}", file=file, key="fusion.name", value=cfg.fusion.name)
+    if m.text_encoder == "pretrained" and cfg.training.drop_words > 0:
+        raise ConfigError("word dropout changes a caption's words at each step, and a frozen "
+                          "pretrained text model's features are computed once, from the whole "
+                          "caption; set training.drop_words = 0", file=file,
+                          key="training.drop_words", value=cfg.training.drop_words,
+                          allowed="0 with model.text_encoder = 'pretrained'")
     if cfg.fusion.name == "coattention" and cfg.model.embed_dim % cfg.fusion.params.heads:
         raise ConfigError(f"heads = {cfg.fusion.params.heads} does not divide model.embed_dim "
                           f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",

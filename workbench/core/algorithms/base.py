@@ -98,7 +98,8 @@ class Algorithm(nn.Module):
         train = dataset.indices("train")
         for enc, feats in ((getattr(self, "text_encoder", None), dataset.text_features),
                            (getattr(self, "image_encoder", None), dataset.image_features)):
-            if isinstance(enc, FeatureEncoder) and feats is not None and len(train):
+            # FeatureEncoder and PretrainedTextEncoder standardise their vectors
+            if hasattr(enc, "set_stats") and feats is not None and len(train):
                 enc.set_stats(feats[train])
 
     # ------------------------------------------------------------------ training

@@ -33,6 +33,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -76,7 +78,8 @@ class GraphAlgorithm(Algorithm):
         self.head = nn.Linear(h, info.num_classes) if labelled and not late else None
         # Node inputs, edges and pair bookkeeping: set by prepare(), rebuilt from the data
         # (so not saved in checkpoints), moved to the device with the model.
-        for name in ("text_tokens", "text_feats", "image_pixels", "image_feats", "edge_index",
+        for name in ("text_tokens", "text_feats", "text_states", "text_state_mask",
+                     "image_pixels", "image_feats", "edge_index",
                      "image_of_pair", "held_out"):
             self.register_buffer(name, None, persistent=False)
         self.cross_edges: Tensor | None = None
@@ -128,6 +131,11 @@ class GraphAlgorithm(Algorithm):
             self.text_tokens = dataset.tokens[:, :length]
         if dataset.text_features is not None:
             self.text_feats = dataset.text_features
+        if dataset.text_states is not None:  # a pretrained model's word pieces, float16
+            length = int(dataset.text_lengths.max().clamp(min=1))
+            self.text_states = torch.from_numpy(
+                np.ascontiguousarray(dataset.text_states[:, :length]))
+            self.text_state_mask = torch.arange(length)[None, :] < dataset.text_lengths[:, None]
         if dataset.images is not None:
             self.image_pixels = dataset.images
         if dataset.image_features is not None:
@@ -140,9 +148,12 @@ class GraphAlgorithm(Algorithm):
         if self.edge_index is None:
             raise RuntimeError("GraphAlgorithm.prepare(dataset) must run before the model")
         tokens = self.text_tokens
-        text = Batch(index=torch.arange(self.num_text), tokens=tokens,
-                     mask=None if tokens is None else tokens != PAD,
-                     text_features=self.text_feats)
+        states = self.text_states
+        mask = self.text_state_mask if states is not None else \
+            None if tokens is None else tokens != PAD
+        text = Batch(index=torch.arange(self.num_text), tokens=tokens, mask=mask,
+                     text_features=self.text_feats,
+                     text_states=None if states is None else states.float())
         pixels = self.image_pixels
         image = Batch(index=torch.arange(len(self.image_rows)), image_features=self.image_feats,
                       images=None if pixels is None else pixels.float() / 255.0)

@@ -6,6 +6,7 @@ Two steps, so the slow one is not repeated needlessly: :func:`load_pairs` reads 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import TYPE_CHECKING
 
@@ -38,12 +39,41 @@ def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
                  ) -> "PairedDataset":
     """The dataset ``cfg`` describes, ready for training."""
     from .loader import load_pairs
-    return dataset_for(cfg, load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress))
+    return dataset_for(cfg, load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress),
+                       progress=progress)
 
 
-def dataset_for(cfg: "ExperimentConfig", table: "PairTable") -> "PairedDataset":
-    """``table`` split and tokenised as ``cfg`` says (its fractions and split seed)."""
+def dataset_for(cfg: "ExperimentConfig", table: "PairTable", *, vocab=None,
+                progress: "Progress | None" = None) -> "PairedDataset":
+    """``table`` split and tokenised as ``cfg`` says (its fractions and split seed; ``vocab``:
+    a run's own vocabulary). With a pretrained text encoder the captions reach the model as
+    that model's features (``pretrained.cache``), not as the workbench's words."""
     from ..config import split_seed
     from .dataset import build_dataset  # torch: only when a dataset is really built
-    return build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
-                         test_fraction=cfg.data.test_fraction, seed=split_seed(cfg))
+    states = None
+    if cfg.model.text_encoder == "pretrained":
+        states = pretrained_captions(cfg, table, progress=progress)
+        table = dataclasses.replace(table, tokens=None, text_features=states.pooled)
+        vocab = None
+    dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
+                            test_fraction=cfg.data.test_fraction, seed=split_seed(cfg),
+                            vocab=vocab)
+    if states is not None:
+        dataset.attach_text_states(states)
+    return dataset
+
+
+def pretrained_captions(cfg: "ExperimentConfig", table: "PairTable", *,
+                        progress: "Progress | None" = None):
+    """The captions of ``table`` through ``cfg``'s pretrained text model, cached (word pieces
+    kept: ``preprocess.max_tokens`` plus the model's two markers, [CLS] and [SEP])."""
+    from ..errors import DataError
+    from ..pretrained.cache import caption_states
+    from ..training.trainer import resolve_device
+    if table.captions is None:
+        raise DataError(f"{table.source}: a pretrained text model reads captions, and this "
+                        "data holds text feature vectors (an .npz); set model.text_encoder = "
+                        "bow")
+    return caption_states(cfg.model.text_model, table.captions,
+                          keep=cfg.preprocess.max_tokens + 2,
+                          device=str(resolve_device(cfg.device)), progress=progress)

@@ -34,6 +34,8 @@ class Batch:
     image_features: torch.Tensor | None = None  # (B, Di)
     labels: torch.Tensor | None = None  # (B,) int64
     image_ids: torch.Tensor | None = None  # (B,) which distinct image each pair shows
+    #: (B, L, D) a pretrained text model's word-piece states (``mask`` marks the real ones)
+    text_states: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -64,6 +66,17 @@ class PairedDataset:
         self.labels = torch.from_numpy(table.labels) if table.labels is not None else None
         self._splits = {k: torch.from_numpy(v) for k, v in
                         (("train", split.train), ("val", split.val), ("test", split.test))}
+        # A frozen pretrained text model's word-piece states (``attach_text_states``).
+        self.text_states: np.ndarray | None = None  # (N, L, D) float16, memory-mapped
+        self.text_lengths: torch.Tensor | None = None
+        self.text_pieces: list[list[str]] | None = None
+
+    def attach_text_states(self, states) -> None:
+        """Give every pair its caption's word-piece states (a ``pretrained.cache
+        .CaptionStates``; its pooled vectors are the table's text features)."""
+        self.text_states = states.states
+        self.text_lengths = torch.from_numpy(np.asarray(states.lengths, dtype=np.int64))
+        self.text_pieces = states.pieces
 
     def __len__(self) -> int:
         return len(self.table)
@@ -110,7 +123,9 @@ class PairedDataset:
         return DataInfo(vocab_size=self.vocab_size,
                         max_tokens=self.max_tokens if self.tokens is not None else 0,
                         image_size=self.image_size or 0, text_dim=self.text_dim or 0,
-                        image_dim=self.image_dim or 0, label_names=tuple(self.label_names))
+                        image_dim=self.image_dim or 0, label_names=tuple(self.label_names),
+                        text_states=0 if self.text_states is None else
+                        int(self.text_states.shape[1]))
 
     def indices(self, split: str) -> torch.Tensor:
         return self._splits[split]
@@ -138,6 +153,13 @@ class PairedDataset:
             b.images = self.images[b.image_ids].float().div_(255.0)
         if self.text_features is not None:
             b.text_features = self.text_features[index]
+        if self.text_states is not None:
+            # Cut to the longest caption of the batch, as token ids are; float16 on disk.
+            length = int(self.text_lengths[index].max().clamp(min=1))
+            rows = index.numpy()
+            b.text_states = torch.from_numpy(
+                np.asarray(self.text_states[rows, :length], dtype=np.float32))
+            b.mask = torch.arange(length)[None, :] < self.text_lengths[index][:, None]
         if self.image_features is not None:
             b.image_features = self.image_features[index]
             b.image_ids = index
@@ -182,15 +204,16 @@ def _tensor(a: np.ndarray | None) -> torch.Tensor | None:
 
 
 def build_dataset(table: PairTable, pre: PreprocessConfig, *, val_fraction: float,
-                  test_fraction: float, seed: int) -> PairedDataset:
+                  test_fraction: float, seed: int,
+                  vocab: Vocabulary | None = None) -> PairedDataset:
     """Split ``table`` (stratified by label, grouped by image) and build the vocabulary on
-    the training split only, so validation words the model never saw stay out-of-vocabulary."""
+    the training split only, so validation words the model never saw stay out-of-vocabulary
+    (``vocab``: a run's own, used as it is)."""
     groups = table.image_index if table.images is not None and \
         len(np.unique(table.image_index)) < len(table) else None
     split = split_indices(len(table), val_fraction, test_fraction, seed, labels=table.labels,
                           groups=groups)
-    vocab = None
-    if table.tokens is not None:
+    if vocab is None and table.tokens is not None:
         vocab = Vocabulary.build((table.tokens[i] for i in split.train), max_size=pre.vocab_size,
                                  min_count=pre.min_count)
     return PairedDataset(table, vocab, split, pre.max_tokens)

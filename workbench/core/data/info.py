@@ -10,8 +10,9 @@ class DataInfo:
     """Shapes and names of one dataset's modalities and labels.
 
     Text is either token ids (``vocab_size`` > 0, ``max_tokens``) or feature vectors
-    (``text_dim``); images are either pixels (``image_size``) or feature vectors
-    (``image_dim``).
+    (``text_dim``), the latter with a pretrained model's word-piece states beside them when
+    ``text_states`` (how many are kept) is above 0; images are either pixels (``image_size``)
+    or feature vectors (``image_dim``).
     """
 
     vocab_size: int = 0
@@ -20,6 +21,7 @@ class DataInfo:
     text_dim: int = 0
     image_dim: int = 0
     label_names: tuple[str, ...] = field(default_factory=tuple)
+    text_states: int = 0
 
     @property
     def num_classes(self) -> int:
@@ -32,6 +34,11 @@ class DataInfo:
     @property
     def text_is_tokens(self) -> bool:
         return self.vocab_size > 0
+
+    @property
+    def text_has_tokens(self) -> bool:
+        """Whether captions reach the model as a sequence (words, or word pieces)."""
+        return self.text_is_tokens or self.text_states > 0
 
     @property
     def image_is_pixels(self) -> bool:

@@ -127,7 +127,8 @@ class RetrievalIndex:
         self.first_pair = torch.tensor([p[0] if p else -1 for p in self.pairs_of_image],
                                        dtype=torch.long)
         self.text_vectors, self.image_vectors = self._embed_all(batch_size)
-        self._queries: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
+        self._queries: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._pretrained = None  # a pretrained text model, for typed captions
         self._template = self._template_batch()
         self.text_query_problem = self._text_query_problem()
 
@@ -186,7 +187,8 @@ class RetrievalIndex:
                     "typed caption is not a node of the graph (it has no edges to the "
                     "captions and images it would be joined to), so it has no vector; pick "
                     "an image, or one of the dataset's captions, to search from instead")
-        if self.dataset.tokens is None or self.dataset.vocab is None:
+        pretrained = self.dataset.text_states is not None
+        if not pretrained and (self.dataset.tokens is None or self.dataset.vocab is None):
             return ("this data's captions are precomputed feature vectors, and a typed "
                     "caption cannot be turned into one; pick an image, or one of the "
                     "dataset's captions, to search from instead")
@@ -194,8 +196,12 @@ class RetrievalIndex:
         # it is batched with. Check on a real caption, moved next to another image.
         if len(self._template) > 1:
             row = int(self._template.index[1])
-            ids = self.dataset.tokens[row, : int(self.dataset.lengths[row])]
-            vector = self._embed_tokens(ids)
+            if pretrained:
+                one = self.dataset.batch(torch.tensor([row]))
+                vector = self._embed_pretrained(one.text_features[0], one.text_states[0])
+            else:
+                ids = self.dataset.tokens[row, : int(self.dataset.lengths[row])]
+                vector = self._embed_tokens(ids)
             if float(vector @ self.text_vectors[row]) < 1 - 1e-4:
                 return ("this model's caption vectors depend on the image each caption is "
                         "paired with, so a typed caption alone has no vector; pick an image "
@@ -209,6 +215,8 @@ class RetrievalIndex:
         ``unknown``; a query with no known word has no hits, and says so in ``reason``."""
         if self.text_query_problem:
             raise RetrievalError(self.text_query_problem)
+        if self.dataset.text_states is not None:
+            return self._search_pretrained(query, k, split)
         vocab = self.dataset.vocab
         words = tokenize(query)
         result = Results(query=query, words=words[: self.dataset.max_tokens],
@@ -226,6 +234,43 @@ class RetrievalIndex:
         result.hits = [self._image_hit(int(m), float(s), tied)
                        for m, s, tied in self._top(scores, k, self._image_mask(split))]
         return result
+
+    def _search_pretrained(self, query: str, k: int, split: str | None) -> Results:
+        """A typed caption read by the run's pretrained text model: it has no unknown words
+        (word pieces spell any word), and the model reads it whole."""
+        result = Results(query=query, words=tokenize(query))
+        if not query.strip():
+            result.reason = "the query has no words: type a caption"
+            return result
+        vector = self._queries.get((query,))
+        if vector is None:
+            encoded = self._text_model().encode_states([query], keep=self.dataset.info()
+                                                       .text_states)
+            length = max(1, int(encoded["lengths"][0]))
+            vector = self._embed_pretrained(
+                torch.from_numpy(encoded["pooled"][0]),
+                torch.from_numpy(encoded["states"][0, :length].astype(np.float32)))
+            self._queries[(query,)] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        scores = self.image_vectors @ vector
+        result.hits = [self._image_hit(int(m), float(s), tied)
+                       for m, s, tied in self._top(scores, k, self._image_mask(split))]
+        return result
+
+    def _text_model(self):
+        """The run's pretrained text model, loaded on the first typed query (a few seconds;
+        the GUI builds it with the index, off its thread: ``prepare_text_queries``)."""
+        if self._pretrained is None:
+            from ..pretrained.text import TextModel
+            self._pretrained = TextModel(self.model.cfg.model.text_model, "cpu")
+        return self._pretrained
+
+    def prepare_text_queries(self) -> None:
+        """Load what typed captions need now (the pretrained text model), so the first
+        query does not wait for it."""
+        if self.dataset.text_states is not None and not self.text_query_problem:
+            self._text_model()
 
     def search_caption(self, row: int, k: int = 10, *, split: str | None = None) -> Results:
         """The ``k`` images closest to the dataset's caption of pair ``row`` (works for every
@@ -303,6 +348,28 @@ class RetrievalIndex:
         tokens[0, : len(ids)] = ids
         batch = dataclasses.replace(t, tokens=tokens, mask=tokens != PAD,
                                     bow=bag_of_words(tokens, len(self.dataset.vocab)))
+        with _eval(self.model):
+            vector = self.model.embed(batch.to(self.device))["text"][0]
+        return F.normalize(vector.float().cpu(), dim=-1)
+
+    @torch.no_grad()
+    def _embed_pretrained(self, pooled: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """The normalised vector of one caption given as a pretrained model's sentence
+        vector (D,) and word-piece states (L, D)."""
+        t = self._template
+        width = max(t.text_states.shape[1], len(states), 1)
+        text_states = torch.zeros(len(t), width, t.text_states.shape[2])
+        text_states[:, : t.text_states.shape[1]] = t.text_states
+        mask = torch.zeros(len(t), width, dtype=torch.bool)
+        mask[:, : t.mask.shape[1]] = t.mask
+        text_states[0] = 0.0
+        text_states[0, : len(states)] = states
+        mask[0] = False
+        mask[0, : len(states)] = True
+        features = t.text_features.clone()
+        features[0] = pooled
+        batch = dataclasses.replace(t, text_states=text_states, mask=mask,
+                                    text_features=features)
         with _eval(self.model):
             vector = self.model.embed(batch.to(self.device))["text"][0]
         return F.normalize(vector.float().cpu(), dim=-1)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import config as C
-from ..data import dataset_for
+from ..data import dataset_for, pretrained_captions
 from ..data.dataset import PairedDataset
 from ..data.info import DataInfo
 from ..data.loader import PairTable, load_pairs
@@ -88,6 +88,10 @@ def open_on_other_data(path: str | Path, data: C.DataConfig, *,
             "caption or image from other data is no node of it and has no vector; evaluate "
             "it on its own data (--split)")
     table = load_pairs(data, cfg.preprocess.image_size, progress=progress)
+    states = None
+    if cfg.model.text_encoder == "pretrained":  # its captions through the run's text model
+        states = pretrained_captions(cfg, table, progress=progress)
+        table = dataclasses.replace(table, tokens=None, text_features=states.pooled)
     _check_kinds(info, table, data.source)
     table, notes = _match_labels(table, info, data.source,
                                  needs_labels=cfg.algorithm.name == "classifier")
@@ -95,6 +99,8 @@ def open_on_other_data(path: str | Path, data: C.DataConfig, *,
     n = len(table)
     everything = Split(np.zeros(0, np.int64), np.zeros(0, np.int64), np.arange(n))
     dataset = PairedDataset(table, vocab, everything, cfg.preprocess.max_tokens)
+    if states is not None:
+        dataset.attach_text_states(states)
     found = dataset.info()
     if table.labels is None:  # a label-free algorithm scored on retrieval alone
         found = dataclasses.replace(found, label_names=info.label_names)
@@ -225,5 +231,4 @@ def run_dataset(cfg: C.ExperimentConfig, table: PairTable,
                 vocab: Vocabulary | None) -> PairedDataset:
     """``table`` split as the run with ``cfg`` split it, tokenised with the run's ``vocab``
     (not a vocabulary rebuilt from the data, whose ids could differ from the weights')."""
-    split = dataset_for(cfg, table).split
-    return PairedDataset(table, vocab, split, cfg.preprocess.max_tokens)
+    return dataset_for(cfg, table, vocab=vocab)

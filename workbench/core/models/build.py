@@ -6,13 +6,17 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.info import DataInfo
-from .encoders import FeatureEncoder, ImageEncoder, TextEncoder
+from .encoders import FeatureEncoder, ImageEncoder, PretrainedTextEncoder, TextEncoder
 
 
 def text_encoder(model: ModelConfig, info: DataInfo) -> nn.Module:
     if info.text_is_tokens:
         return TextEncoder(info.vocab_size, info.max_tokens, model.embed_dim, model.hidden_dim,
                            self_attention=model.text_self_attention, dropout=model.dropout)
+    if info.text_states:
+        return PretrainedTextEncoder(info.text_dim, model.embed_dim, model.hidden_dim,
+                                     self_attention=model.text_self_attention,
+                                     dropout=model.dropout)
     return FeatureEncoder("text", info.text_dim, model.embed_dim, model.hidden_dim,
                           dropout=model.dropout)
 

@@ -2,7 +2,9 @@
 
 Text tokens -> token features (+ optional self-attention) and a pooled vector; image pixels ->
 a grid of patch features (small CNN or patch embedding) and a pooled vector; precomputed
-feature vectors (from an .npz) -> an MLP, with the vector as a single "token".
+feature vectors (from an .npz) -> an MLP, with the vector as a single "token"; a frozen
+pretrained text model's features -> an MLP over its sentence vector and its word-piece states
+projected to tokens.
 """
 
 from __future__ import annotations
@@ -111,3 +113,35 @@ class FeatureEncoder(nn.Module):
         x = (raw - self.mean) / self.std
         mask = torch.ones(x.shape[0], 1, dtype=torch.bool, device=x.device)
         return ModalityFeatures(self.name, self.net(x), self.token(x).unsqueeze(1), mask, x)
+
+
+class PretrainedTextEncoder(nn.Module):
+    """A frozen pretrained text model's features under trained layers: its sentence vector
+    (standardised with training-split statistics, as :class:`FeatureEncoder`) through an MLP
+    gives the pooled vector; its word-piece states (layer-normalised, projected to
+    ``embed_dim``, optional self-attention) are the tokens attention fusions and the
+    Attention tab read."""
+
+    def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int, *,
+                 self_attention: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.net = mlp([in_dim, hidden_dim, hidden_dim], dropout=dropout)
+        self.state_norm = nn.LayerNorm(in_dim)
+        self.piece = nn.Linear(in_dim, embed_dim)
+        self.drop = nn.Dropout(dropout)
+        self.block = SelfAttentionBlock(embed_dim, dropout=dropout) if self_attention else None
+        self.dims = ModalityDims("text", hidden_dim, embed_dim, in_dim)
+
+    def set_stats(self, features: Tensor) -> None:
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0, unbiased=False).clamp(min=1e-6))
+
+    def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
+        x = (batch.text_features - self.mean) / self.std
+        mask = batch.mask
+        tokens = self.drop(self.piece(self.state_norm(batch.text_states)))
+        if self.block is not None:
+            tokens = self.block(tokens, mask, keep_weights=keep_weights)
+        return ModalityFeatures("text", self.net(x), tokens, mask, x)

@@ -55,6 +55,43 @@ class TextModel:
                     progress("captions", min(start + batch_size, len(order)), len(order))
         return out
 
+    def encode_states(self, captions: Sequence[str], *, keep: int, batch_size: int = 64,
+                      progress: Progress | None = None) -> dict:
+        """Per caption its sentence vector (``pooled`` (N, D) float32, as :meth:`encode`)
+        and its first ``keep`` word-piece states (``states`` (N, keep, D) float16, zero past
+        each caption's ``lengths``), with the word pieces themselves (``pieces``, for the
+        Attention tab's axes). The model reads each caption whole; only the states kept are
+        cut."""
+        import torch
+
+        captions = [str(c) for c in captions]
+        n = len(captions)
+        pooled = np.zeros((n, self.dim), dtype=np.float32)
+        states = np.zeros((n, keep, self.dim), dtype=np.float16)
+        lengths = np.zeros(n, dtype=np.int64)
+        pieces: list[list[str]] = [[] for _ in range(n)]
+        order = np.argsort([len(c) for c in captions], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                rows = order[start:start + batch_size]
+                tokens = self.tokenizer([captions[i] for i in rows], padding=True,
+                                        truncation=True, max_length=self.max_length,
+                                        return_tensors="pt").to(self.device)
+                hidden = self.model(**tokens).last_hidden_state
+                mask = tokens["attention_mask"]
+                pooled[rows] = self._pool(hidden, mask).float().cpu().numpy()
+                width = min(keep, hidden.shape[1])
+                states[rows, :width] = (hidden[:, :width] * mask[:, :width, None]).half() \
+                    .cpu().numpy()
+                counts = mask.sum(1).clamp(max=keep).cpu().numpy()
+                lengths[rows] = counts
+                ids = tokens["input_ids"].cpu().tolist()
+                for r, row_ids, c in zip(rows, ids, counts):
+                    pieces[r] = self.tokenizer.convert_ids_to_tokens(row_ids[:c])
+                if progress:
+                    progress("captions", min(start + batch_size, n), n)
+        return {"pooled": pooled, "states": states, "lengths": lengths, "pieces": pieces}
+
     def _pool(self, states, mask):
         import torch.nn.functional as F
         m = mask.unsqueeze(-1).to(states.dtype)

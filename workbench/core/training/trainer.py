@@ -74,7 +74,7 @@ def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
                              f"data has {found}; pick a label column (data.label_column) or "
                              "a label-free algorithm (contrastive, autoencoder, adversarial, "
                              "graph)")
-    if cfg.fusion.name == "coattention" and not (info.text_is_tokens and info.image_is_pixels):
+    if cfg.fusion.name == "coattention" and not (info.text_has_tokens and info.image_is_pixels):
         raise WorkbenchError("co-attention needs caption tokens and image patches, and this "
                              "data holds precomputed feature vectors (one 'token' each, so "
                              "every attention weight would be 1); pick another fusion")
@@ -437,6 +437,8 @@ class Trainer:
             if ds.tokens is not None:
                 ids = ds.tokens[i, : int(ds.lengths[i])].tolist()
                 tokens = [ds.vocab.words[t] for t in ids]
+            elif ds.text_pieces is not None:  # a pretrained model's word pieces
+                tokens = list(ds.text_pieces[i])
             image = None
             if ds.images is not None:
                 image = ds.images[int(ds.image_index[i])].numpy()

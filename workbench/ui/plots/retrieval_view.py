@@ -211,11 +211,13 @@ class RetrievalView(QWidget):
         def build() -> RetrievalIndex:
             from ...core.evaluation.retrieval import DataMismatch, RetrievalIndex
             try:
-                return RetrievalIndex.from_checkpoint(path, table)
+                index = RetrievalIndex.from_checkpoint(path, table)
             except DataMismatch:
                 if table is None:
                     raise
-                return RetrievalIndex.from_checkpoint(path)  # the loaded data is another
+                index = RetrievalIndex.from_checkpoint(path)  # the loaded data is another
+            index.prepare_text_queries()  # a pretrained text model loads here, not on typing
+            return index
 
         task = BackgroundTask(build, self)
         task.succeeded.connect(lambda index: self._on_built(request, index))
