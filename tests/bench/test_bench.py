@@ -178,7 +178,7 @@ def test_startup_launches_read_compiled_modules_as_an_installed_app_does(tmp_pat
 
 def test_every_measure_is_registered():
     assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup",
-                              "scale", "retrieval"]
+                              "scale", "retrieval", "pretrained"]
     from workbench.bench import load
     for name in MEASURES:
         assert callable(load(name))

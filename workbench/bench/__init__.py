@@ -26,6 +26,7 @@ MEASURES = {
     "startup": "workbench.bench.startup:run",
     "scale": "workbench.bench.scale:run",
     "retrieval": "workbench.bench.retrieval:run",
+    "pretrained": "workbench.bench.pretrained:run",
 }
 
 

@@ -49,8 +49,16 @@ class Algorithm(nn.Module):
 
     # ------------------------------------------------------------------ building blocks
     def build_encoders(self) -> None:
-        self.text_encoder = build.text_encoder(self.cfg.model, self.info)
+        from ..fusion import FUSIONS
+        tokens = FUSIONS[self.cfg.fusion.name].load().reads_tokens
+        self.text_encoder = build.text_encoder(self.cfg.model, self.info, tokens=tokens)
         self.image_encoder = build.image_encoder(self.cfg.model, self.info)
+
+    @property
+    def reads_text_states(self) -> bool:
+        """Whether batches must carry a pretrained text model's word-piece states (gathering
+        them costs: batches skip them when nothing reads them)."""
+        return bool(getattr(getattr(self, "text_encoder", None), "word_pieces", False))
 
     def build_fusion(self, out_dim: int) -> Fusion:
         return build_fusion(self.cfg.fusion.name, self.cfg.fusion.params,
@@ -116,7 +124,7 @@ class Algorithm(nn.Module):
         """Shuffled training batches; ``shard=(rank, world_size)`` gives this process's share
         of each (multi-process training, see :mod:`..training.distributed`)."""
         return dataset.batches("train", batch_size, shuffle=True, generator=generator,
-                               shard=shard)
+                               shard=shard, text_states=self.reads_text_states)
 
     def steps_per_epoch(self, dataset: PairedDataset, batch_size: int) -> int:
         n = len(dataset.indices("train"))
@@ -140,7 +148,7 @@ class Algorithm(nn.Module):
     # ------------------------------------------------------------------ evaluation
     def eval_batches(self, dataset: PairedDataset, split: str,
                      batch_size: int) -> Iterator[Batch]:
-        return dataset.batches(split, batch_size)
+        return dataset.batches(split, batch_size, text_states=self.reads_text_states)
 
     @torch.no_grad()
     def evaluate(self, dataset: PairedDataset, split: str, batch_size: int,

@@ -131,7 +131,7 @@ class GraphAlgorithm(Algorithm):
             self.text_tokens = dataset.tokens[:, :length]
         if dataset.text_features is not None:
             self.text_feats = dataset.text_features
-        if dataset.text_states is not None:  # a pretrained model's word pieces, float16
+        if dataset.text_states is not None and self.reads_text_states:  # word pieces, float16
             length = int(dataset.text_lengths.max().clamp(min=1))
             self.text_states = torch.from_numpy(
                 np.ascontiguousarray(dataset.text_states[:, :length]))

@@ -139,8 +139,10 @@ class PairedDataset:
         return None if self.labels is None else self.labels[self._splits[split]]
 
     # -- batches ---------------------------------------------------------------------
-    def batch(self, index: torch.Tensor) -> Batch:
-        """Gather the pairs at ``index`` (a 1-D int64 tensor of dataset rows)."""
+    def batch(self, index: torch.Tensor, *, text_states: bool = True) -> Batch:
+        """Gather the pairs at ``index`` (a 1-D int64 tensor of dataset rows); without
+        ``text_states`` a pretrained text model's word pieces are left out (nothing reads
+        them)."""
         b = Batch(index=index)
         if self.tokens is not None:
             # Trim padding columns no pair in this batch uses: shorter sequences, same result.
@@ -153,7 +155,7 @@ class PairedDataset:
             b.images = self.images[b.image_ids].float().div_(255.0)
         if self.text_features is not None:
             b.text_features = self.text_features[index]
-        if self.text_states is not None:
+        if self.text_states is not None and text_states:
             # Cut to the longest caption of the batch, as token ids are; float16 on disk.
             length = int(self.text_lengths[index].max().clamp(min=1))
             rows = index.numpy()
@@ -169,7 +171,8 @@ class PairedDataset:
 
     def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
                 generator: torch.Generator | None = None, drop_last: bool = False,
-                shard: tuple[int, int] | None = None) -> Iterator[Batch]:
+                shard: tuple[int, int] | None = None,
+                text_states: bool = True) -> Iterator[Batch]:
         """Batches of one split, shuffled with ``generator`` when asked.
 
         ``shard=(rank, world_size)`` (multi-process training): every rank draws the same
@@ -188,7 +191,7 @@ class PairedDataset:
                 if len(index) < world:
                     break
                 index = torch.tensor_split(index, world)[rank]
-            yield self.batch(index)
+            yield self.batch(index, text_states=text_states)
 
 
 def bag_of_words(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -35,6 +35,9 @@ class Fusion(nn.Module):
     #: False for strategies that read only the raw inputs (early fusion): the algorithm then
     #: need not run its encoders for this fusion
     uses_encoders = True
+    #: True for strategies that read the modalities' token sequences (co-attention), not
+    #: only their pooled vectors: encoders that make tokens at a cost make them only then
+    reads_tokens = False
 
     def __init__(self, params, dims: Sequence[ModalityDims], out_dim: int):
         super().__init__()

@@ -65,6 +65,8 @@ class _CoAttentionBlock(nn.Module):
 class CoAttentionFusion(Fusion):
     """``params.layers`` co-attention blocks over text tokens and image patches."""
 
+    reads_tokens = True
+
     def __init__(self, params: CoAttentionParams, dims: Sequence[ModalityDims], out_dim: int):
         super().__init__(params, dims, out_dim)
         names = tuple(d.name for d in self.dims)

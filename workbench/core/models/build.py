@@ -9,14 +9,16 @@ from ..data.info import DataInfo
 from .encoders import FeatureEncoder, ImageEncoder, PretrainedTextEncoder, TextEncoder
 
 
-def text_encoder(model: ModelConfig, info: DataInfo) -> nn.Module:
+def text_encoder(model: ModelConfig, info: DataInfo, *, tokens: bool = True) -> nn.Module:
+    """``tokens``: whether the fusion reads the caption's token sequence (a pretrained text
+    model's word pieces cost a projection per piece: made only then)."""
     if info.text_is_tokens:
         return TextEncoder(info.vocab_size, info.max_tokens, model.embed_dim, model.hidden_dim,
                            self_attention=model.text_self_attention, dropout=model.dropout)
     if info.text_states:
         return PretrainedTextEncoder(info.text_dim, model.embed_dim, model.hidden_dim,
                                      self_attention=model.text_self_attention,
-                                     dropout=model.dropout)
+                                     dropout=model.dropout, word_pieces=tokens)
     return FeatureEncoder("text", info.text_dim, model.embed_dim, model.hidden_dim,
                           dropout=model.dropout)
 

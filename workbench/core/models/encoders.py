@@ -118,20 +118,26 @@ class FeatureEncoder(nn.Module):
 class PretrainedTextEncoder(nn.Module):
     """A frozen pretrained text model's features under trained layers: its sentence vector
     (standardised with training-split statistics, as :class:`FeatureEncoder`) through an MLP
-    gives the pooled vector; its word-piece states (layer-normalised, projected to
-    ``embed_dim``, optional self-attention) are the tokens attention fusions and the
-    Attention tab read."""
+    gives the pooled vector. With ``word_pieces`` (a fusion that reads tokens: co-attention)
+    its word-piece states, layer-normalised, projected to ``embed_dim`` and through optional
+    self-attention, are the tokens; without, they are neither read nor given layers that
+    nothing would train (the tokens are then an empty sequence)."""
 
     def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int, *,
-                 self_attention: bool = True, dropout: float = 0.0):
+                 self_attention: bool = True, dropout: float = 0.0, word_pieces: bool = True):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
         self.net = mlp([in_dim, hidden_dim, hidden_dim], dropout=dropout)
-        self.state_norm = nn.LayerNorm(in_dim)
-        self.piece = nn.Linear(in_dim, embed_dim)
-        self.drop = nn.Dropout(dropout)
-        self.block = SelfAttentionBlock(embed_dim, dropout=dropout) if self_attention else None
+        self.word_pieces = word_pieces
+        self.embed_dim = embed_dim
+        self.block = None
+        if word_pieces:
+            self.state_norm = nn.LayerNorm(in_dim)
+            self.piece = nn.Linear(in_dim, embed_dim)
+            self.drop = nn.Dropout(dropout)
+            if self_attention:
+                self.block = SelfAttentionBlock(embed_dim, dropout=dropout)
         self.dims = ModalityDims("text", hidden_dim, embed_dim, in_dim)
 
     def set_stats(self, features: Tensor) -> None:
@@ -140,6 +146,10 @@ class PretrainedTextEncoder(nn.Module):
 
     def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
         x = (batch.text_features - self.mean) / self.std
+        if not self.word_pieces:
+            tokens = x.new_zeros(x.shape[0], 0, self.embed_dim)
+            mask = torch.zeros(x.shape[0], 0, dtype=torch.bool, device=x.device)
+            return ModalityFeatures("text", self.net(x), tokens, mask, x)
         mask = batch.mask
         tokens = self.drop(self.piece(self.state_norm(batch.text_states)))
         if self.block is not None:
