@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from workbench.core.evaluation import metrics as M
-from workbench.core.evaluation.chance import (at_chance, chance_spread, classification_chance,
+from workbench.core.evaluation.chance import (chance_spread, classification_chance,
                                               retrieval_chance, split_chance)
+from workbench.core.evaluation.rules import at_chance
 
 
 def test_classification_chance_by_hand():

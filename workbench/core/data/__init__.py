@@ -50,17 +50,26 @@ def dataset_for(cfg: "ExperimentConfig", table: "PairTable", *, vocab=None,
     that model's features (``pretrained.cache``), not as the workbench's words."""
     from ..config import split_seed
     from .dataset import build_dataset  # torch: only when a dataset is really built
-    states = None
-    if cfg.model.text_encoder == "pretrained":
-        states = pretrained_captions(cfg, table, progress=progress)
-        table = dataclasses.replace(table, tokens=None, text_features=states.pooled)
-        vocab = None
+    table, states = with_pretrained_text(cfg, table, progress=progress)
+    if states is not None:
+        vocab = None  # no words: the pretrained model's features
     dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
                             test_fraction=cfg.data.test_fraction, seed=split_seed(cfg),
                             vocab=vocab)
     if states is not None:
         dataset.attach_text_states(states)
     return dataset
+
+
+def with_pretrained_text(cfg: "ExperimentConfig", table: "PairTable", *,
+                         progress: "Progress | None" = None):
+    """``(table, states)``: with a pretrained text encoder, ``table`` with its captions' words
+    replaced by that model's sentence vectors (its text features) and the states to attach
+    to the dataset (``PairedDataset.attach_text_states``); else ``(table, None)``."""
+    if cfg.model.text_encoder != "pretrained":
+        return table, None
+    states = pretrained_captions(cfg, table, progress=progress)
+    return dataclasses.replace(table, tokens=None, text_features=states.pooled), states
 
 
 def pretrained_captions(cfg: "ExperimentConfig", table: "PairTable", *,

@@ -25,7 +25,6 @@ from torch import Tensor
 
 from .metrics import macro_f1, recall_metrics
 from .names import DIRECTIONS, MEAN_RECALL, RECALL_AT
-from .rules import CHANCE_MARGIN, at_chance  # noqa: F401 (the rule the spread is read by)
 from .ranking import RankCounts, first_occurrence, recall_at
 
 # Draws of uniform guesses for the spread of macro-F1 at chance (seeded: the same split

@@ -63,9 +63,6 @@ class RankCounts:
         zero = torch.zeros_like(pool)
         return cls(zero, pool, true_total, pool, true_total)
 
-    def as_chance(self) -> "RankCounts":
-        return RankCounts.chance(self.pool, self.true_total)
-
 
 def recall_at(counts: RankCounts, k: int) -> Tensor:
     """P(the best true candidate ranks within the first ``k``), per query (float64)."""
@@ -91,8 +88,9 @@ def rank_counts(scores: Tensor, true: Tensor) -> RankCounts:
     """Counts of queries given as rows of a score matrix ``scores`` (Q, P) and a 0/1 mask
     ``true`` (Q, P) of their true candidates (at least one per row)."""
     best = scores.masked_fill(~true, -float("inf")).max(1, keepdim=True).values
-    higher = (scores > best + TIE_TOLERANCE).sum(1)
-    tied_mask = (scores >= best - TIE_TOLERANCE) & ~(scores > best + TIE_TOLERANCE)
+    above = scores > best + TIE_TOLERANCE
+    higher = above.sum(1)
+    tied_mask = (scores >= best - TIE_TOLERANCE) & ~above
     tied = tied_mask.sum(1)
     true_tied = (tied_mask & true).sum(1)
     pool = torch.full_like(higher, scores.shape[1])

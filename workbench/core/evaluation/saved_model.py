@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import config as C
-from ..data import dataset_for, pretrained_captions
+from ..data import dataset_for, with_pretrained_text
 from ..data.dataset import PairedDataset
 from ..data.info import DataInfo
 from ..data.loader import PairTable, load_pairs
@@ -88,10 +88,8 @@ def open_on_other_data(path: str | Path, data: C.DataConfig, *,
             "caption or image from other data is no node of it and has no vector; evaluate "
             "it on its own data (--split)")
     table = load_pairs(data, cfg.preprocess.image_size, progress=progress)
-    states = None
-    if cfg.model.text_encoder == "pretrained":  # its captions through the run's text model
-        states = pretrained_captions(cfg, table, progress=progress)
-        table = dataclasses.replace(table, tokens=None, text_features=states.pooled)
+    # its captions through the run's pretrained text model, when it has one
+    table, states = with_pretrained_text(cfg, table, progress=progress)
     _check_kinds(info, table, data.source)
     table, notes = _match_labels(table, info, data.source,
                                  needs_labels=cfg.algorithm.name == "classifier")

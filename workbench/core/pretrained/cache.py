@@ -39,10 +39,6 @@ class CaptionStates:
     pieces: list[list[str]]
     from_cache: bool = False
 
-    @property
-    def keep(self) -> int:
-        return int(self.states.shape[1])
-
 
 def cache_dir() -> Path:
     return user_cache_dir() / "features"
