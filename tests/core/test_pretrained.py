@@ -61,7 +61,7 @@ def test_an_unknown_model_says_how_to_get_it(tmp_path, monkeypatch):
     with pytest.raises(PretrainedError) as err:
         locate("someone/no-such-model")
     text = str(err.value)
-    assert "someone/no-such-model" in text and "never downloads" in text
+    assert "someone/no-such-model" in text and "downloads are off" in text
     assert "huggingface-cli download someone/no-such-model" in text
     with pytest.raises(PretrainedError, match="no config.json"):
         locate(str(tmp_path))

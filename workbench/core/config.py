@@ -77,18 +77,34 @@ class ModelConfig:
     hidden_dim: int = param(128, "Size of each modality's pooled vector and of the fused "
                             "representation.", min=8, max=2048)
     text_encoder: str = param("bow", "Caption encoder: word embeddings learned from these "
-                              "captions (bow), or a pretrained text model, frozen: its "
-                              "sentence vector and word-piece states, computed once and "
-                              "cached, under a trained projection (pretrained).",
+                              "captions (bow), or a pretrained text model: its sentence "
+                              "vector and word-piece states under a trained projection "
+                              "(pretrained; see pretrained_mode).",
                               choices=("bow", "pretrained"))
     text_model: str = param("sentence-transformers/all-MiniLM-L6-v2", "The pretrained text "
                             "model: a Hugging Face name or a folder, found on this machine "
                             "(an installed package, a folder, the Hugging Face cache); "
-                            "nothing is downloaded.", when={"text_encoder": ("pretrained",)})
+                            "nothing is downloaded unless pretrained.allow_download is on.",
+                            when={"text_encoder": ("pretrained",)})
     text_self_attention: bool = param(True, "A self-attention layer over the caption's tokens "
                                       "(document 2.4) before pooling.")
-    image_encoder: str = param("cnn", "Image encoder: a small CNN or a patch embedding.",
-                               choices=("cnn", "patch"))
+    image_encoder: str = param("cnn", "Image encoder: a small CNN or a patch embedding, "
+                               "learned from these images, or a pretrained image model: its "
+                               "image vector and patch states (read at the model's own input "
+                               "size, not preprocess.image_size) under a trained projection "
+                               "(pretrained).", choices=("cnn", "patch", "pretrained"))
+    image_model: str = param("openai/clip-vit-base-patch32", "The pretrained image model: a "
+                             "Hugging Face name or a folder (CLIP's vision tower, ViT, "
+                             "DINOv2, ResNet), found on this machine as the text model is.",
+                             when={"image_encoder": ("pretrained",)})
+    pretrained_mode: str = param("frozen", "How the pretrained models are used: frozen (their "
+                                 "features computed once and cached; only the layers above "
+                                 "them train) or finetune (their last finetune_layers layers "
+                                 "train too, at optimizer.pretrained_lr_scale; features are "
+                                 "computed at every step).", choices=("frozen", "finetune"))
+    finetune_layers: int = param(2, "finetune: how many of the pretrained models' last "
+                                 "layers train.", min=1, max=48,
+                                 when={"pretrained_mode": ("finetune",)})
     patch_size: int = param(8, "Patch size of the patch embedding (pixels).", min=2, max=64)
     dropout: float = param(0.1, "Dropout in the encoders and heads.", min=0.0, max=0.9)
 
@@ -113,6 +129,11 @@ class OptimizerConfig:
     gamma: float = param(0.5, "step schedule: factor applied at each decay.", min=0.01, max=1.0)
     warmup_epochs: int = param(0, "Epochs of linear warm-up before the schedule.", min=0,
                                max=1000)
+    pretrained_lr_scale: float = param(0.1, "Learning-rate multiplier for a fine-tuned "
+                                       "pretrained model's layers (model.pretrained_mode = "
+                                       "finetune): they start from good weights, which a full "
+                                       "learning rate would undo.", min=1e-4, max=10.0,
+                                       log=True, label="Pretrained LR scale")
     grad_clip: float = param(0.0, "Clip the gradient norm to this (0: off).", min=0.0,
                              max=1000.0)
 
@@ -139,6 +160,14 @@ class TrainingConfig:
                               "probability (one is always kept), so short queries such as a "
                               "single word find their images too.", min=0.0, max=0.9,
                               label="Word dropout")
+
+
+@dataclass
+class PretrainedConfig:
+    allow_download: bool = param(False, "Let a pretrained model missing from this machine be "
+                                 "downloaded from the Hugging Face Hub (into its cache). Off: "
+                                 "the workbench never touches the network.",
+                                 label="Allow downloads")
 
 
 @dataclass
@@ -178,6 +207,7 @@ class ExperimentConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
 
     def copy(self) -> "ExperimentConfig":
         return copy.deepcopy(self)
@@ -185,9 +215,11 @@ class ExperimentConfig:
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 _SECTIONS = {"data": DataConfig, "preprocess": PreprocessConfig, "model": ModelConfig,
-             "optimizer": OptimizerConfig, "training": TrainingConfig}
+             "optimizer": OptimizerConfig, "training": TrainingConfig,
+             "pretrained": PretrainedConfig}
 _COMPONENTS = {"algorithm": ALGORITHMS, "fusion": FUSIONS}
-_ORDER = ("data", "preprocess", "model", "algorithm", "fusion", "optimizer", "training")
+_ORDER = ("data", "preprocess", "model", "algorithm", "fusion", "optimizer", "training",
+          "pretrained")
 
 
 def split_seed(cfg: ExperimentConfig) -> int:
@@ -260,12 +292,21 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
     if problem:
         raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
                           f"{problem}", file=file, key="fusion.name", value=cfg.fusion.name)
-    if m.text_encoder == "pretrained" and cfg.training.drop_words > 0:
+    frozen = m.pretrained_mode == "frozen"
+    if frozen and m.text_encoder == "pretrained" and cfg.training.drop_words > 0:
         raise ConfigError("word dropout changes a caption's words at each step, and a frozen "
                           "pretrained text model's features are computed once, from the whole "
-                          "caption; set training.drop_words = 0", file=file,
+                          "caption; set training.drop_words = 0 (or model.pretrained_mode = "
+                          "finetune)", file=file,
                           key="training.drop_words", value=cfg.training.drop_words,
-                          allowed="0 with model.text_encoder = 'pretrained'")
+                          allowed="0 with a frozen pretrained text model")
+    if frozen and m.image_encoder == "pretrained" and cfg.training.augment_images:
+        raise ConfigError("image augmentation flips and shifts an image at each step, and a "
+                          "frozen pretrained image model's features are computed once, from "
+                          "the image as it is; set training.augment_images = false (or "
+                          "model.pretrained_mode = finetune)", file=file,
+                          key="training.augment_images", value=True,
+                          allowed="false with a frozen pretrained image model")
     if cfg.fusion.name == "coattention" and cfg.model.embed_dim % cfg.fusion.params.heads:
         raise ConfigError(f"heads = {cfg.fusion.params.heads} does not divide model.embed_dim "
                           f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",

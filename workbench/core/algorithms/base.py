@@ -52,13 +52,14 @@ class Algorithm(nn.Module):
         from ..fusion import FUSIONS
         tokens = FUSIONS[self.cfg.fusion.name].load().reads_tokens
         self.text_encoder = build.text_encoder(self.cfg.model, self.info, tokens=tokens)
-        self.image_encoder = build.image_encoder(self.cfg.model, self.info)
+        self.image_encoder = build.image_encoder(self.cfg.model, self.info, tokens=tokens)
 
     @property
-    def reads_text_states(self) -> bool:
-        """Whether batches must carry a pretrained text model's word-piece states (gathering
-        them costs: batches skip them when nothing reads them)."""
-        return bool(getattr(getattr(self, "text_encoder", None), "word_pieces", False))
+    def reads_states(self) -> bool:
+        """Whether batches must carry a pretrained model's token states (word pieces, image
+        patches): gathering them costs, so batches skip them when nothing reads them."""
+        return any(getattr(getattr(self, name, None), "reads_states", False)
+                   for name in ("text_encoder", "image_encoder"))
 
     def build_fusion(self, out_dim: int) -> Fusion:
         return build_fusion(self.cfg.fusion.name, self.cfg.fusion.params,
@@ -106,7 +107,7 @@ class Algorithm(nn.Module):
         train = dataset.indices("train")
         for enc, feats in ((getattr(self, "text_encoder", None), dataset.text_features),
                            (getattr(self, "image_encoder", None), dataset.image_features)):
-            # FeatureEncoder and PretrainedTextEncoder standardise their vectors
+            # FeatureEncoder and PretrainedEncoder standardise their vectors
             if hasattr(enc, "set_stats") and feats is not None and len(train):
                 enc.set_stats(feats[train])
 
@@ -124,7 +125,7 @@ class Algorithm(nn.Module):
         """Shuffled training batches; ``shard=(rank, world_size)`` gives this process's share
         of each (multi-process training, see :mod:`..training.distributed`)."""
         return dataset.batches("train", batch_size, shuffle=True, generator=generator,
-                               shard=shard, text_states=self.reads_text_states)
+                               shard=shard, states=self.reads_states)
 
     def steps_per_epoch(self, dataset: PairedDataset, batch_size: int) -> int:
         n = len(dataset.indices("train"))
@@ -148,7 +149,7 @@ class Algorithm(nn.Module):
     # ------------------------------------------------------------------ evaluation
     def eval_batches(self, dataset: PairedDataset, split: str,
                      batch_size: int) -> Iterator[Batch]:
-        return dataset.batches(split, batch_size, text_states=self.reads_text_states)
+        return dataset.batches(split, batch_size, states=self.reads_states)
 
     @torch.no_grad()
     def evaluate(self, dataset: PairedDataset, split: str, batch_size: int,

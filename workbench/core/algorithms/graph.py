@@ -131,12 +131,12 @@ class GraphAlgorithm(Algorithm):
             self.text_tokens = dataset.tokens[:, :length]
         if dataset.text_features is not None:
             self.text_feats = dataset.text_features
-        if dataset.text_states is not None and self.reads_text_states:  # word pieces, float16
+        if dataset.text_states is not None and self.reads_states:  # word pieces, float16
             length = int(dataset.text_lengths.max().clamp(min=1))
             self.text_states = torch.from_numpy(
                 np.ascontiguousarray(dataset.text_states[:, :length]))
             self.text_state_mask = torch.arange(length)[None, :] < dataset.text_lengths[:, None]
-        if dataset.images is not None:
+        if dataset.images is not None and dataset.image_states is None:  # pixels read
             self.image_pixels = dataset.images
         if dataset.image_features is not None:
             self.image_feats = dataset.image_features[graph.image_rows]

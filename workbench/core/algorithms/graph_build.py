@@ -192,7 +192,7 @@ def text_raw(dataset, seed: int) -> Tensor:
 
 def image_raw(dataset, image_rows: Tensor, seed: int) -> Tensor:
     """One raw vector per distinct image: its pixels or its feature vector."""
-    if dataset.images is not None:
+    if dataset.images is not None and dataset.image_states is None:  # pixels, not a model's
         return dense_inputs(dataset.images, seed)
     return dense_inputs(dataset.image_features[image_rows], seed)
 

@@ -32,7 +32,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DataError", "RowProblem", "PairTable", "load_pairs", "load_dataset", "dataset_for",
-           "detect", "SOURCES", "DESCRIPTIONS"]
+           "prepare_pretrained", "with_pretrained", "detect", "SOURCES", "DESCRIPTIONS"]
 
 
 def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
@@ -46,11 +46,12 @@ def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
 def dataset_for(cfg: "ExperimentConfig", table: "PairTable", *, vocab=None,
                 progress: "Progress | None" = None) -> "PairedDataset":
     """``table`` split and tokenised as ``cfg`` says (its fractions and split seed; ``vocab``:
-    a run's own vocabulary). With a pretrained text encoder the captions reach the model as
-    that model's features (``pretrained.cache``), not as the workbench's words."""
+    a run's own vocabulary). With a frozen pretrained encoder the captions or images reach
+    the model as that model's features (``pretrained.cache``), not as the workbench's words
+    or pixels."""
     from ..config import split_seed
     from .dataset import build_dataset  # torch: only when a dataset is really built
-    table, states = with_pretrained_text(cfg, table, progress=progress)
+    table, states = with_pretrained(cfg, table, progress=progress)
     if states is not None:
         vocab = None  # no words: the pretrained model's features
     dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
@@ -61,22 +62,52 @@ def dataset_for(cfg: "ExperimentConfig", table: "PairTable", *, vocab=None,
     return dataset
 
 
-def with_pretrained_text(cfg: "ExperimentConfig", table: "PairTable", *,
-                         progress: "Progress | None" = None):
-    """``(table, states)``: with a pretrained text encoder, ``table`` with its captions' words
-    replaced by that model's sentence vectors (its text features) and the states to attach
-    to the dataset (``PairedDataset.attach_text_states``); else ``(table, None)``."""
-    if cfg.model.text_encoder != "pretrained":
-        return table, None
-    states = pretrained_captions(cfg, table, progress=progress)
-    return dataclasses.replace(table, tokens=None, text_features=states.pooled), states
+def frozen(cfg: "ExperimentConfig", side: str) -> bool:
+    """Whether ``side`` ("text" or "image") reaches the model as a frozen pretrained model's
+    cached features."""
+    kind = cfg.model.text_encoder if side == "text" else cfg.model.image_encoder
+    return kind == "pretrained" and cfg.model.pretrained_mode == "frozen"
+
+
+def with_pretrained(cfg: "ExperimentConfig", table: "PairTable", *,
+                    data=None, progress: "Progress | None" = None):
+    """``(table, states)``: ``table`` as a frozen pretrained encoder feeds the model. Text:
+    its captions' words replaced by the model's sentence vectors (its text features), and
+    the word-piece states to attach to the dataset (``PairedDataset.attach_text_states``;
+    else None). Images: the model's vector of each pair's image as its image features and
+    the patch states in ``table.image_states`` (the pixels stay, for display). ``data``:
+    where ``table`` was read from, when not ``cfg.data`` (the model reads the images again,
+    at its own input size)."""
+    states = None
+    if frozen(cfg, "image"):
+        found = pretrained_images(cfg, table, data=data, progress=progress)
+        table = dataclasses.replace(table, image_features=found.pooled[table.image_index],
+                                    image_states=found.states)
+    if frozen(cfg, "text"):
+        states = pretrained_captions(cfg, table, progress=progress)
+        table = dataclasses.replace(table, tokens=None, text_features=states.pooled)
+    return table, states
+
+
+def prepare_pretrained(cfg: "ExperimentConfig", table: "PairTable", *,
+                       progress: "Progress | None" = None) -> list[str]:
+    """Compute (or find cached) every pretrained feature ``cfg`` trains on from ``table``, so
+    training starts without waiting; one line per model saying what was done. A
+    ``progress`` callback that raises stops it, and nothing half-made is kept."""
+    lines = []
+    for side, what, compute in (("text", "captions", pretrained_captions),
+                                ("image", "images", pretrained_images)):
+        if frozen(cfg, side):
+            found = compute(cfg, table, progress=progress)
+            lines.append(f"{found.model}: {len(found.pooled):,} {what} "
+                         f"{'read from the cache' if found.from_cache else 'encoded and cached'}")
+    return lines
 
 
 def pretrained_captions(cfg: "ExperimentConfig", table: "PairTable", *,
                         progress: "Progress | None" = None):
     """The captions of ``table`` through ``cfg``'s pretrained text model, cached (word pieces
     kept: ``preprocess.max_tokens`` plus the model's two markers, [CLS] and [SEP])."""
-    from ..errors import DataError
     from ..pretrained.cache import caption_states
     from ..training.trainer import resolve_device
     if table.captions is None:
@@ -85,4 +116,38 @@ def pretrained_captions(cfg: "ExperimentConfig", table: "PairTable", *,
                         "bow")
     return caption_states(cfg.model.text_model, table.captions,
                           keep=cfg.preprocess.max_tokens + 2,
-                          device=str(resolve_device(cfg.device)), progress=progress)
+                          device=str(resolve_device(cfg.device)), progress=progress,
+                          allow_download=cfg.pretrained.allow_download)
+
+
+#: the largest patch grid kept of a pretrained image model (a ViT-B/16's 14 x 14 is pooled
+#: to 7 x 7): the Attention tab's maps stay readable and the cache small
+IMAGE_GRID = 8
+
+
+def pretrained_images(cfg: "ExperimentConfig", table: "PairTable", *, data=None,
+                      progress: "Progress | None" = None):
+    """The distinct images of ``table`` through ``cfg``'s pretrained image model, cached.
+    On a miss the model reads them again from ``data`` (default ``cfg.data``) at its own
+    input size, not at the table's."""
+    from ..pretrained.cache import image_states
+    from ..training.trainer import resolve_device
+    from .loader import load_pairs
+    data = data if data is not None else cfg.data
+    if table.images is None:
+        raise DataError(f"{table.source}: a pretrained image model reads images, and this "
+                        "data holds image feature vectors (an .npz); set model.image_encoder "
+                        "= cnn")
+
+    def load(size: int):
+        large = load_pairs(data, size, progress=progress)
+        if large.images is None or len(large.images) != len(table.images) or (
+                table.image_paths is not None and large.image_paths != table.image_paths):
+            raise DataError(f"{table.source}: its images changed while being read again at "
+                            f"{size} px for {cfg.model.image_model}; load the data again")
+        return large.images
+
+    return image_states(cfg.model.image_model, table.images, load=load,
+                        about=f"{data.source}|{data.images}", grid=IMAGE_GRID,
+                        device=str(resolve_device(cfg.device)), progress=progress,
+                        allow_download=cfg.pretrained.allow_download)

@@ -36,6 +36,8 @@ class Batch:
     image_ids: torch.Tensor | None = None  # (B,) which distinct image each pair shows
     #: (B, L, D) a pretrained text model's word-piece states (``mask`` marks the real ones)
     text_states: torch.Tensor | None = None
+    #: (B, P, D) a pretrained image model's patch states
+    image_states: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -70,6 +72,9 @@ class PairedDataset:
         self.text_states: np.ndarray | None = None  # (N, L, D) float16, memory-mapped
         self.text_lengths: torch.Tensor | None = None
         self.text_pieces: list[list[str]] | None = None
+        # A frozen pretrained image model's patch states, per distinct image; the pixels
+        # are then for display only and never reach a batch.
+        self.image_states: np.ndarray | None = table.image_states  # (M, P, D) float16
 
     def attach_text_states(self, states) -> None:
         """Give every pair its caption's word-piece states (a ``pretrained.cache
@@ -96,7 +101,10 @@ class PairedDataset:
 
     @property
     def image_size(self) -> int | None:
-        return None if self.images is None else int(self.images.shape[-1])
+        """The side of the images the model reads as pixels (None: it reads features)."""
+        if self.images is None or self.image_states is not None:
+            return None
+        return int(self.images.shape[-1])
 
     @property
     def text_dim(self) -> int | None:
@@ -125,7 +133,11 @@ class PairedDataset:
                         image_size=self.image_size or 0, text_dim=self.text_dim or 0,
                         image_dim=self.image_dim or 0, label_names=tuple(self.label_names),
                         text_states=0 if self.text_states is None else
-                        int(self.text_states.shape[1]))
+                        int(self.text_states.shape[1]),
+                        image_states=0 if self.image_states is None else
+                        int(self.image_states.shape[1]),
+                        image_state_dim=0 if self.image_states is None else
+                        int(self.image_states.shape[2]))
 
     def indices(self, split: str) -> torch.Tensor:
         return self._splits[split]
@@ -139,10 +151,10 @@ class PairedDataset:
         return None if self.labels is None else self.labels[self._splits[split]]
 
     # -- batches ---------------------------------------------------------------------
-    def batch(self, index: torch.Tensor, *, text_states: bool = True) -> Batch:
+    def batch(self, index: torch.Tensor, *, states: bool = True) -> Batch:
         """Gather the pairs at ``index`` (a 1-D int64 tensor of dataset rows); without
-        ``text_states`` a pretrained text model's word pieces are left out (nothing reads
-        them)."""
+        ``states`` a pretrained model's word-piece and patch states are left out (nothing
+        reads them)."""
         b = Batch(index=index)
         if self.tokens is not None:
             # Trim padding columns no pair in this batch uses: shorter sequences, same result.
@@ -152,10 +164,14 @@ class PairedDataset:
             b.bow = bag_of_words(b.tokens, len(self.vocab))
         if self.images is not None:
             b.image_ids = self.image_ids(index)
-            b.images = self.images[b.image_ids].float().div_(255.0)
+            if self.image_states is None:
+                b.images = self.images[b.image_ids].float().div_(255.0)
+            elif states:
+                b.image_states = torch.from_numpy(
+                    np.asarray(self.image_states[b.image_ids.numpy()], dtype=np.float32))
         if self.text_features is not None:
             b.text_features = self.text_features[index]
-        if self.text_states is not None and text_states:
+        if self.text_states is not None and states:
             # Cut to the longest caption of the batch, as token ids are; float16 on disk.
             length = int(self.text_lengths[index].max().clamp(min=1))
             rows = index.numpy()
@@ -164,7 +180,8 @@ class PairedDataset:
             b.mask = torch.arange(length)[None, :] < self.text_lengths[index][:, None]
         if self.image_features is not None:
             b.image_features = self.image_features[index]
-            b.image_ids = index
+            if self.images is None:  # feature vectors only: every pair its own image
+                b.image_ids = index
         if self.labels is not None:
             b.labels = self.labels[index]
         return b
@@ -172,7 +189,7 @@ class PairedDataset:
     def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
                 generator: torch.Generator | None = None, drop_last: bool = False,
                 shard: tuple[int, int] | None = None,
-                text_states: bool = True) -> Iterator[Batch]:
+                states: bool = True) -> Iterator[Batch]:
         """Batches of one split, shuffled with ``generator`` when asked.
 
         ``shard=(rank, world_size)`` (multi-process training): every rank draws the same
@@ -191,7 +208,7 @@ class PairedDataset:
                 if len(index) < world:
                     break
                 index = torch.tensor_split(index, world)[rank]
-            yield self.batch(index, text_states=text_states)
+            yield self.batch(index, states=states)
 
 
 def bag_of_words(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:

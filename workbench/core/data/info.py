@@ -12,7 +12,8 @@ class DataInfo:
     Text is either token ids (``vocab_size`` > 0, ``max_tokens``) or feature vectors
     (``text_dim``), the latter with a pretrained model's word-piece states beside them when
     ``text_states`` (how many are kept) is above 0; images are either pixels (``image_size``)
-    or feature vectors (``image_dim``).
+    or feature vectors (``image_dim``), the latter with a pretrained model's patch states
+    beside them when ``image_states`` is above 0.
     """
 
     vocab_size: int = 0
@@ -22,6 +23,8 @@ class DataInfo:
     image_dim: int = 0
     label_names: tuple[str, ...] = field(default_factory=tuple)
     text_states: int = 0
+    image_states: int = 0  # a pretrained image model's patches kept (a square grid)
+    image_state_dim: int = 0  # their width (may differ from the image vector's)
 
     @property
     def num_classes(self) -> int:
@@ -43,6 +46,12 @@ class DataInfo:
     @property
     def image_is_pixels(self) -> bool:
         return self.image_size > 0
+
+    @property
+    def image_has_patches(self) -> bool:
+        """Whether images reach the model as a grid of patches (pixels, or a pretrained
+        model's patch states)."""
+        return self.image_is_pixels or self.image_states > 0
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -54,6 +54,9 @@ class PairTable:
     skipped: list[RowProblem] = field(default_factory=list)
     cache_hits: int = 0
     seconds: float = 0.0
+    #: (M, P, D) float16 a frozen pretrained image model's patch states of each image (then
+    #: ``image_features`` holds its vectors and ``images`` are for display only)
+    image_states: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)

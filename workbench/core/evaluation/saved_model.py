@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import config as C
-from ..data import dataset_for, with_pretrained_text
+from ..data import dataset_for, with_pretrained
 from ..data.dataset import PairedDataset
 from ..data.info import DataInfo
 from ..data.loader import PairTable, load_pairs
@@ -88,8 +88,8 @@ def open_on_other_data(path: str | Path, data: C.DataConfig, *,
             "caption or image from other data is no node of it and has no vector; evaluate "
             "it on its own data (--split)")
     table = load_pairs(data, cfg.preprocess.image_size, progress=progress)
-    # its captions through the run's pretrained text model, when it has one
-    table, states = with_pretrained_text(cfg, table, progress=progress)
+    # its captions and images through the run's pretrained models, when it has them
+    table, states = with_pretrained(cfg, table, data=data, progress=progress)
     _check_kinds(info, table, data.source)
     table, notes = _match_labels(table, info, data.source,
                                  needs_labels=cfg.algorithm.name == "classifier")
@@ -202,7 +202,8 @@ def take_rows(table: PairTable, rows: np.ndarray) -> PairTable:
         image_paths=None if table.image_paths is None else [table.image_paths[i] for i in used],
         original_sizes=None if table.original_sizes is None else table.original_sizes[used],
         text_features=arr(table.text_features), image_features=arr(table.image_features),
-        labels=arr(table.labels), extras={k: pick(v) for k, v in table.extras.items()})
+        labels=arr(table.labels), extras={k: pick(v) for k, v in table.extras.items()},
+        image_states=None if table.image_states is None else table.image_states[used])
 
 
 def table_mismatch(cfg: C.ExperimentConfig, table: PairTable) -> str | None:

@@ -3,8 +3,8 @@
 Text tokens -> token features (+ optional self-attention) and a pooled vector; image pixels ->
 a grid of patch features (small CNN or patch embedding) and a pooled vector; precomputed
 feature vectors (from an .npz) -> an MLP, with the vector as a single "token"; a frozen
-pretrained text model's features -> an MLP over its sentence vector and its word-piece states
-projected to tokens.
+pretrained model's features -> an MLP over its vector and its token states (word pieces,
+image patches) projected to tokens.
 """
 
 from __future__ import annotations
@@ -115,43 +115,53 @@ class FeatureEncoder(nn.Module):
         return ModalityFeatures(self.name, self.net(x), self.token(x).unsqueeze(1), mask, x)
 
 
-class PretrainedTextEncoder(nn.Module):
-    """A frozen pretrained text model's features under trained layers: its sentence vector
-    (standardised with training-split statistics, as :class:`FeatureEncoder`) through an MLP
-    gives the pooled vector. With ``word_pieces`` (a fusion that reads tokens: co-attention)
-    its word-piece states, layer-normalised, projected to ``embed_dim`` and through optional
-    self-attention, are the tokens; without, they are neither read nor given layers that
-    nothing would train (the tokens are then an empty sequence)."""
+class PretrainedEncoder(nn.Module):
+    """A frozen pretrained model's features under trained layers, for either modality: its
+    vector (a caption's sentence vector, an image's embedding; standardised with
+    training-split statistics, as :class:`FeatureEncoder`) through an MLP gives the pooled
+    vector. With ``states`` (a fusion that reads tokens: co-attention) its token states
+    (word pieces; patches, ``grid`` x ``grid``), layer-normalised, projected to ``embed_dim``
+    and, for text, through optional self-attention, are the tokens; without, they are
+    neither read nor given layers that nothing would train (the tokens are then an empty
+    sequence)."""
 
-    def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int, *,
-                 self_attention: bool = True, dropout: float = 0.0, word_pieces: bool = True):
+    def __init__(self, name: str, in_dim: int, embed_dim: int, hidden_dim: int, *,
+                 state_dim: int | None = None, self_attention: bool = False,
+                 dropout: float = 0.0, states: bool = True, grid: int = 0):
         super().__init__()
+        self.name = name
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
         self.net = mlp([in_dim, hidden_dim, hidden_dim], dropout=dropout)
-        self.word_pieces = word_pieces
+        self.reads_states = states
         self.embed_dim = embed_dim
+        self.grid = grid if states else 0  # the Attention tab's patch grid (images)
         self.block = None
-        if word_pieces:
-            self.state_norm = nn.LayerNorm(in_dim)
-            self.piece = nn.Linear(in_dim, embed_dim)
+        if states:
+            state_dim = state_dim or in_dim
+            self.state_norm = nn.LayerNorm(state_dim)
+            self.piece = nn.Linear(state_dim, embed_dim)
             self.drop = nn.Dropout(dropout)
             if self_attention:
                 self.block = SelfAttentionBlock(embed_dim, dropout=dropout)
-        self.dims = ModalityDims("text", hidden_dim, embed_dim, in_dim)
+        self.dims = ModalityDims(name, hidden_dim, embed_dim, in_dim)
 
     def set_stats(self, features: Tensor) -> None:
         self.mean.copy_(features.mean(0))
         self.std.copy_(features.std(0, unbiased=False).clamp(min=1e-6))
 
     def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
-        x = (batch.text_features - self.mean) / self.std
-        if not self.word_pieces:
+        text = self.name == "text"
+        vector = batch.text_features if text else batch.image_features
+        x = (vector - self.mean) / self.std
+        if not self.reads_states:
             tokens = x.new_zeros(x.shape[0], 0, self.embed_dim)
             mask = torch.zeros(x.shape[0], 0, dtype=torch.bool, device=x.device)
-            return ModalityFeatures("text", self.net(x), tokens, mask, x)
-        mask = batch.mask
-        tokens = self.drop(self.piece(self.state_norm(batch.text_states)))
+            return ModalityFeatures(self.name, self.net(x), tokens, mask, x)
+        states = batch.text_states if text else batch.image_states
+        mask = batch.mask if text else torch.ones(states.shape[:2], dtype=torch.bool,
+                                                  device=x.device)
+        tokens = self.drop(self.piece(self.state_norm(states)))
         if self.block is not None:
             tokens = self.block(tokens, mask, keep_weights=keep_weights)
-        return ModalityFeatures("text", self.net(x), tokens, mask, x)
+        return ModalityFeatures(self.name, self.net(x), tokens, mask, x)

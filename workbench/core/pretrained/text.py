@@ -23,9 +23,9 @@ POOLINGS = ("mean", "cls", "max")
 class TextModel:
     """A pretrained text model on ``device``, ready to encode captions."""
 
-    def __init__(self, name: str, device: str = "cpu"):
+    def __init__(self, name: str, device: str = "cpu", *, allow_download: bool = False):
         from .transformers_io import load_model, load_tokenizer
-        self.located: Located = locate(name)
+        self.located: Located = locate(name, allow_download=allow_download)
         path = self.located.path
         self.tokenizer = load_tokenizer(self.located)
         self.model = load_model(self.located, kind="text").to(device).eval()

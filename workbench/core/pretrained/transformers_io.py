@@ -67,6 +67,16 @@ def load_image_processor(located: Located):
                               f"{str(exc).splitlines()[0][:200]})") from None
 
 
+def processor_settings(located: Located) -> str:
+    """What decides how an image becomes the model's input, for cache keys: the processor's
+    saved settings and the backend that runs them (PIL and torchvision resize differently)."""
+    try:
+        text = (located.path / "preprocessor_config.json").read_text("utf-8")
+    except OSError:
+        text = ""
+    return f"pil|{text}"
+
+
 def load_model(located: Located, *, kind: str):
     """The model's weights (``AutoModel``), for its ``kind`` of input ("text" or "image")."""
     require_transformers()

@@ -62,6 +62,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
+#: model keys that decide what the model reads: a run resumed with others would train
+#: weights made for one input on another (a pretrained model's vectors of the same width)
+INPUT_KEYS = (("text_encoder", None), ("text_model", ("text_encoder", "pretrained")),
+              ("image_encoder", None), ("image_model", ("image_encoder", "pretrained")),
+              ("pretrained_mode", None))
+
+
+def resume_mismatch(checkpoint: dict, model_cfg) -> str | None:
+    """Why a run with model settings ``model_cfg`` cannot go on from ``checkpoint`` (its
+    inputs came from other encoders), or None."""
+    saved = (checkpoint.get("config") or {}).get("model") or {}
+    for key, only_when in INPUT_KEYS:
+        if only_when and getattr(model_cfg, only_when[0]) != only_when[1]:
+            continue
+        was, now = saved.get(key, getattr(type(model_cfg)(), key)), getattr(model_cfg, key)
+        if was != now:
+            return (f"the run was trained with model.{key} = {was!r} and is resumed with "
+                    f"{now!r}; its weights were learned on that model's inputs. Resume it "
+                    f"with model.{key} = {was!r}, or start a new run")
+    return None
+
+
 def load_model_state(model: torch.nn.Module, state: dict, path: str | Path) -> None:
     """Load a checkpoint's weights into the model its configuration builds. Weights that do
     not fit (a checkpoint written by a workbench whose model for that configuration

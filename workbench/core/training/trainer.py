@@ -27,8 +27,8 @@ from ..errors import ConfigError, WorkbenchError
 from ..evaluation import report
 from . import distributed
 from .callbacks import Callback
-from .checkpoint import (load_checkpoint, load_model_state, restore_rng, rng_state,
-                         save_checkpoint)
+from .checkpoint import (CheckpointError, load_checkpoint, load_model_state, restore_rng,
+                         resume_mismatch, rng_state, save_checkpoint)
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
                      FitEnded, FitStarted, GeneratedSamples, Probe, StepLogged)
 from .optim import Optimizers
@@ -74,7 +74,8 @@ def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
                              f"data has {found}; pick a label column (data.label_column) or "
                              "a label-free algorithm (contrastive, autoencoder, adversarial, "
                              "graph)")
-    if cfg.fusion.name == "coattention" and not (info.text_has_tokens and info.image_is_pixels):
+    if cfg.fusion.name == "coattention" and not (info.text_has_tokens
+                                                  and info.image_has_patches):
         raise WorkbenchError("co-attention needs caption tokens and image patches, and this "
                              "data holds precomputed feature vectors (one 'token' each, so "
                              "every attention weight would be 1); pick another fusion")
@@ -219,6 +220,9 @@ class Trainer:
         self.start_epoch = 1
         if self.resume_from is not None:
             ckpt = load_checkpoint(self.resume_from, map_location=self.device)
+            mismatch = resume_mismatch(ckpt, cfg.model)
+            if mismatch:
+                raise CheckpointError(f"{self.resume_from}: {mismatch}")
             load_model_state(self.model, ckpt["model"], self.resume_from)
             self.optim.load_state_dict(ckpt["optim"])
             restore_rng(ckpt["rng"], self.generator)
