@@ -32,7 +32,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DataError", "RowProblem", "PairTable", "load_pairs", "load_dataset", "dataset_for",
-           "prepare_pretrained", "with_pretrained", "detect", "SOURCES", "DESCRIPTIONS"]
+           "prepare_pretrained", "with_pretrained", "attach_pretrained", "detect", "SOURCES", "DESCRIPTIONS"]
 
 
 def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
@@ -46,9 +46,9 @@ def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
 def dataset_for(cfg: "ExperimentConfig", table: "PairTable", *, vocab=None,
                 progress: "Progress | None" = None) -> "PairedDataset":
     """``table`` split and tokenised as ``cfg`` says (its fractions and split seed; ``vocab``:
-    a run's own vocabulary). With a frozen pretrained encoder the captions or images reach
-    the model as that model's features (``pretrained.cache``), not as the workbench's words
-    or pixels."""
+    a run's own vocabulary). With a pretrained encoder the captions or images reach the
+    model as that model's features (``pretrained.cache``), not as the workbench's words or
+    pixels; fine-tuned, as its word pieces or its pixels too."""
     from ..config import split_seed
     from .dataset import build_dataset  # torch: only when a dataset is really built
     table, states = with_pretrained(cfg, table, progress=progress)
@@ -57,36 +57,73 @@ def dataset_for(cfg: "ExperimentConfig", table: "PairTable", *, vocab=None,
     dataset = build_dataset(table, cfg.preprocess, val_fraction=cfg.data.val_fraction,
                             test_fraction=cfg.data.test_fraction, seed=split_seed(cfg),
                             vocab=vocab)
-    if states is not None:
-        dataset.attach_text_states(states)
+    attach_pretrained(cfg, dataset, states)
     return dataset
 
 
-def frozen(cfg: "ExperimentConfig", side: str) -> bool:
-    """Whether ``side`` ("text" or "image") reaches the model as a frozen pretrained model's
-    cached features."""
+def uses_pretrained(cfg: "ExperimentConfig", side: str) -> bool:
+    """Whether ``side`` ("text" or "image") is read by a pretrained model (frozen or
+    fine-tuned: either way its frozen features are computed once and cached)."""
     kind = cfg.model.text_encoder if side == "text" else cfg.model.image_encoder
-    return kind == "pretrained" and cfg.model.pretrained_mode == "frozen"
+    return kind == "pretrained"
+
+
+def finetuned(cfg: "ExperimentConfig", side: str) -> bool:
+    """Whether ``side`` is read by a pretrained model that trains (its inputs then reach
+    it at every step: word pieces, pixels at its own side)."""
+    return uses_pretrained(cfg, side) and cfg.model.pretrained_mode == "finetune"
 
 
 def with_pretrained(cfg: "ExperimentConfig", table: "PairTable", *,
                     data=None, progress: "Progress | None" = None):
-    """``(table, states)``: ``table`` as a frozen pretrained encoder feeds the model. Text:
-    its captions' words replaced by the model's sentence vectors (its text features), and
-    the word-piece states to attach to the dataset (``PairedDataset.attach_text_states``;
-    else None). Images: the model's vector of each pair's image as its image features and
-    the patch states in ``table.image_states`` (the pixels stay, for display). ``data``:
-    where ``table`` was read from, when not ``cfg.data`` (the model reads the images again,
-    at its own input size)."""
+    """``(table, states)``: ``table`` as a pretrained encoder feeds the model. Text: its
+    captions' words replaced by the model's sentence vectors (its text features), and the
+    word-piece states to attach to the dataset (:func:`attach_pretrained`; else None).
+    Images: the model's vector of each pair's image as its image features and the patch
+    states in ``table.image_states``; the pixels stay, for display, or, fine-tuned, read
+    again at the model's own side, for the model. ``data``: where ``table`` was read from,
+    when not ``cfg.data`` (the model reads the images again, at its own input size)."""
     states = None
-    if frozen(cfg, "image"):
+    if uses_pretrained(cfg, "image"):
         found = pretrained_images(cfg, table, data=data, progress=progress)
         table = dataclasses.replace(table, image_features=found.pooled[table.image_index],
                                     image_states=found.states)
-    if frozen(cfg, "text"):
+        if finetuned(cfg, "image"):
+            table = dataclasses.replace(table, images=_images_at_model_side(
+                cfg, table, data if data is not None else cfg.data, progress))
+    if uses_pretrained(cfg, "text"):
         states = pretrained_captions(cfg, table, progress=progress)
         table = dataclasses.replace(table, tokens=None, text_features=states.pooled)
     return table, states
+
+
+def attach_pretrained(cfg: "ExperimentConfig", dataset: "PairedDataset", states) -> None:
+    """Give ``dataset`` what ``cfg``'s pretrained encoders read beside the table's features:
+    the word-piece states of the captions (``states``), and for a fine-tuned text model the
+    word-piece ids it reads; a fine-tuned image model reads the pixels."""
+    if states is not None:
+        dataset.attach_text_states(states)
+    if finetuned(cfg, "text"):
+        from ..pretrained.text import TextModel
+        model = TextModel(cfg.model.text_model, allow_download=cfg.pretrained.allow_download,
+                          weights=False)
+        ids, lengths = model.piece_ids(dataset.table.captions,
+                                       keep=cfg.preprocess.max_tokens + 2)
+        dataset.attach_text_pieces(ids, lengths)
+    dataset.pixels_to_model = dataset.image_states is None or finetuned(cfg, "image")
+
+
+def _images_at_model_side(cfg, table, data, progress):
+    from ..pretrained.image import processor_side
+    from .loader import load_pairs
+    side = processor_side(cfg.model.image_model, allow_download=cfg.pretrained.allow_download)
+    if table.images.shape[-1] == side:
+        return table.images
+    large = load_pairs(data, side, progress=progress)
+    if large.images is None or len(large.images) != len(table.images):
+        raise DataError(f"{table.source}: its images changed while being read again at "
+                        f"{side} px for {cfg.model.image_model}; load the data again")
+    return large.images
 
 
 def prepare_pretrained(cfg: "ExperimentConfig", table: "PairTable", *,
@@ -97,7 +134,7 @@ def prepare_pretrained(cfg: "ExperimentConfig", table: "PairTable", *,
     lines = []
     for side, what, compute in (("text", "captions", pretrained_captions),
                                 ("image", "images", pretrained_images)):
-        if frozen(cfg, side):
+        if uses_pretrained(cfg, side):
             found = compute(cfg, table, progress=progress)
             lines.append(f"{found.model}: {len(found.pooled):,} {what} "
                          f"{'read from the cache' if found.from_cache else 'encoded and cached'}")

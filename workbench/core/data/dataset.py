@@ -38,6 +38,8 @@ class Batch:
     text_states: torch.Tensor | None = None
     #: (B, P, D) a pretrained image model's patch states
     image_states: torch.Tensor | None = None
+    #: (B, L) a fine-tuned text model's word-piece ids (``mask`` marks the real ones)
+    piece_ids: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -72,9 +74,13 @@ class PairedDataset:
         self.text_states: np.ndarray | None = None  # (N, L, D) float16, memory-mapped
         self.text_lengths: torch.Tensor | None = None
         self.text_pieces: list[list[str]] | None = None
-        # A frozen pretrained image model's patch states, per distinct image; the pixels
-        # are then for display only and never reach a batch.
+        # A pretrained image model's patch states, per distinct image; the pixels then
+        # reach batches only for a model that reads them (fine-tuned), else are for display.
         self.image_states: np.ndarray | None = table.image_states  # (M, P, D) float16
+        self.pixels_to_model = self.image_states is None
+        # A fine-tuned text model's word-piece ids (``attach_text_pieces``).
+        self.piece_ids: torch.Tensor | None = None
+        self.piece_lengths: torch.Tensor | None = None
 
     def attach_text_states(self, states) -> None:
         """Give every pair its caption's word-piece states (a ``pretrained.cache
@@ -82,6 +88,12 @@ class PairedDataset:
         self.text_states = states.states
         self.text_lengths = torch.from_numpy(np.asarray(states.lengths, dtype=np.int64))
         self.text_pieces = states.pieces
+
+    def attach_text_pieces(self, ids: np.ndarray, lengths: np.ndarray) -> None:
+        """Give every pair its caption's word-piece ids (N, L) and their counts (N,), read by
+        a fine-tuned text model at every step."""
+        self.piece_ids = torch.from_numpy(ids)
+        self.piece_lengths = torch.from_numpy(lengths)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -101,7 +113,8 @@ class PairedDataset:
 
     @property
     def image_size(self) -> int | None:
-        """The side of the images the model reads as pixels (None: it reads features)."""
+        """The side of the images the model reads as pixels (None: it reads features, a
+        pretrained model's, even when a fine-tuned one gets the pixels too)."""
         if self.images is None or self.image_states is not None:
             return None
         return int(self.images.shape[-1])
@@ -164,9 +177,9 @@ class PairedDataset:
             b.bow = bag_of_words(b.tokens, len(self.vocab))
         if self.images is not None:
             b.image_ids = self.image_ids(index)
-            if self.image_states is None:
+            if self.pixels_to_model:
                 b.images = self.images[b.image_ids].float().div_(255.0)
-            elif states:
+            if self.image_states is not None and states:
                 b.image_states = torch.from_numpy(
                     np.asarray(self.image_states[b.image_ids.numpy()], dtype=np.float32))
         if self.text_features is not None:
@@ -178,6 +191,10 @@ class PairedDataset:
             b.text_states = torch.from_numpy(
                 np.asarray(self.text_states[rows, :length], dtype=np.float32))
             b.mask = torch.arange(length)[None, :] < self.text_lengths[index][:, None]
+        if self.piece_ids is not None:  # a fine-tuned text model's input
+            length = int(self.piece_lengths[index].max().clamp(min=1))
+            b.piece_ids = self.piece_ids[index, :length]
+            b.mask = torch.arange(length)[None, :] < self.piece_lengths[index][:, None]
         if self.image_features is not None:
             b.image_features = self.image_features[index]
             if self.images is None:  # feature vectors only: every pair its own image

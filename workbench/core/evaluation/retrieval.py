@@ -196,7 +196,10 @@ class RetrievalIndex:
         # it is batched with. Check on a real caption, moved next to another image.
         if len(self._template) > 1:
             row = int(self._template.index[1])
-            if pretrained:
+            if self.dataset.piece_ids is not None:  # a fine-tuned text model
+                vector = self._embed_pieces(
+                    self.dataset.piece_ids[row, : int(self.dataset.piece_lengths[row])])
+            elif pretrained:
                 one = self.dataset.batch(torch.tensor([row]))
                 vector = self._embed_pretrained(one.text_features[0], one.text_states[0])
             else:
@@ -243,6 +246,11 @@ class RetrievalIndex:
             result.reason = "the query has no words: type a caption"
             return result
         vector = self._queries.get((query,))
+        if vector is None and self.dataset.piece_ids is not None:  # a fine-tuned model
+            ids, lengths = self._text_model().piece_ids([query], keep=self.dataset.info()
+                                                        .text_states)
+            vector = self._embed_pieces(torch.from_numpy(ids[0, : max(1, int(lengths[0]))]))
+            self._queries[(query,)] = vector
         if vector is None:
             encoded = self._text_model().encode_states([query], keep=self.dataset.info()
                                                        .text_states)
@@ -263,7 +271,9 @@ class RetrievalIndex:
         the GUI builds it with the index, off its thread: ``prepare_text_queries``)."""
         if self._pretrained is None:
             from ..pretrained.text import TextModel
-            self._pretrained = TextModel(self.model.cfg.model.text_model, "cpu")
+            # fine-tuned, the run's own model reads the word pieces: the tokenizer suffices
+            self._pretrained = TextModel(self.model.cfg.model.text_model, "cpu",
+                                         weights=self.dataset.piece_ids is None)
         return self._pretrained
 
     def prepare_text_queries(self) -> None:
@@ -370,6 +380,25 @@ class RetrievalIndex:
         features[0] = pooled
         batch = dataclasses.replace(t, text_states=text_states, mask=mask,
                                     text_features=features)
+        with _eval(self.model):
+            vector = self.model.embed(batch.to(self.device))["text"][0]
+        return F.normalize(vector.float().cpu(), dim=-1)
+
+    @torch.no_grad()
+    def _embed_pieces(self, ids: torch.Tensor) -> torch.Tensor:
+        """The normalised vector of one caption given as a fine-tuned text model's word-piece
+        ids (L,)."""
+        t = self._template
+        width = max(t.piece_ids.shape[1], len(ids), 1)
+        piece_ids = torch.zeros(len(t), width, dtype=torch.long)
+        piece_ids[:, : t.piece_ids.shape[1]] = t.piece_ids
+        mask = torch.zeros(len(t), width, dtype=torch.bool)
+        mask[:, : t.mask.shape[1]] = t.mask
+        piece_ids[0] = 0
+        piece_ids[0, : len(ids)] = ids
+        mask[0] = False
+        mask[0, : len(ids)] = True
+        batch = dataclasses.replace(t, piece_ids=piece_ids, mask=mask)
         with _eval(self.model):
             vector = self.model.embed(batch.to(self.device))["text"][0]
         return F.normalize(vector.float().cpu(), dim=-1)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import config as C
-from ..data import dataset_for, with_pretrained
+from ..data import attach_pretrained, dataset_for, with_pretrained
 from ..data.dataset import PairedDataset
 from ..data.info import DataInfo
 from ..data.loader import PairTable, load_pairs
@@ -97,8 +97,7 @@ def open_on_other_data(path: str | Path, data: C.DataConfig, *,
     n = len(table)
     everything = Split(np.zeros(0, np.int64), np.zeros(0, np.int64), np.arange(n))
     dataset = PairedDataset(table, vocab, everything, cfg.preprocess.max_tokens)
-    if states is not None:
-        dataset.attach_text_states(states)
+    attach_pretrained(cfg, dataset, states)
     found = dataset.info()
     if table.labels is None:  # a label-free algorithm scored on retrieval alone
         found = dataclasses.replace(found, label_names=info.label_names)

@@ -133,7 +133,8 @@ class PretrainedEncoder(nn.Module):
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
         self.net = mlp([in_dim, hidden_dim, hidden_dim], dropout=dropout)
-        self.reads_states = states
+        self.makes_tokens = states
+        self.reads_states = states  # whether batches must carry the cached states
         self.embed_dim = embed_dim
         self.grid = grid if states else 0  # the Attention tab's patch grid (images)
         self.block = None
@@ -153,15 +154,44 @@ class PretrainedEncoder(nn.Module):
     def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
         text = self.name == "text"
         vector = batch.text_features if text else batch.image_features
+        states = None
+        if self.makes_tokens:
+            states = batch.text_states if text else batch.image_states
+        return self._head(vector, states, batch.mask if text else None, keep_weights)
+
+    def _head(self, vector: Tensor, states: Tensor | None, mask: Tensor | None,
+              keep_weights: bool) -> ModalityFeatures:
+        """The trained layers over a vector (B, in_dim) and, when tokens are made, its
+        states (B, L, state_dim) with their ``mask`` (None: all real)."""
         x = (vector - self.mean) / self.std
-        if not self.reads_states:
+        if not self.makes_tokens:
             tokens = x.new_zeros(x.shape[0], 0, self.embed_dim)
             mask = torch.zeros(x.shape[0], 0, dtype=torch.bool, device=x.device)
             return ModalityFeatures(self.name, self.net(x), tokens, mask, x)
-        states = batch.text_states if text else batch.image_states
-        mask = batch.mask if text else torch.ones(states.shape[:2], dtype=torch.bool,
-                                                  device=x.device)
+        if mask is None:
+            mask = torch.ones(states.shape[:2], dtype=torch.bool, device=x.device)
         tokens = self.drop(self.piece(self.state_norm(states)))
         if self.block is not None:
             tokens = self.block(tokens, mask, keep_weights=keep_weights)
         return ModalityFeatures(self.name, self.net(x), tokens, mask, x)
+
+
+class FinetunedEncoder(PretrainedEncoder):
+    """:class:`PretrainedEncoder` over a pretrained model that trains
+    (``model.pretrained_mode = finetune``): its vector and states come from ``backbone``
+    (:mod:`..pretrained.backbones`) at every step, from the caption's word pieces or the
+    image's pixels, instead of from the cache. The standardising statistics are the frozen
+    vectors', which the backbone gives exactly before it has trained."""
+
+    def __init__(self, name: str, backbone: nn.Module, in_dim: int, embed_dim: int,
+                 hidden_dim: int, **kwargs):
+        super().__init__(name, in_dim, embed_dim, hidden_dim, **kwargs)
+        self.backbone = backbone
+        self.reads_states = False  # made here, not read from the cache
+
+    def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
+        if self.name == "text":
+            vector, states = self.backbone(batch.piece_ids, batch.mask)
+            return self._head(vector, states, batch.mask, keep_weights)
+        vector, states = self.backbone(batch.images)
+        return self._head(vector, states, None, keep_weights)

@@ -99,19 +99,38 @@ class ImageModel:
         return vectors, patch_grid(hidden, grid)
 
     def _forward(self, pixels):
-        """(B, D) vectors and the last hidden state: CLIP's (SigLIP's) projected image
-        embedding from its vision tower, else the pooled output (ResNet's is (B, C, 1, 1)),
-        else the first token."""
-        if self.two_tower:
-            tower = self.model.vision_model(pixel_values=pixels)
-            projection = getattr(self.model, "visual_projection", None)  # SigLIP has none
-            vectors = tower.pooler_output if projection is None else \
-                projection(tower.pooler_output)
-            return vectors, tower.last_hidden_state
-        result = self.model(pixel_values=pixels)
-        hidden = result.last_hidden_state
-        pooled = getattr(result, "pooler_output", None)
-        return (pooled.flatten(1) if pooled is not None else hidden[:, 0]), hidden
+        return vision_forward(self.model, self.two_tower, pixels)
+
+
+def vision_forward(model, two_tower: bool, pixels):
+    """(B, D) vectors and the last hidden state of an image model on processed ``pixels``:
+    CLIP's (SigLIP's) projected image embedding from its vision tower, else the pooled
+    output (ResNet's is (B, C, 1, 1)), else the first token."""
+    if two_tower:
+        tower = model.vision_model(pixel_values=pixels)
+        projection = getattr(model, "visual_projection", None)  # SigLIP has none
+        vectors = tower.pooler_output if projection is None else \
+            projection(tower.pooler_output)
+        return vectors, tower.last_hidden_state
+    result = model(pixel_values=pixels)
+    hidden = result.last_hidden_state
+    pooled = getattr(result, "pooler_output", None)
+    return (pooled.flatten(1) if pooled is not None else hidden[:, 0]), hidden
+
+
+def processor_side(name: str, *, allow_download: bool = False) -> int:
+    """:func:`model_side` of image model ``name``, from its processor alone (no weights)."""
+    return model_side(load_image_processor(locate(name, allow_download=allow_download)))
+
+
+def model_side(processor) -> int:
+    """The side of the square the model itself reads (its crop when it crops, else its
+    resize): a fine-tuned model gets the image at this side, whole."""
+    crop = _sides(getattr(processor, "crop_size", None))
+    if crop and getattr(processor, "do_center_crop", False):
+        return max(crop)
+    sides = _sides(getattr(processor, "size", None))
+    return max(sides) if sides else 224
 
 
 def patch_grid(hidden, grid: int):
@@ -141,3 +160,4 @@ def _sides(size) -> list[int]:
     values = size.values() if isinstance(size, dict) else [
         getattr(size, k, None) for k in ("height", "width", "shortest_edge", "longest_edge")]
     return [v for v in values if isinstance(v, int) and v > 0]
+

@@ -23,16 +23,19 @@ POOLINGS = ("mean", "cls", "max")
 class TextModel:
     """A pretrained text model on ``device``, ready to encode captions."""
 
-    def __init__(self, name: str, device: str = "cpu", *, allow_download: bool = False):
+    def __init__(self, name: str, device: str = "cpu", *, allow_download: bool = False,
+                 weights: bool = True):
+        """``weights=False``: the tokenizer alone (:meth:`piece_ids`), no model built."""
         from .transformers_io import load_model, load_tokenizer
         self.located: Located = locate(name, allow_download=allow_download)
         path = self.located.path
         self.tokenizer = load_tokenizer(self.located)
-        self.model = load_model(self.located, kind="text").to(device).eval()
+        self.model = load_model(self.located, kind="text").to(device).eval() if weights \
+            else None
         self.device = device
         self.pooling, self.normalize = _pooling(path)
         self.max_length = _max_length(path, self.tokenizer)
-        self.dim = int(self.model.config.hidden_size)
+        self.dim = int(self.model.config.hidden_size) if weights else 0
 
     def encode(self, captions: Sequence[str], *, batch_size: int = 64,
                progress: Progress | None = None) -> np.ndarray:
@@ -93,15 +96,30 @@ class TextModel:
         return {"pooled": pooled, "states": states, "lengths": lengths, "pieces": pieces}
 
     def _pool(self, states, mask):
-        import torch.nn.functional as F
-        m = mask.unsqueeze(-1).to(states.dtype)
-        if self.pooling == "cls":
-            pooled = states[:, 0]
-        elif self.pooling == "max":
-            pooled = states.masked_fill(m == 0, -1e9).max(1).values
-        else:
-            pooled = (states * m).sum(1) / m.sum(1).clamp(min=1e-9)
-        return F.normalize(pooled, dim=-1) if self.normalize else pooled
+        return pool(states, mask, self.pooling, self.normalize)
+
+    def piece_ids(self, captions: Sequence[str], *, keep: int) -> tuple[np.ndarray, np.ndarray]:
+        """(N, keep) int64 word-piece ids of each caption (its first ``keep``, the model's
+        end marker kept) and (N,) how many are real: what a fine-tuned model reads."""
+        tokens = self.tokenizer([str(c) for c in captions], padding="max_length",
+                                truncation=True, max_length=min(keep, self.max_length),
+                                return_tensors="np")
+        return (tokens["input_ids"].astype(np.int64),
+                tokens["attention_mask"].sum(1).astype(np.int64))
+
+
+def pool(states, mask, pooling: str, normalize: bool):
+    """A sentence vector from word-piece ``states`` (B, L, D) and their ``mask``, as
+    sentence-transformers pools (mean, CLS or max; normalised when its folder says so)."""
+    import torch.nn.functional as F
+    m = mask.unsqueeze(-1).to(states.dtype)
+    if pooling == "cls":
+        pooled = states[:, 0]
+    elif pooling == "max":
+        pooled = states.masked_fill(m == 0, -1e9).max(1).values
+    else:
+        pooled = (states * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return F.normalize(pooled, dim=-1) if normalize else pooled
 
 
 def _pooling(path) -> tuple[str, bool]:

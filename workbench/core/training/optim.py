@@ -61,11 +61,17 @@ class Optimizers:
         for name, params in groups.items():
             if not params:
                 continue
-            plain = [p for p in params if id(p) not in special]
-            emb = [p for p in params if id(p) in special]
+            # a fine-tuned pretrained model's layers (marked by ``models.build``) start from
+            # good weights, which a full learning rate would undo
+            tuned = [p for p in params if getattr(p, "pretrained", False)]
+            tuned_ids = {id(p) for p in tuned}
+            emb = [p for p in params if id(p) in special and id(p) not in tuned_ids]
+            plain = [p for p in params if id(p) not in special | tuned_ids]
             param_groups = [{"params": plain}] if plain else []
             if emb:
                 param_groups.append({"params": emb, "lr": cfg.lr * cfg.embedding_lr_scale})
+            if tuned:
+                param_groups.append({"params": tuned, "lr": cfg.lr * cfg.pretrained_lr_scale})
             self.optimizers[name] = _OPTIMIZERS[cfg.name](param_groups, cfg)
         # Multi-process training (see ``distributed``): the loss is multiplied by
         # ``loss_scale`` before backward (weighting this process's share of the batch), and

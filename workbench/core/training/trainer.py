@@ -285,6 +285,9 @@ class Trainer:
                                                           t.drop_words, aug_generator)
                     if batch.bow is not None:
                         batch.bow = bag_of_words(batch.tokens, batch.bow.shape[1])
+                elif t.drop_words > 0 and batch.piece_ids is not None:  # fine-tuned text
+                    batch.piece_ids, batch.mask = drop_words(batch.piece_ids, batch.mask,
+                                                             t.drop_words, aug_generator)
                 if dist is not None:
                     self.grad_sync.begin_step(samples)
                 losses = model.training_step(batch, self.optim)
