@@ -206,3 +206,25 @@ def test_resuming_with_another_image_model_is_refused(shapes, models, tmp_path):
     assert end.status == "failed"
     assert f"model.image_model = '{models['vit']}'" in end.reason
     assert "Traceback" not in end.reason
+
+
+def test_generated_features_are_shown_as_the_nearest_real_caption_and_image(shapes, models):
+    from workbench.core.training import GeneratedSamples
+    from workbench.core.training.samples import describe
+    cfg = tiny_config(shapes, "model.text_encoder=pretrained", "model.image_encoder=pretrained",
+                      f"model.image_model={models['vit']}", "algorithm.name=adversarial",
+                      "fusion.name=mean")
+    ds = load_dataset(cfg)
+    rec = EventRecorder()
+    Trainer(cfg, ds, callbacks=[rec]).fit()
+    [samples] = rec.of(GeneratedSamples)[-1:]
+    train_captions = {ds.table.captions[int(r)] for r in ds.indices("train")}
+    assert len(samples.captions) == 16 and set(samples.captions) <= train_captions
+    assert samples.nearest and samples.images.shape[1:] == (3, 16, 16)
+    # a generated vector equal to a training pair's features names that pair
+    rows = ds.indices("train")[[2, 0]]
+    event = describe({"text_features": ds.text_features[rows] * 3.0,
+                      "image_features": ds.image_features[rows]}, ds, 1, 1)
+    assert event.captions == [ds.table.captions[int(r)] for r in rows]
+    expected = ds.images[ds.image_index[rows]].numpy()
+    assert np.array_equal(event.images, expected)

@@ -314,6 +314,13 @@ def test_adversarial_view_shows_the_mosaic(qtbot):
     qtbot.waitUntil(lambda: "Sample 5: w4, smile" in view.caption.text())
     view.set_samples(GeneratedSamples(3, 60, None, words))  # feature vectors: no images
     assert "no images" in view.caption.text()
+    # pretrained features: the nearest real caption of each sample, the nearest real images
+    captions = [f"a real caption {i}" for i in range(5)]
+    view.set_samples(GeneratedSamples(4, 80, images, [], captions=captions, nearest=True))
+    assert "nearest real images" in view.caption.text()
+    assert "“a real caption 3” (nearest real caption)" in view.samples_view.toolTip()
+    view.samples_view.scene().sigMouseMoved.emit(centre)
+    qtbot.waitUntil(lambda: "Sample 5: ≈ “a real caption 4”" in view.caption.text())
 
 
 def test_mosaic_of_sixteen():

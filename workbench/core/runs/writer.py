@@ -122,8 +122,14 @@ class RunWriter(Callback):
             _write_npz(folder / f"embeddings-e{event.epoch:04d}.npz", arrays)
         elif isinstance(event, AttentionSnapshot):
             _write_npz(folder / f"attention-e{event.epoch:04d}.npz", attention_arrays(event))
-        elif isinstance(event, GeneratedSamples) and event.images is not None:
-            _write_npz(folder / f"generated-e{event.epoch:04d}.npz", {"images": event.images})
+        elif isinstance(event, GeneratedSamples) and (event.images is not None
+                                                      or event.captions):
+            arrays = {"images": event.images} if event.images is not None else {}
+            if event.captions:  # feature space: each sample's nearest real caption
+                arrays["nearest_captions"] = np.array(event.captions, dtype=str)
+            if event.nearest:
+                arrays["images_are_nearest_real"] = np.array(True)
+            _write_npz(folder / f"generated-e{event.epoch:04d}.npz", arrays)
 
     def on_fit_end(self, trainer, event: FitEnded) -> None:
         for fh in (self._steps, self._metrics):

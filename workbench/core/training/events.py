@@ -99,12 +99,16 @@ class EmbeddingSnapshot:
 
 @dataclass
 class GeneratedSamples:
-    """Generator output: images (K, 3, S, S) uint8 and each sample's top words."""
+    """Generator output: images (K, 3, S, S) uint8 and each sample's top words; in feature
+    space, each sample's nearest real caption (``captions``) and, when ``nearest``, the
+    nearest real images in place of generated ones (:mod:`.samples`)."""
 
     epoch: int
     step: int
     images: np.ndarray | None
     words: list[list[str]]
+    captions: list[str] = field(default_factory=list)
+    nearest: bool = False
 
 
 @dataclass

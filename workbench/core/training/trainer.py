@@ -30,8 +30,9 @@ from .callbacks import Callback
 from .checkpoint import (CheckpointError, load_checkpoint, load_model_state, restore_rng,
                          resume_mismatch, rng_state, save_checkpoint)
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
-                     FitEnded, FitStarted, GeneratedSamples, Probe, StepLogged)
+                     FitEnded, FitStarted, Probe, StepLogged)
 from .optim import Optimizers
+from .samples import describe as describe_samples
 
 # Mid-epoch attention snapshots at most this often, so heatmaps move during long epochs.
 ATTENTION_INTERVAL_S = 2.0
@@ -500,16 +501,7 @@ class Trainer:
                 labels=ds.labels[idx].numpy() if ds.labels is not None else None,
                 label_names=list(ds.label_names)))
         if generated is not None:
-            images = generated.get("images")
-            words = []
-            bow = generated.get("bow")
-            if bow is not None and ds.vocab is not None:
-                top = bow.topk(min(4, ds.vocab_size), dim=-1).indices
-                words = [[ds.vocab.words[i] for i in row.tolist()] for row in top]
-            self._emit("on_snapshot", GeneratedSamples(
-                epoch=self.epoch, step=self.step,
-                images=None if images is None else
-                (images.clamp(0, 1) * 255).round().byte().cpu().numpy(), words=words))
+            self._emit("on_snapshot", describe_samples(generated, ds, self.epoch, self.step))
 
     def _checkpoint(self, epochs_done: int) -> None:
         path = self.run_dir / "checkpoints" / "last.pt"

@@ -135,7 +135,7 @@ class AdversarialView(QWidget):
     def set_samples(self, samples: GeneratedSamples) -> None:
         """Show the generator's latest pairs: the images as one mosaic, words on hover."""
         self.samples = samples
-        words = [", ".join(w) for w in samples.words]
+        words = _sample_texts(samples)
         self.samples_view.setToolTip(
             f"Generated at epoch {samples.epoch}, row by row:\n" +
             "\n".join(f"{i + 1}. {w}" for i, w in enumerate(words)))
@@ -150,8 +150,10 @@ class AdversarialView(QWidget):
         self._tile = samples.images.shape[-1] + 2
         if resized:
             self.samples_box.autoRange(padding=0.0)
-        self.caption.setText(f"Epoch {samples.epoch}: {len(samples.images)} generated pairs "
-                             "(hover one for its top words)")
+        what = ("the nearest real images to the generated image features"
+                if samples.nearest else f"{len(samples.images)} generated pairs")
+        self.caption.setText(f"Epoch {samples.epoch}: {what} (hover one for its "
+                             f"{'nearest real caption' if samples.captions else 'top words'})")
 
     def _on_mouse_moved(self, args) -> None:
         s = self.samples
@@ -161,8 +163,17 @@ class AdversarialView(QWidget):
         col, row = int(p.x() // self._tile), int(p.y() // self._tile)
         i = row * self._cols + col
         if 0 <= col < self._cols and 0 <= i < len(s.images) and p.y() >= 0:
-            words = ", ".join(s.words[i]) if i < len(s.words) else "(no words)"
-            self.caption.setText(f"Sample {i + 1}: {words}")
+            texts = _sample_texts(s)
+            self.caption.setText(f"Sample {i + 1}: "
+                                 f"{texts[i] if i < len(texts) else '(no words)'}")
+
+
+def _sample_texts(samples: GeneratedSamples) -> list[str]:
+    """Each sample's text as a person reads it: its top words, or, for generated text
+    features, the nearest real caption."""
+    if samples.captions:
+        return [f"≈ “{c}” (nearest real caption)" for c in samples.captions]
+    return [", ".join(w) for w in samples.words]
 
 
 def _preview_samples(k: int = 16, size: int = 32) -> GeneratedSamples:
