@@ -104,3 +104,19 @@ def test_check_presets_judges_a_game_by_its_discriminator_and_the_rest_by_their_
     assert game([2.2, 2.9], {"d_real": 0.58, "d_fake": 0.09})  # G's loss rose: still learned
     assert not game([2.9, 2.2], {"d_real": 0.45, "d_fake": 0.5})
     assert _falling([2.0, 1.0], {}) and not _falling([1.0, 1.0], {})
+
+
+def test_a_preset_for_models_not_on_this_machine_says_which_and_how_to_get_them(tmp_path,
+                                                                             monkeypatch):
+    from workbench.core.pretrained.locate import missing_models
+    from workbench.tools.check_presets import check
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    preset = P.load_preset("contrastive-clip-vit-b32")
+    assert "huggingface-cli download openai/clip-vit-base-patch32" in preset.description
+    missing = missing_models(preset)
+    assert list(missing) == ["openai/clip-vit-base-patch32"]  # MiniLM comes in a package
+    assert "huggingface-cli download openai/clip-vit-base-patch32" in missing[
+        "openai/clip-vit-base-patch32"]
+    row = check("contrastive-clip-vit-b32", 1.0, tmp_path)
+    assert row["skipped"] and "openai/clip-vit-base-patch32" in row["error"]
+    assert missing_models(P.load_preset("contrastive-emoji")) == {}

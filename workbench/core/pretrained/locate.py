@@ -103,6 +103,23 @@ def locate(name: str, *, allow_download: bool = False) -> Located:
                           + "; or ".join(ways))
 
 
+def missing_models(cfg) -> dict[str, str]:
+    """The pretrained models config ``cfg`` names that are not on this machine, each with
+    the reason (:func:`locate`'s message); empty when it needs none or has them all."""
+    wanted = []
+    if cfg.model.text_encoder == "pretrained":
+        wanted.append(cfg.model.text_model)
+    if cfg.model.image_encoder == "pretrained":
+        wanted.append(cfg.model.image_model)
+    missing = {}
+    for name in wanted:
+        try:
+            locate(name)
+        except PretrainedError as exc:
+            missing[name] = str(exc)
+    return missing
+
+
 def _check_weights(name: str, weights: Path, packaged: Packaged) -> None:
     if not weights.is_file():
         raise PretrainedError(f"{name}: the package {packaged.pip} has no {weights.name} at "
