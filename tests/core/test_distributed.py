@@ -281,3 +281,20 @@ def test_ctrl_c_stops_every_process_and_the_run_continues_with_resume(folder, tm
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     result = json.loads(resumed.stdout)
     assert result["status"] == "finished" and result["epochs"] == done + 2
+
+
+def test_a_fine_tuned_pretrained_image_model_trains_in_two_processes_as_in_one(folder,
+                                                                                tmp_path):
+    """A fine-tuned ViT (its last layer trains, the rest stays frozen with no gradient, its
+    features cached by whichever rank gets there first) under DistributedDataParallel."""
+    pytest.importorskip("transformers")
+    from pretrained_models import tiny_vit
+    vit = tiny_vit(tmp_path / "vit")
+    cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=mean",
+                      "model.image_encoder=pretrained", f"model.image_model={vit}",
+                      "model.pretrained_mode=finetune", "model.finetune_layers=1",
+                      "model.dropout=0.0", "training.batch_size=7", "training.epochs=2",
+                      "optimizer.name=sgd", "optimizer.lr=0.1")
+    result, out, _ = _torchrun_train(cfg, tmp_path)
+    assert result["gradient_sync"] == "DistributedDataParallel"
+    _assert_matches_one_process(cfg, result, out, steps=6)

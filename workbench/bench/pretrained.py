@@ -1,7 +1,8 @@
-"""Measure 9: pretrained text features (all-MiniLM-L6-v2, from its package).
+"""Measure 9: pretrained features (all-MiniLM-L6-v2 from its package; a ViT-Base/16).
 
 - **batched extraction**: the emoji captions (400 with --quick) encoded in batches of 64
-  against the same model one caption at a time, in this process.
+  against the same model one caption at a time, in this process; the same for 64 emoji
+  images (16 with --quick) through a ViT-Base/16 in batches of 32.
 - **cached features**: a second load of the same data against the first (which computes the
   features): the second reads them back from the cache and builds no model.
 - **an epoch on cached frozen features** of ``contrastive-minilm-emoji`` against an epoch of
@@ -49,9 +50,40 @@ def run(quick: bool) -> list[Result]:
                    "one caption at a time", times["one by one"] / times["batched"],
                    f">= {BATCH_TARGET:g}x", times["one by one"] / times["batched"]
                    >= BATCH_TARGET)]
+    rows += _image_rows(table, quick)
     rows += _cache_rows(cfg, table)
     rows += _epoch_rows(quick)
     return rows
+
+
+def _image_rows(table, quick: bool) -> list[Result]:
+    """Batched image encoding against one image at a time. No pretrained image model comes
+    with the workbench, so the model is ViT-Base/16 (transformers' default ViT config, the
+    architecture of google/vit-base-patch16-224) with random weights, saved and read back
+    through the application's path: its speed is the architecture's, whatever the weights."""
+    from transformers import ViTConfig, ViTModel
+    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
+
+    from ..core.pretrained.image import ImageModel
+
+    folder = tempfile.mkdtemp(prefix="workbench-bench-vit-")
+    try:
+        ViTModel(ViTConfig()).save_pretrained(folder)
+        ViTImageProcessorPil().save_pretrained(folder)
+        model = ImageModel(folder)
+        images = table.images[: 16 if quick else 64]
+        times = best_alternated({
+            "batched": lambda: _timed(lambda: model.encode(images, batch_size=32)),
+            "one by one": lambda: _timed(lambda: [model.encode(images[i:i + 1])
+                                                  for i in range(len(images))]),
+        }, 1 if quick else 2)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    ratio = times["one by one"] / times["batched"]
+    return [Result(f"pretrained: encode {len(images)} images, batches of 32 (ViT-Base/16 "
+                   "architecture, random weights)", len(images) / times["batched"],
+                   "images/s", len(images) / times["one by one"], "one image at a time",
+                   ratio, f">= {BATCH_TARGET:g}x", ratio >= BATCH_TARGET)]
 
 
 def _cache_rows(cfg, table) -> list[Result]:
