@@ -1,4 +1,5 @@
-"""``workbench compare PRESET``: train PRESET once per valid fusion and print which wins."""
+"""``workbench compare PRESET``: train PRESET once per valid fusion and print which wins
+(``--zero-shot``: beside zero-shot CLIP, the baseline with no training)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,18 @@ def add_parser(sub) -> None:
     p.add_argument("--out", metavar="DIR",
                    help="write the run folders here, one per fusion (DIR/<fusion>); default: "
                    "dated folders in the user runs folder")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="add a row for zero-shot CLIP: model.image_model's two towers scored "
+                   "with no training on the same split and metrics (retrieval; with labels, "
+                   "classification with one prompt per label), the baseline the fusions "
+                   "should beat. Needs a CLIP model on this machine; without one the table "
+                   "says why the row is absent")
+    p.add_argument("--prompt", metavar="TEMPLATE", default=None,
+                   help="--zero-shot: the prompt each label becomes, {label} replaced by its "
+                   "name (default: \"a photo of {label}.\")")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the runs, the fusions and the verdict on "
-                   "stdout")
+                   "stdout (with --zero-shot: the baseline row and its verdict too)")
     p.set_defaults(run=run_compare)
 
 
@@ -47,7 +57,8 @@ def run_compare(args) -> int:
             if args.fusions else None
         configs = fusion_variants(cfg, fusions, repeats=args.repeats)
         run_dirs = _run_dirs(args, configs)
-        return _compare(configs, run_dirs, args)
+        no_zero_shot = _check_zero_shot(args, cfg)
+        return _compare(configs, run_dirs, args, no_zero_shot)
     except WorkbenchError as exc:
         return fail(exc)
 
@@ -75,10 +86,49 @@ def _run_dirs(args, configs) -> list[Path | None]:
     return dirs
 
 
-def _compare(configs, run_dirs, args) -> int:
+def _check_zero_shot(args, cfg) -> str | None:
+    """Before any training: a prompt given without --zero-shot, or one without {label}, is
+    refused; why the baseline cannot be had is said at once (the table says it again) and
+    returned."""
+    from ..core.errors import ConfigError
+    if args.prompt is not None and not args.zero_shot:
+        raise ConfigError("--prompt is the zero-shot row's prompt template: add --zero-shot",
+                          key="--prompt", value=args.prompt)
+    if not args.zero_shot:
+        return None
+    from ..core.evaluation.zero_shot import check_prompt, unavailable_reason
+    if args.prompt is not None:
+        check_prompt(args.prompt)
+    reason = unavailable_reason(cfg)
+    if reason:
+        print(f"note: {reason}", file=sys.stderr)
+    return reason
+
+
+def _zero_shot(cfg, metric: str, args, reason: str | None) -> dict:
+    """The baseline's row on ``metric``, or a row saying why there is none (``reason``, or
+    the error scoring it met)."""
+    from ..core.errors import WorkbenchError
+    from ..core.evaluation.compare import zero_shot_row
+    from ..core.evaluation.zero_shot import DEFAULT_PROMPT, score
+    if reason:
+        return zero_shot_row(None, metric, reason=reason)
+    print(f"[zero-shot] {cfg.model.image_model}", file=sys.stderr)
+    try:
+        result = score(cfg, prompt=args.prompt or DEFAULT_PROMPT, primary=metric,
+                       progress=StageProgress())
+    except Exception as exc:  # the trained runs' table is still printed, with the reason
+        why = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+        print(f"zero-shot CLIP failed: {why}", file=sys.stderr)
+        return zero_shot_row(None, metric, reason=f"zero-shot CLIP failed: {why}")
+    return zero_shot_row(result, metric)
+
+
+def _compare(configs, run_dirs, args, no_zero_shot: str | None = None) -> int:
     from ..core.algorithms import ALGORITHMS
     from ..core.data import dataset_for, load_pairs
-    from ..core.evaluation.compare import aggregate, format_table, summarize, verdict
+    from ..core.evaluation.compare import (aggregate, baseline_verdict, compared_metric,
+                                           format_table, summarize, verdict)
     from ..core.runs.writer import RunWriter, new_run_dir
     from ..core.training import Trainer
     from .train import ProgressPrinter
@@ -107,14 +157,19 @@ def _compare(configs, run_dirs, args) -> int:
     rows = summarize(ends, done)
     fusions = aggregate(rows)
     result = verdict(fusions, no_primary=ALGORITHMS[first.algorithm.name].no_primary)
+    metric = rows[0]["metric"] if rows else compared_metric(configs, [])
+    baseline = _zero_shot(first, metric, args, no_zero_shot) \
+        if args.zero_shot and not stop.requested else None
     if args.json:
+        extra = {} if baseline is None else {
+            "zero_shot": baseline, "baseline": baseline_verdict(fusions, baseline)}
         print(json.dumps({"algorithm": first.algorithm.name, "preset": name,
                           "metric": rows[0]["metric"] if rows else None,
                           "repeats": args.repeats, "rows": rows, "fusions": fusions,
                           "winner": result.winner, "verdict": result.reason,
-                          "stopped": stop.requested}))
+                          "stopped": stop.requested, **extra}))
     else:
-        print(format_table(fusions, result))
+        print(format_table(fusions, result, baseline=baseline))
     if stop.requested:
         print(f"stopped after {len(ends)} of {len(configs)} runs", file=sys.stderr)
         return 130

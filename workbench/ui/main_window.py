@@ -111,6 +111,8 @@ class MainWindow(QMainWindow):
     def _make_retrieval_view(self) -> RetrievalView:
         view = RetrievalView()
         view.note_running(self.controller.running)  # opened for the first time mid-run
+        view.set_config(self.session.config)  # zero-shot CLIP's data before any run
+        self.session.config_changed.connect(view.set_config)
         return view
 
     def _make_compare_view(self) -> CompareView:
@@ -351,7 +353,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.data_panel.shutdown()
-        for name in ("embedding", "retrieval"):  # background tasks of views that exist
+        for name in ("embedding", "retrieval", "compare"):  # views' background tasks
             view = self.views.built(name)
             if view is not None:
                 view.shutdown()

@@ -23,6 +23,13 @@ user picks settings on; the test column is shown beside it, never used to pick):
    standard deviation over seeds); otherwise the difference is within the seeds' noise.
 6. With one seed, the leader is named, and the verdict says that the seeds' noise was not
    measured (a repeat count of 3 measures it).
+
+Beside the fusions, a baseline with no training can be shown: zero-shot CLIP
+(:mod:`.zero_shot`, when the config's ``model.image_model`` is a CLIP model on this machine),
+scored on the same split with the same metrics. :func:`zero_shot_row` makes its row, shaped as
+:func:`aggregate`'s (one row: it is deterministic, so its standard deviation is 0), and
+:func:`baseline_verdict` says whether the best fusion beats it by more than its seeds' noise.
+It never takes part in :func:`verdict`: that names the best fusion.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from .names import MACRO_F1, title
 
 # Plotted and shown when the algorithm has no primary metric (lower is better).
 FALLBACK = "loss"
+# The baseline row's name (``zero_shot.NAME``): a two-tower model scored with no training.
+ZERO_SHOT = "zero-shot CLIP"
 # A second metric shown beside the primary one.
 SECONDARY = {MACRO_F1: "accuracy", "mean_recall": "t2i_r10"}
 MAX_REPEATS = 20
@@ -277,6 +286,94 @@ def verdict(fusions: Sequence[dict], *, no_primary: str = "") -> Verdict:
                                    f"({_num(NOISE_FACTOR * noise)}) over {seeds}", ranked)
 
 
+def zero_shot_row(result: dict | None, metric: str, *, reason: str = "") -> dict:
+    """The zero-shot baseline as an :func:`aggregate` row on ``metric`` (the fusions'), from
+    ``zero_shot.score``'s ``result``; with ``result`` None, a row saying why there is none
+    (``reason``). Its ``std`` and ``test_std`` are 0 (no seeds: nothing varies), ``runs`` 1,
+    ``status`` "no training" (or "unavailable"); it adds ``zero_shot`` (True), ``model``,
+    ``from``, ``prompt`` and the splits' whole ``metrics`` / ``test_metrics``."""
+    secondary = SECONDARY.get(metric)
+    row = {"fusion": ZERO_SHOT, "zero_shot": True, "runs": 0, "finished": 0,
+           "status": "unavailable", "metric": metric, "values": [], "mean": None, "std": None,
+           "test_mean": None, "test_std": None, "test_size": None, "secondary": secondary,
+           "secondary_mean": None, "chance": None, "spread": None, "at_chance": None,
+           "best_epoch": None, "seconds": 0.0, "reason": reason, "run_dirs": [],
+           "model": None, "from": None, "prompt": None, "metrics": {}, "test_metrics": {}}
+    if result is None:
+        return row
+    val = result["scores"].get("val", {})
+    test = result["scores"].get("test", {})
+    metrics, test_metrics = val.get("metrics", {}), test.get("metrics", {})
+    value = _finite(metrics.get(metric))
+    spread = val.get("spread") if val.get("primary") == metric else None
+    chance = _finite(val.get("chance", {}).get(metric))
+    tested = _finite(test_metrics.get(metric))
+    row.update(runs=1, finished=1 if value is not None else 0, status="no training",
+               values=[value] if value is not None else [], mean=value,
+               std=0.0 if value is not None else None, test_mean=tested,
+               test_std=0.0 if tested is not None else None, test_size=test.get("size"),
+               secondary_mean=_finite(metrics.get(secondary)) if secondary else None,
+               chance=chance, spread=spread,
+               at_chance=at_chance(value, chance, spread, metric) if spread is not None
+               else None,
+               seconds=round(float(result.get("seconds", 0.0)), 3), model=result["model"],
+               prompt=result["prompt"], metrics=metrics, test_metrics=test_metrics)
+    row["from"] = result.get("from")
+    if value is None:
+        row["reason"] = reason or (
+            f"{ZERO_SHOT} has no {column_title(metric)}: it is scored on retrieval and, with "
+            "labels, classification" if metric != FALLBACK else
+            f"{ZERO_SHOT} is not ranked: this algorithm has no primary metric (its scores "
+            "are in the JSON output)")
+    return row
+
+
+def baseline_verdict(fusions: Sequence[dict], baseline: dict) -> str:
+    """Whether the best fusion beats the :func:`zero_shot_row` ``baseline``: by more than
+    :data:`NOISE_FACTOR` standard errors of its mean over seeds (the baseline has no noise:
+    it is deterministic), or not measured on one seed, or not at all."""
+    if baseline["mean"] is None:
+        reason = baseline["reason"] or "not scored"
+        return reason if reason.startswith(ZERO_SHOT) else f"{ZERO_SHOT}: {reason}"
+    metric = baseline["metric"]
+    name = title(metric)
+    value = _num(baseline["mean"])
+    base = f"{ZERO_SHOT} (no training, {value})"
+    ok = [f for f in fusions if f["mean"] is not None and not f.get("zero_shot")]
+    if not ok:
+        return f"{ZERO_SHOT} (no training) scores {value} {name}; no fusion finished to " \
+               "compare it with"
+    best = max(ok, key=lambda f: f["mean"])
+    gap = best["mean"] - baseline["mean"]
+    if gap <= 1e-12:
+        return (f"no fusion beats {ZERO_SHOT}, which had no training: it scores {value} "
+                f"{name}, the best fusion, {best['fusion']}, {_num(best['mean'])}")
+    if best["std"] is None:
+        return (f"{best['fusion']} beats {base} by {_num(gap)} {name} on one seed (the "
+                "seeds' noise not measured)")
+    noise = best["std"] / math.sqrt(best["finished"])
+    if gap <= NOISE_FACTOR * noise:
+        return (f"{best['fusion']} leads {base} by {_num(gap)} {name}, within the noise of "
+                f"its {best['finished']} seeds ({NOISE_FACTOR:g} standard errors = "
+                f"{_num(NOISE_FACTOR * noise)}): no clear gain from training")
+    return (f"{best['fusion']} beats {base} by {_num(gap)} {name}, more than "
+            f"{NOISE_FACTOR:g} standard errors of its mean over {best['finished']} seeds "
+            f"({_num(NOISE_FACTOR * noise)})")
+
+
+def baseline_about(baseline: dict) -> str:
+    """Which model and prompt made the :func:`zero_shot_row` ``baseline``, in a line."""
+    if baseline["model"] is None:
+        return ""
+    where = {"folder": ", from a folder", "package": ", from an installed package",
+             "huggingface cache": ", from the Hugging Face cache",
+             "downloaded": ", downloaded from the Hugging Face Hub"}.get(baseline.get("from"),
+                                                                         "")
+    prompt = f"; label prompts \"{baseline['prompt']}\"" if baseline["metrics"].get(
+        "accuracy") is not None else ""
+    return f"{ZERO_SHOT}: {baseline['model']}{where}, no training{prompt}"
+
+
 def column_title(metric: str) -> str:
     """What a column of ``metric`` is called beside "val" and "test" ("loss", not the title
     "val loss", which would read "val val loss")."""
@@ -290,19 +387,22 @@ def mean_text(mean: float | None, std: float | None, fmt: str = "{:.3f}") -> str
     return fmt.format(mean) + ("" if std is None else " ± " + fmt.format(std))
 
 
-def format_table(fusions: Sequence[dict], result: Verdict | None = None) -> str:
-    """The :func:`aggregate` rows as a plain-text table, the winner marked with ``*``."""
-    if not fusions:
+def format_table(fusions: Sequence[dict], result: Verdict | None = None, *,
+                 baseline: dict | None = None) -> str:
+    """The :func:`aggregate` rows as a plain-text table, the winner marked with ``*``; the
+    :func:`zero_shot_row` ``baseline`` last, with :func:`baseline_verdict`."""
+    if not fusions and baseline is None:
         return "(no runs)"
     result = result or verdict(fusions)
-    metric = fusions[0]["metric"]
-    secondary = fusions[0]["secondary"]
+    first = fusions[0] if fusions else baseline
+    metric = first["metric"]
+    secondary = first["secondary"]
     chance = next((f["chance"] for f in fusions if f["chance"] is not None), None)
     head = ["", "fusion", "runs", "status", f"val {column_title(metric)}",
             f"test {column_title(metric)}",
             *([title(secondary)] if secondary else []), "best epoch", "time (s)"]
     lines = [head]
-    for f in fusions:
+    for f in [*fusions, *([baseline] if baseline is not None else [])]:
         test = "no test split" if f["test_size"] == 0 else mean_text(f["test_mean"],
                                                                      f["test_std"])
         lines.append(["*" if f["fusion"] == result.winner else "", f["fusion"], str(f["runs"]),
@@ -317,7 +417,12 @@ def format_table(fusions: Sequence[dict], result: Verdict | None = None) -> str:
            for line in lines]
     if chance is not None:
         out.append(f"chance: {title(metric)} {_num(chance)} on the validation split")
-    out.append(("winner: " if result.winner else "") + result.reason)
+    if fusions:
+        out.append(("winner: " if result.winner else "") + result.reason)
+    if baseline is not None:
+        about = baseline_about(baseline)
+        out.extend([about] if about else [])
+        out.append("baseline: " + baseline_verdict(fusions, baseline))
     return "\n".join(out)
 
 

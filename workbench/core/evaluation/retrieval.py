@@ -115,22 +115,26 @@ class RetrievalIndex:
         self.about = {"algorithm": model.cfg.algorithm.name, "fusion": model.cfg.fusion.name,
                       **(about or {})}
         self.device = next(model.parameters()).device
-        self._pair_split = np.empty(len(dataset), dtype=object)
-        for name in SPLITS:
-            self._pair_split[dataset.indices(name).numpy()] = name
-        self.image_of_pair = dataset.image_index.clone()  # (N,) distinct image per pair
-        self.num_images = int(self.image_of_pair.max()) + 1 if len(dataset) else 0
-        # pairs of each image, in row order; the first one speaks for the image
-        order = torch.argsort(self.image_of_pair, stable=True)
-        counts = torch.bincount(self.image_of_pair, minlength=self.num_images)
-        self.pairs_of_image = [tuple(p.tolist()) for p in torch.split(order, counts.tolist())]
-        self.first_pair = torch.tensor([p[0] if p else -1 for p in self.pairs_of_image],
-                                       dtype=torch.long)
+        self._index_pairs(dataset)
         self.text_vectors, self.image_vectors = self._embed_all(batch_size)
         self._queries: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._pretrained = None  # a pretrained text model, for typed captions
         self._template = self._template_batch()
         self.text_query_problem = self._text_query_problem()
+
+    def _index_pairs(self, dataset: PairedDataset) -> None:
+        """Which split each pair is in, which distinct image it shows, and the pairs of each
+        image (in row order; the first one speaks for the image)."""
+        self._pair_split = np.empty(len(dataset), dtype=object)
+        for name in SPLITS:
+            self._pair_split[dataset.indices(name).numpy()] = name
+        self.image_of_pair = dataset.image_index.clone()  # (N,) distinct image per pair
+        self.num_images = int(self.image_of_pair.max()) + 1 if len(dataset) else 0
+        order = torch.argsort(self.image_of_pair, stable=True)
+        counts = torch.bincount(self.image_of_pair, minlength=self.num_images)
+        self.pairs_of_image = [tuple(p.tolist()) for p in torch.split(order, counts.tolist())]
+        self.first_pair = torch.tensor([p[0] if p else -1 for p in self.pairs_of_image],
+                                       dtype=torch.long)
 
     # ------------------------------------------------------------------ building
     @classmethod

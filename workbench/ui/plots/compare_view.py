@@ -7,6 +7,10 @@ only between a sequence's first ``run_started`` and its final finished/stopped/f
 ordinary single runs on the same controller leave it alone. Every number and the verdict come
 from :mod:`workbench.core.evaluation.compare` (``summarize``, ``aggregate``, ``verdict``), the
 same as ``workbench compare`` prints; this module only lays them out.
+
+With "Zero-shot CLIP row" ticked, a last row shows the baseline with no training (a CLIP
+model's two towers on the same split and metrics, :mod:`.zero_shot_baseline`), a dashed line
+marks it on the plot, and the verdict says whether the best fusion beats it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ...core.training.events import EpochEnded, FitEnded
 from .loss_plot import PALETTE, configure_curve, style_plot
+from .zero_shot_baseline import ZeroShotBaseline
 
 COLUMNS = ("fusion", "runs", "status", "val", "test", "secondary", "best epoch", "time")
 FUSION, RUNS, STATUS, VAL, TEST, SECONDARY, BEST, TIME = range(len(COLUMNS))
@@ -35,7 +40,9 @@ AT_CHANCE_GREY = "#9a9a9a"
 INTRO = "Train the current setup on every valid fusion to see whether one wins on this data."
 # A status cell's colour: the first of these its text holds ("2 finished, 1 failed": red).
 STATUS_COLOURS = {"failed": "#c62828", "stopped": "#8a6d00", "running": "#1f77b4",
-                  "waiting": "#808080", "not run": "#808080"}
+                  "waiting": "#808080", "not run": "#808080", "unavailable": "#8a6d00",
+                  "scoring": "#1f77b4"}
+BASELINE_COLOUR = "#555555"  # the zero-shot row and its line on the plot
 REPEATS_TIP = (
     "Each fusion trains on this many seeds (seed, seed + 1, …), the train/validation/test "
     "split fixed, so every run is scored on the same pairs.<br>The table shows the mean ± "
@@ -68,9 +75,14 @@ class CompareView(QWidget):
         self.save_button = QPushButton("Save plot…")
         self.save_button.setToolTip("Save the curves as a PNG or SVG picture")
         self.save_button.clicked.connect(self._on_save_clicked)
+        self.baseline = ZeroShotBaseline(self)
+        self.baseline.changed.connect(self._refresh)
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addStretch(1)
+        head.addWidget(self.baseline.checkbox)
+        head.addWidget(self.baseline.prompt_edit)
+        head.addSpacing(12)
         head.addWidget(seeds_label)
         head.addWidget(self.repeats_box)
         head.addSpacing(12)
@@ -95,11 +107,16 @@ class CompareView(QWidget):
         header.setStretchLastSection(False)
         self.chance_label = QLabel()
         self.chance_label.setStyleSheet(f"color: {AT_CHANCE_GREY}")
+        self.baseline_note = QLabel()  # which model and prompt, or why there is no row
+        self.baseline_note.setWordWrap(True)
+        self.baseline_note.setStyleSheet(f"color: {BASELINE_COLOUR}")
+        self.baseline_note.setVisible(False)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.table, 1)
         top_layout.addWidget(self.chance_label)
+        top_layout.addWidget(self.baseline_note)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -111,6 +128,13 @@ class CompareView(QWidget):
         self.legend = pg.LegendItem(size=(1, 1), verSpacing=-6, labelTextColor="k",
                                     labelTextSize="9pt")
         self.legend.setParentItem(self.legend_cell)
+        self.baseline_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(BASELINE_COLOUR, width=1.5,
+                                                 style=Qt.PenStyle.DashLine),
+            label="zero-shot CLIP", labelOpts={"position": 0.02, "color": BASELINE_COLOUR,
+                                               "anchors": [(0, 1), (0, 1)]})
+        self.baseline_line.setVisible(False)
+        self.plot.addItem(self.baseline_line, ignoreBounds=False)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
@@ -168,7 +192,8 @@ class CompareView(QWidget):
         self._final = None
         self._progress = f"{self.total} runs to go" if self.total else ""
         self.status.setText(self._progress or INTRO)
-        self._refresh()
+        first = next((c for c in self.configs if c is not None), None)
+        self.baseline.set_config(first, running=first is not None)  # refreshes
 
     def start_run(self, index: int, total: int, cfg) -> None:
         """Run ``index`` of ``total`` starts (``TrainingController.run_started``)."""
@@ -218,7 +243,7 @@ class CompareView(QWidget):
         self.active = False
         self.repeats_box.setEnabled(True)
         self._final = end
-        self._refresh()
+        self.baseline.runs_ended()  # scores the zero-shot row when asked for; refreshes
 
     # -- reading ---------------------------------------------------------------------
     def rows(self) -> list[dict]:
@@ -294,16 +319,34 @@ class CompareView(QWidget):
         return plan
 
     # -- drawing ---------------------------------------------------------------------
+    def baseline_row(self) -> dict | None:
+        """The zero-shot row on the compared metric (:func:`compare.zero_shot_row`, with its
+        state in ``status``); None when the box is not ticked."""
+        return self.baseline.row(self.metric_name)
+
+    def shutdown(self) -> None:
+        """Wait for zero-shot scoring in progress (before the window closes)."""
+        self.baseline.shutdown()
+
     def _refresh(self) -> None:
         rows = self.rows()
         result = self._verdict(rows)
         won = result.winner if self._final is not None else None  # only a real winner
+        baseline = self.baseline_row()
         self._set_headers(rows)
-        if self.table.rowCount() != len(rows):
-            self.table.setRowCount(len(rows))
+        shown = rows + ([baseline] if baseline is not None else [])
+        if self.table.rowCount() != len(shown):
+            self.table.setRowCount(len(shown))
             self._fit_table_height()
-        for r, row in enumerate(rows):
-            self._fill_row(r, row, row["fusion"] == won)
+        for r, row in enumerate(shown):
+            self._fill_row(r, row, row["fusion"] == won and not row.get("zero_shot"))
+        note = self.baseline.note(baseline)
+        self.baseline_note.setText(note)
+        self.baseline_note.setVisible(bool(note))
+        value = baseline["mean"] if baseline is not None else None
+        self.baseline_line.setVisible(value is not None)
+        if value is not None:
+            self.baseline_line.setValue(value)
         for i, curve in self.curves.items():
             epochs = [e for e in self.history.get(i, []) if self.metric_name in e.val]
             curve.setData(np.array([e.epoch for e in epochs], dtype=np.float64),
@@ -365,7 +408,8 @@ class CompareView(QWidget):
         if not value and row["live_value"] is not None:
             value = f"{row['live_value']:.3f}"  # the running run's latest
         seconds = row["seconds"] + row["live_seconds"]
-        cells = [("★ " if won else "") + row["fusion"], f"{row['finished']}/{row['planned']}",
+        runs = "—" if row.get("zero_shot") else f"{row['finished']}/{row['planned']}"
+        cells = [("★ " if won else "") + row["fusion"], runs,
                  row["status"], value, test, compare.mean_text(row["secondary_mean"], None),
                  "" if row["best_epoch"] is None else str(row["best_epoch"]),
                  f"{seconds:.1f} s" if seconds else ""]
@@ -395,11 +439,31 @@ class CompareView(QWidget):
             item.setToolTip(tip)
         if row["reason"]:
             self.table.item(r, STATUS).setToolTip(row["reason"])
+        if row.get("zero_shot"):
+            self._style_baseline_row(r, row, grey)
+            return
         if not grey:
             self.table.item(r, FUSION).setForeground(QBrush(QColor(fusion_colour(row["fusion"]))))
             colour = next((c for s, c in STATUS_COLOURS.items() if s in row["status"]), None)
             if colour:
                 self.table.item(r, STATUS).setForeground(QBrush(QColor(colour)))
+
+    def _style_baseline_row(self, r: int, row: dict, grey: bool) -> None:
+        """The zero-shot row apart from the fusions': italic, its own colour, what it is in
+        every cell's tooltip."""
+        about = self.baseline.note(row)
+        for c in range(len(COLUMNS)):
+            item = self.table.item(r, c)
+            font = item.font()
+            font.setItalic(True)
+            item.setFont(font)
+            if not grey:
+                item.setForeground(QBrush(QColor(BASELINE_COLOUR)))
+            if c != STATUS or not row["reason"]:
+                item.setToolTip(about or item.toolTip())
+        colour = next((c for s, c in STATUS_COLOURS.items() if s in row["status"]), None)
+        if colour and not grey:
+            self.table.item(r, STATUS).setForeground(QBrush(QColor(colour)))
 
     def _show_status(self, result: compare.Verdict) -> None:
         if self._final is None:
@@ -414,6 +478,10 @@ class CompareView(QWidget):
                                 f"{html.escape(reason)}")
             return
         text = verdict_html(result)
+        baseline = self.baseline_row()
+        if baseline is not None and (baseline["mean"] is not None or baseline["reason"]):
+            text += "<br>Baseline: " + html.escape(
+                compare.baseline_verdict(self.rows(), baseline))
         self.status.setText(("Stopped. " if self._final.status == "stopped" else "") + text)
 
     def _add_to_legend(self, curve: pg.PlotDataItem) -> None:
@@ -466,6 +534,8 @@ if __name__ == "__main__":
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     parser.add_argument("--repeats", type=int, default=1, help="seeds per fusion")
     parser.add_argument("--fusions", metavar="A,B,...", help="only these fusions")
+    parser.add_argument("--zero-shot", action="store_true",
+                        help="tick the zero-shot CLIP row (model.image_model: a CLIP model)")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="save a picture of the tab when the sequence ends, then quit")
     args = parser.parse_args()
@@ -476,6 +546,7 @@ if __name__ == "__main__":
     cfg = C.apply_overrides(C.load(args.preset), args.overrides or ["training.epochs=5"])
     view = CompareView()
     view.repeats_box.setValue(args.repeats)
+    view.baseline.checkbox.setChecked(args.zero_shot)
     configs = compare.fusion_variants(cfg, args.fusions.split(",") if args.fusions else None,
                                       repeats=view.repeats)
     controller = worker.TrainingController()
@@ -484,13 +555,17 @@ if __name__ == "__main__":
     view.resize(1000, 720)
     view.show()
     if args.screenshot:
-        def _save(_end) -> None:  # after the view's own end_sequence, connected first
+        def _save(_end=None) -> None:  # after the view's own end_sequence, connected first
+            if view.baseline.state in ("waiting", "scoring"):  # the zero-shot row comes next
+                QTimer.singleShot(200, _save)
+                return
             QTimer.singleShot(200, lambda: (view.grab().save(args.screenshot), app.quit()))
         for signal in (controller.finished, controller.stopped, controller.failed):
             signal.connect(_save)
     controller.start_many(configs, None)
     app.aboutToQuit.connect(controller.shutdown)
     app.exec()
+    view.shutdown()
     # Free the Qt objects before Python tears down: PySide6 can crash at exit otherwise.
     view.deleteLater()
     app.processEvents()

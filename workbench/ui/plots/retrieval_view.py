@@ -6,6 +6,11 @@ The view wraps a :class:`~workbench.core.evaluation.retrieval.RetrievalIndex`. B
 checkpoint and its data, embedding every pair) runs in a :class:`BackgroundTask`; searching a
 built index is one small forward pass and a matrix product (about a millisecond for 1,870
 images), so it runs on the GUI thread, as the user types (debounced).
+
+"Search with" picks the trained model or zero-shot CLIP: the two towers of the run's
+``model.image_model`` (a CLIP model on this machine), with no training, over the run's data
+and split (:class:`~workbench.core.evaluation.zero_shot_index.ZeroShotIndex`, built in the
+background) — what the trained model adds is the difference. The results say which searched.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
 
 from ..panels.pair_table_model import PairTableModel
 from ..tasks import BackgroundTask
+from .retrieval_sources import ZERO_SHOT, SearchSources
 
 if TYPE_CHECKING:  # the module imports torch: loaded when an index is built, after start-up
     from ...core.evaluation.retrieval import Results, RetrievalIndex
@@ -57,6 +63,12 @@ class RetrievalView(QWidget):
         self.image: int | None = None  # the picked image
         self._tasks: list[BackgroundTask] = []
         self._request = 0  # the latest build asked for; older results are dropped
+        # "Search with": the trained model or zero-shot CLIP (retrieval_sources)
+        self.sources = SearchSources(NO_MODEL, self)
+        self.source_combo = self.sources.combo
+        self.sources.shown.connect(self._on_source_shown)
+        self.sources.built.connect(self.index_built)
+        self.sources.failed.connect(self.index_failed)
         self._thumbs = PairTableModel(thumbnail_size=THUMB, parent=self)
         self._small = PairTableModel(thumbnail_size=SMALL_THUMB, parent=self)
 
@@ -71,9 +83,15 @@ class RetrievalView(QWidget):
         split.addWidget(self._build_image_side())
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        source_label = QLabel("Search with:")
+        source_label.setBuddy(self.source_combo)
+        top = QHBoxLayout()
+        top.addWidget(self.header, 1)
+        top.addWidget(source_label)
+        top.addWidget(self.source_combo)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.header)
+        layout.addLayout(top)
         layout.addWidget(split, 1)
         self._show_index(None)
 
@@ -92,6 +110,8 @@ class RetrievalView(QWidget):
         self.query_note = QLabel("")
         self.query_note.setWordWrap(True)
         self.query_note.setStyleSheet("color: #8a5a00;")
+        self.searched_with = QLabel("")  # which model the results are of
+        self.searched_with.setWordWrap(True)
         self.results = QListWidget(viewMode=QListView.ViewMode.IconMode,
                                    movement=QListView.Movement.Static,
                                    resizeMode=QListView.ResizeMode.Adjust, wordWrap=False,
@@ -108,6 +128,7 @@ class RetrievalView(QWidget):
         layout = QVBoxLayout(box)
         layout.addLayout(row)
         layout.addWidget(self.query_note)
+        layout.addWidget(self.searched_with)
         layout.addWidget(self.results, 1)
 
         self.query_edit.textChanged.connect(self._on_query_changed)
@@ -205,8 +226,9 @@ class RetrievalView(QWidget):
         self._request += 1
         request = self._request
         path = Path(path)
-        self._show_index(None, f"Building the retrieval index of {_run_name(path)}: loading "
-                               "the model and its data, embedding every caption and image…")
+        self.sources.set_trained(None, f"Building the retrieval index of {_run_name(path)}: "
+                                       "loading the model and its data, embedding every "
+                                       "caption and image…", select=True)
 
         def build() -> RetrievalIndex:
             from ...core.evaluation.retrieval import DataMismatch, RetrievalIndex
@@ -232,42 +254,52 @@ class RetrievalView(QWidget):
     def set_index(self, index: RetrievalIndex | None) -> None:
         """Search with ``index`` (None: no model)."""
         self._request += 1
-        self._show_index(index)
+        self.sources.set_trained(index, NO_MODEL, select=True)
         if index is not None:
             self.index_built.emit(index)
+
+    def set_config(self, cfg) -> None:
+        """The session's config: zero-shot CLIP's data, split and model while no run's index
+        is here (a run's own config is used once there is one)."""
+        self.sources.set_config(cfg)
 
     def note_running(self, running: bool) -> None:
         """A run started or ended. With no model to search, say when there will be one; an
         index already shown (an earlier run's) stays searchable and says whose it is, and one
         being built is left to finish."""
-        if self.index is not None:
+        if self.index is not None or self.sources.zero_shot_chosen():
             return
         if running:
-            self._show_index(None, TRAINING)
+            self.sources.set_trained(None, TRAINING)
         elif self.header.text() == TRAINING:  # a run that failed, or stopped before a step
-            self._show_index(None)
+            self.sources.set_trained(None, NO_MODEL)
 
     def set_unavailable(self, reason: str) -> None:
         """No index: show why (e.g. the model's refusal) and disable searching."""
         self._request += 1
-        self._show_index(None, reason, error=True)
+        self.sources.set_trained(None, reason, error=True, select=True)
         self.index_failed.emit(reason)
 
     def shutdown(self) -> None:
         """Wait for a build in progress (before the window closes)."""
         for task in list(self._tasks):
             task.wait()
+        self.sources.shutdown()
 
     def _on_built(self, request: int, index: RetrievalIndex) -> None:
         if request == self._request:
-            self._show_index(index)
+            self.sources.set_trained(index, NO_MODEL)
             self.index_built.emit(index)
 
     def _on_build_failed(self, request: int, exc: Exception) -> None:
         if request == self._request:
             reason = str(exc) or type(exc).__name__
-            self._show_index(None, reason, error=True)
+            self.sources.set_trained(None, reason, error=True)
             self.index_failed.emit(reason)
+
+    @Slot(object, str, bool)
+    def _on_source_shown(self, index, message: str, error: bool) -> None:
+        self._show_index(index, message or NO_MODEL, error=error)
 
     def _show_index(self, index: RetrievalIndex | None, message: str = NO_MODEL, *,
                     error: bool = False) -> None:
@@ -287,6 +319,7 @@ class RetrievalView(QWidget):
             w.setEnabled(typed)
         for w in (self.image_filter, self.picker):
             w.setEnabled(index is not None)
+        self.searched_with.setText(_searched_with(index))
         if index is None:
             self.header.setText(message)
             self.header.setStyleSheet("color: #b00020;" if error else "color: #555;")
@@ -473,14 +506,28 @@ class RetrievalView(QWidget):
 
 def _describe(index: RetrievalIndex) -> str:
     a = index.about
+    ds = index.dataset
+    data = (f"{index.num_images:,} images, {len(ds):,} captions from "
+            f"{_escape(index.table.source)}")
+    if a.get("zero_shot"):
+        return f"<b>{ZERO_SHOT}</b>: {_escape(a['model'])}, no training \u00b7 {data}"
     run = a.get("run", "the current model")
     parts = [f"<b>{_escape(run)}</b>: {a['algorithm']} with {a['fusion']} fusion"]
     if "epoch" in a:
         parts.append(f"epoch {a['epoch']} (step {a['step']:,})")
-    ds = index.dataset
-    parts.append(f"{index.num_images:,} images, {len(ds):,} captions from "
-                 f"{_escape(index.table.source)}")
+    parts.append(data)
     return " \u00b7 ".join(parts)
+
+
+def _searched_with(index) -> str:
+    """Which model the results are of, for the line above them."""
+    if index is None:
+        return ""
+    a = index.about
+    if a.get("zero_shot"):
+        return (f"Results of <b>{ZERO_SHOT}</b> ({_escape(a['model'])}), no training "
+                "\u2014 pick \u201ctrained model\u201d to compare")
+    return f"Results of the <b>trained model</b> ({_escape(a.get('run', 'the current run'))})"
 
 
 def _own_rank(rank: float | None) -> str:
