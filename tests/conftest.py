@@ -37,3 +37,12 @@ def folder(tmp_path_factory):
     """The generated shapes folder (fixtures.make_image_folder), once per module."""
     from fixtures import make_image_folder
     return make_image_folder(tmp_path_factory.mktemp("shapes"))
+
+
+@pytest.fixture(scope="module")
+def tiny_vit(tmp_path_factory):
+    """A ViT built from a small config and saved as a user's folder would be
+    (``pretrained_models.tiny_vit``), once per module."""
+    pytest.importorskip("transformers")
+    from pretrained_models import tiny_vit as make
+    return make(tmp_path_factory.mktemp("tiny-vit"))

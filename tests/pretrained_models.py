@@ -32,18 +32,9 @@ def tiny_dinov2(folder: Path) -> Path:
 
 
 def tiny_clip(folder: Path) -> Path:
-    from transformers import CLIPConfig, CLIPModel
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-    config = CLIPConfig(
-        text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=37, vocab_size=99, max_position_embeddings=16),
-        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=37, image_size=SIZE, patch_size=8),
-        projection_dim=16)
-    CLIPModel(config).save_pretrained(folder)
-    CLIPImageProcessorPil(size={"shortest_edge": SIZE},
-                          crop_size={"height": SIZE, "width": SIZE}).save_pretrained(folder)
-    return folder
+    """Both towers and the tokenizer (:func:`two_tower.tiny_clip`)."""
+    from two_tower import tiny_clip as make
+    return make(folder)
 
 
 def tiny_resnet(folder: Path) -> Path:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pretrained_models import tiny_vit  # noqa: F401  (an image model with no text tower)
+
 SIZE = 32  # the image processor's input side
 MAX_TEXT = 48  # word pieces the text tower reads (one per letter: no merges)
 
@@ -67,17 +69,6 @@ def tiny_siglip(folder: Path, seed: int = 0) -> Path:
                 ).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     SiglipImageProcessorPil(size={"height": SIZE, "width": SIZE}).save_pretrained(folder)
-    return folder
-
-
-def tiny_vit(folder: Path) -> Path:
-    """An image model with no text tower (ViT), for the refusals."""
-    from transformers import ViTConfig, ViTModel
-    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
-    ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                       intermediate_size=37, image_size=SIZE, patch_size=8)
-             ).save_pretrained(folder)
-    ViTImageProcessorPil(size={"height": SIZE, "width": SIZE}).save_pretrained(folder)
     return folder
 
 

@@ -67,18 +67,6 @@ def test_an_unknown_model_says_how_to_get_it(tmp_path, monkeypatch):
         locate(str(tmp_path))
 
 
-@pytest.fixture(scope="module")
-def tiny_vit(tmp_path_factory):
-    """A ViT built from a small config and saved as a user's folder would be."""
-    from transformers import ViTConfig, ViTModel
-    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
-    folder = tmp_path_factory.mktemp("tiny-vit")
-    config = ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                       intermediate_size=37, image_size=32, patch_size=8)
-    ViTModel(config).save_pretrained(folder)
-    ViTImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
-
 
 def test_a_vit_folder_encodes_images_through_its_processor(tiny_vit):
     import torch

@@ -10,6 +10,9 @@ elsewhere (a preset, the image size) that alter what is loaded start a reload.
 While a load runs the controls stay usable: a new request does not cancel the running one
 (``load_pairs`` has no cancel flag) but is queued, latest wins, and the superseded result is
 dropped unseen.
+
+Under the summary, :class:`.features_row.FeaturesRow` computes a pretrained encoder's
+features of the loaded table in the background, when the config has one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ...core.errors import WorkbenchError
 from ..tasks import BackgroundTask
 from .column_dialog import ColumnMappingDialog, is_column_error, read_header
 from .data_loading import LoadProgress, load_table
+from .features_row import FeaturesRow
 from .open_source_menu import OpenSourceMenu
 from .pair_table_model import PairTableModel, short_source, summary_rows
 from .pair_table_view import PairTableView
@@ -115,6 +119,9 @@ class DataPanel(QWidget):
         self.skipped_button: QPushButton | None = None
         self._summary_rows: list[tuple[str, str]] = []
 
+        self.features = FeaturesRow(self.session)
+        self.loading_changed.connect(self.features.set_loading)
+
         self.model = PairTableModel(thumbnail_size=THUMBNAIL, parent=self)
         self.view = PairTableView(self.model)
 
@@ -126,6 +133,7 @@ class DataPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(self.summary)
+        layout.addWidget(self.features)
         layout.addWidget(self.view, 1)
 
     # -- public ------------------------------------------------------------------------
@@ -150,20 +158,22 @@ class DataPanel(QWidget):
         return "\n".join(f"{heading}: {text}" for heading, text in self._summary_rows)
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Wait for a running load and start no other until shown again (the app is
-        closing: a QThread still running at exit aborts the process); True when none is
-        left."""
+        """Wait for a running load, cancel the features being computed, and start nothing
+        until shown again (the app is closing: a QThread still running at exit aborts the
+        process); True when no thread is left."""
         self._pending, self._closed = None, True
+        features_done = self.features.shutdown(timeout_ms)
         if self._task is None:
-            return True
+            return features_done
         loop = QEventLoop()
         self._task.ended.connect(loop.quit)
         QTimer.singleShot(timeout_ms, loop.quit)
         loop.exec()
-        return self._task is None
+        return self._task is None and features_done
 
     def showEvent(self, event) -> None:
         self._closed = False
+        self.features.reopen()
         super().showEvent(event)
 
     def closeEvent(self, event) -> None:

@@ -23,12 +23,14 @@ from ...core.errors import ConfigError
 from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ..session import Session
+from . import model_chooser  # noqa: F401 (registers the model keys' chooser)
 from .param_form import ERROR_STYLE, HINT_STYLE, ParamForm
 
 # The plain config sections edited here, in the order shown, with their headings; which
 # fields each has comes from its dataclass. (The data section belongs to the Data panel.)
-SECTIONS = (("model", "Model sizes"), ("preprocess", "Preprocessing"),
+SECTIONS = (("model", "Model: encoders and sizes"), ("preprocess", "Preprocessing"),
             ("optimizer", "Optimiser"), ("training", "Training"),
+            ("pretrained", "Pretrained models"),
             ("data", "Split: validation, test, split seed"),
             ("", "Run: seed, device, description"))
 # Sections edited here in part: the split settings of data (the rest is the Data panel's).

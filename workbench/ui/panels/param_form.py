@@ -5,6 +5,9 @@
 dataclass appears in the GUI with no GUI change. The form holds no config: it reports edits
 through ``value_edited`` and shows whatever :meth:`ParamForm.set_values` gives it, so the
 owner decides (through the Session) whether an edit is accepted.
+
+A key can have an editor of its own instead of the one its type gives (the model chooser of
+``model.text_model``): a :class:`FieldEditor` subclass registered in :data:`EDITORS`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import functools
 import html
 import math
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QValidator
@@ -25,6 +28,28 @@ _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _FLOAT_LIMIT = 1e15
 ERROR_STYLE = "color: #c62828;"
 HINT_STYLE = "color: palette(placeholder-text);"
+
+
+class FieldEditor(QWidget):
+    """An editor for one field that its type alone does not describe (a model chooser).
+
+    It shows :meth:`set_value`'s value without reporting it, reports the user's choices
+    through ``edited``, and a choice it cannot take through ``refused`` (the form shows the
+    message under it)."""
+
+    edited = Signal(object)  # the value the user chose
+    refused = Signal(str)  # why what the user chose was not taken
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+
+#: Editors for particular dotted keys, in place of the one the field's type gives:
+#: ``EDITORS["model.text_model"] = factory``, ``factory(info) -> FieldEditor``.
+EDITORS: dict[str, Callable[[ParamInfo], FieldEditor]] = {}
 
 
 class ParamForm(QWidget):
@@ -158,12 +183,18 @@ class ParamForm(QWidget):
 
     def _make_editor(self, info: ParamInfo) -> QWidget:
         emit = functools.partial(self._on_value_changed, info.name)
+        factory = EDITORS.get(self.key(info.name))
+        if factory is not None:
+            editor = factory(info)
+            editor.edited.connect(emit)
+            editor.refused.connect(functools.partial(self.show_error, info.name))
+            return editor
         if info.type is bool:
             box = QCheckBox(info.title)
             box.toggled.connect(emit)
             return box
         if info.choices:
-            combo = _Combo()
+            combo = NoWheelCombo()
             for choice in info.choices:
                 combo.addItem(choice, choice)
             combo.currentIndexChanged.connect(
@@ -186,7 +217,9 @@ class ParamForm(QWidget):
         if _read(info, editor) == value and not isinstance(editor, QLineEdit):
             return  # leave the widget alone: resetting it would move the user's cursor
         with QSignalBlocker(editor):
-            if isinstance(editor, QCheckBox):
+            if isinstance(editor, FieldEditor):
+                editor.set_value(value)
+            elif isinstance(editor, QCheckBox):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QComboBox):
                 editor.setCurrentIndex(editor.findData(value))
@@ -250,6 +283,8 @@ def _fmt(value: Any) -> str:
 
 
 def _read(info: ParamInfo, editor: QWidget) -> Any:
+    if isinstance(editor, FieldEditor):
+        return editor.value()
     if isinstance(editor, QCheckBox):
         return editor.isChecked()
     if isinstance(editor, QComboBox):
@@ -271,7 +306,7 @@ class _NoWheelUnlessFocused:
             event.ignore()
 
 
-class _Combo(_NoWheelUnlessFocused, QComboBox):
+class NoWheelCombo(_NoWheelUnlessFocused, QComboBox):
     def __init__(self):
         super().__init__()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
