@@ -258,6 +258,21 @@ def test_cancel_stops_it_and_keeps_nothing(qtbot, panel, captions_csv):
     assert len(entries()) == 1
 
 
+def test_a_training_start_takes_the_computation_over(qtbot, panel, captions_csv):
+    """Training computes missing features itself (progress in the training bar): a
+    computation running here stops rather than do the same work beside it, and says so."""
+    row = panel.features
+    load(qtbot, panel, captions_csv)
+    done = ended(qtbot, row)
+    panel.session.set_value("model.text_encoder", "pretrained")
+    qtbot.waitUntil(lambda: row._progress.get()[2] > 0, timeout=TIMEOUT)
+    row.hand_over()
+    settled(done, row, F.CANCELLED)
+    assert row.status.text().startswith("Handed over to the training run")
+    row.hand_over()  # nothing running: nothing to do
+    assert not row.busy
+
+
 def test_a_model_not_on_this_machine_is_said_in_the_panel(qtbot, panel, captions_csv,
                                                           tmp_path, monkeypatch):
     import huggingface_hub.constants as constants

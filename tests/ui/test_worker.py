@@ -131,3 +131,34 @@ def test_a_run_leaves_no_python_thread_object_behind(qtbot, folder):
     with qtbot.waitSignal(ctl.finished, timeout=60_000):
         ctl.start(tiny_config(folder), None)
     assert threading.active_count() == before, threading.enumerate()
+
+
+def test_pretrained_features_computed_by_a_run_show_their_progress_and_stop(qtbot, folder,
+                                                                            tmp_path):
+    """Features the Data panel has not cached are computed by the run: their progress
+    reaches the training bar's signal, and Stop during that ends the run as stopped."""
+    pytest.importorskip("transformers")
+    from workbench.ui.training_bar import TrainingBar
+    cfg = tiny_config(folder, "model.text_encoder=pretrained")
+    table = load_pairs(cfg.data, cfg.preprocess.image_size)
+    ctl = TrainingController()
+    bar = TrainingBar(ctl)
+    qtbot.addWidget(bar)
+    stages = []
+    ctl.preparing.connect(lambda stage, done, total: stages.append((stage, done, total)))
+    with qtbot.waitSignal(ctl.finished, timeout=120_000):
+        ctl.start(cfg, table)
+    assert stages and stages[-1][0] == "captions" and stages[-1][1] == stages[-1][2] \
+        == len(table)
+    ctl.preparing.emit("captions", 3, 12)  # as the bar shows it while preparing
+    ctl.running_changed.emit(True)
+    ctl.preparing.emit("captions", 3, 12)
+    assert bar.progress.format() == "preparing: captions 3/12" and bar.progress.value() == 250
+    ctl.running_changed.emit(False)
+
+    stopped = tiny_config(folder, "model.text_encoder=pretrained", "preprocess.max_tokens=5")
+    with qtbot.waitSignal(ctl.stopped, timeout=120_000) as end:
+        ctl.start(stopped, table, run_dir=tmp_path / "run")
+        ctl.stop()  # before the model has read a batch of captions
+    assert end.args[0].status == "stopped"
+    assert "preparing the data" in end.args[0].reason

@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         name = self.session.preset_name or f"{cfg.algorithm.name}-{cfg.fusion.name}"
         run_dir = new_run_dir(name)
         self._sequence = False
+        self.data_panel.features.hand_over()  # the run computes missing features itself
         self.controller.start(cfg, self.session.table, run_dir=run_dir, preset=name)
         self.tabs.setCurrentWidget(self.training_view)
         self.statusBar().showMessage(f"Training {cfg.algorithm.name} + {cfg.fusion.name}; "
@@ -203,6 +204,7 @@ class MainWindow(QMainWindow):
 
         self.compare_view.reset(configs)
         self._sequence = True
+        self.data_panel.features.hand_over()
         self.controller.start_many(configs, self.session.table, preset=name, run_dirs=run_dir)
         self.tabs.setCurrentWidget(self.views.page("compare"))
         fusions = list(dict.fromkeys(c.fusion.name for c in configs))
@@ -287,6 +289,8 @@ class MainWindow(QMainWindow):
     def _on_running_changed(self, running: bool) -> None:
         # Settings are locked during a run so what is shown is what is training.
         self.settings.setEnabled(not running)
+        if not running:  # the run may have computed (and cached) the features: say so
+            self.data_panel.features.compute()
         view = self.views.built("retrieval")  # not built for this: a tab built later asks
         if view is not None:
             view.note_running(running)

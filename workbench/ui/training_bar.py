@@ -58,6 +58,7 @@ class TrainingBar(QWidget):
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         controller.running_changed.connect(self._on_running_changed)
+        controller.preparing.connect(self._on_preparing)
         controller.started.connect(self._on_started)
         controller.steps_logged.connect(self._on_steps_logged)
         for signal in (controller.finished, controller.failed, controller.stopped):
@@ -90,6 +91,14 @@ class TrainingBar(QWidget):
         self.stop_button.setEnabled(False)
         self.progress.setFormat("stopping…")
         self.controller.stop()
+
+    @Slot(str, int, int)
+    def _on_preparing(self, stage: str, done: int, total: int) -> None:
+        """Decoding images or computing pretrained features before the first step."""
+        if not self.stop_button.isEnabled():
+            return  # a stop is under way: its "stopping…" stays
+        self.progress.setValue(int(1000 * done / total) if total else 0)
+        self.progress.setFormat(f"preparing: {stage} {done:,}/{total:,}")
 
     @Slot(object)
     def _on_started(self, event: FitStarted) -> None:

@@ -50,9 +50,11 @@ class Drained:
     generated: GeneratedSamples | None = None
     checkpoints: list[CheckpointWritten] = field(default_factory=list)
     run_end: FitEnded | None = None  # the run of a sequence that ended with this segment
+    # the latest (stage, done, total) of preparing the data (decoding, pretrained features)
+    preparing: tuple[str, int, int] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.run_start or self.started or self.steps or self.epochs
+        return bool(self.preparing or self.run_start or self.started or self.steps or self.epochs
                     or self.attention or self.embeddings or self.generated or self.checkpoints
                     or self.run_end)
 
@@ -93,6 +95,11 @@ class EventBuffer(Callback):
         with self._lock:
             self._pending.checkpoints.append(event)
 
+    def preparing(self, stage: str, done: int, total: int) -> None:
+        """Progress of preparing a run's data, before its trainer exists (latest wins)."""
+        with self._lock:
+            self._pending.preparing = (stage, done, total)
+
     def run_started(self, index: int, total: int, cfg) -> None:
         """Run ``index`` of a sequence starts: what follows belongs to a new segment."""
         with self._lock:
@@ -119,6 +126,7 @@ class EventBuffer(Callback):
             return segments[0]
         out = Drained()
         for d in segments:
+            out.preparing = d.preparing or out.preparing
             out.run_start = out.run_start or d.run_start
             out.started = d.started or out.started
             out.steps += d.steps
@@ -172,6 +180,9 @@ class TrainingWorker(QObject):
         else:
             try:
                 end = self._fit(self._trainer(self.cfg, self.run_dir, self.resume_from))
+            except StoppedWhilePreparing:
+                end = FitEnded("stopped", "stopped by the user while preparing the data",
+                               0, 0, {}, 0.0, str(self.run_dir) if self.run_dir else None)
             except Exception as exc:  # building the data or the model failed
                 end = _failure(exc, self.run_dir)
         self.end = end
@@ -198,6 +209,8 @@ class TrainingWorker(QObject):
                 if callable(run_dir):  # made only now: skipped runs leave no empty folder
                     run_dir = run_dir(index, cfg)
                 trainer = self._trainer(cfg, run_dir, None)
+            except StoppedWhilePreparing:
+                break
             except Exception as exc:
                 fatal = _failure(exc, run_dir if not callable(run_dir) else None)
                 self.buffer.run_ended(fatal)
@@ -220,9 +233,11 @@ class TrainingWorker(QObject):
         table = self.table
         if table is None or table.source != cfg.data.source or (
                 table.images is not None and table.images.shape[-1] != cfg.preprocess.image_size):
-            table = load_pairs(cfg.data, cfg.preprocess.image_size)
+            table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=self._preparing)
             self.table = table  # decoded once for the whole sequence
-        dataset = dataset_for(cfg, table)
+        # pretrained features are computed here when the Data panel has not cached them:
+        # shown in the training bar, and Stop stops it
+        dataset = dataset_for(cfg, table, progress=self._preparing)
         # The run folder is written before the window hears of an event, so what the window
         # reads there on hearing it (the Runs tab: "running", then the final status) is there.
         callbacks = [self.buffer]
@@ -230,6 +245,11 @@ class TrainingWorker(QObject):
             callbacks.insert(0, RunWriter(run_dir, cfg, preset=self.preset))
         return Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
                        resume_from=resume_from)
+
+    def _preparing(self, stage: str, done: int, total: int) -> None:
+        if self._stop.is_set():
+            raise StoppedWhilePreparing()
+        self.buffer.preparing(stage, done, total)
 
     def _fit(self, trainer) -> FitEnded:
         self.trainer = trainer
@@ -239,6 +259,10 @@ class TrainingWorker(QObject):
         if self._stop.is_set():
             trainer.stop()
         return trainer.fit()
+
+
+class StoppedWhilePreparing(Exception):
+    """Raised from the data's progress callback when Stop was pressed before training."""
 
 
 def _failure(exc: Exception, run_dir: Path | None) -> FitEnded:
@@ -286,6 +310,7 @@ class TrainingController(QObject):
     running_changed = Signal(bool)
     run_started = Signal(int, int, object)  # index, total, ExperimentConfig (start_many only)
     run_ended = Signal(object)  # FitEnded of one run of a start_many sequence
+    preparing = Signal(str, int, int)  # stage, done, total: the data before training
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -373,6 +398,8 @@ class TrainingController(QObject):
         self._timer.setInterval(self.pacer.next_interval_ms())
 
     def _emit_segment(self, d: Drained) -> None:
+        if d.preparing:
+            self.preparing.emit(*d.preparing)
         if d.run_start:
             self.run_started.emit(*d.run_start)
         if d.started:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -175,15 +176,18 @@ def _read(folder: Path, expect: dict, *, mapped: tuple[str, ...],
 def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict, extra: dict) -> None:
     """Write an entry whole or not at all (a temporary folder renamed)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = None
     try:
+        # its own folder for each writer: the Data panel and a training start may write the
+        # same entry at once, in one process
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp",
+                                    dir=folder.parent))
         for name, array in arrays.items():
             np.save(tmp / f"{name}.npy", array)
         (tmp / "extra.json").write_text(json.dumps(extra), "utf-8")
         (tmp / "meta.json").write_text(json.dumps({"version": VERSION, **meta}), "utf-8")
         shutil.rmtree(folder, ignore_errors=True)  # an entry that did not read back
         os.replace(tmp, folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # a full disk: the features still serve
+    except OSError:  # a full disk, or another writer's entry in place: the features serve
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -69,6 +69,7 @@ class FeaturesRow(QWidget):
         self._models = ""  # the models being run, for the status line
         self._loading = False  # the Data panel is loading a new table: wait for it
         self._closed = False
+        self._handed_over = False  # cancelled because a training run computes them
         self._shown = ("", 0, 0)
 
         self.title = QLabel("<b>Pretrained features</b>")
@@ -121,6 +122,14 @@ class FeaturesRow(QWidget):
             self._progress.cancel()
             self.cancel_button.setEnabled(False)
             self.status.setText("Cancelling…")
+
+    def hand_over(self) -> None:
+        """Training starts: its worker computes what is missing itself (progress in the
+        training bar, Stop stops it), so a computation running here stops rather than do
+        the same work twice beside it."""
+        if self._task is not None:
+            self._handed_over = True
+            self.cancel()
 
     def set_loading(self, loading: bool) -> None:
         """The Data panel started (True) or ended (False) a load: a new table is coming, so
@@ -186,6 +195,7 @@ class FeaturesRow(QWidget):
             return
         cfg, table = self.session.config, self.session.table
         self._running = (features_key(cfg), weakref.ref(table))
+        self._handed_over = False
         self._progress = progress = CancellableProgress()
         self._shown = ("", 0, 0)
         self._task = BackgroundTask(lambda: prepare_features(cfg, table, progress))
@@ -210,8 +220,10 @@ class FeaturesRow(QWidget):
         if not _same(self._running, self._wanted()):
             return
         if isinstance(exc, Cancelled):
-            self._settle(CANCELLED, "Cancelled: not computed. Training computes them first "
-                         "if they are still missing.")
+            self._settle(CANCELLED, "Handed over to the training run, which computes them "
+                         "(progress at the top)." if self._handed_over else
+                         "Cancelled: not computed. Training computes them first if they are "
+                         "still missing.")
             return
         if isinstance(exc, WorkbenchError):
             message = str(exc)
