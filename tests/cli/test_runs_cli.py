@@ -18,8 +18,9 @@ def run_id(tmp_path, capsys):
     """One real two-epoch run in the user runs folder."""
     folder = make_image_folder(tmp_path / "shapes")
     preset = C.save(tiny_config(folder, "algorithm.name=classifier", "fusion.name=late",
-                                "training.checkpoint_every=1"), tmp_path / "tiny.toml")
-    assert main(["train", str(preset), "--epochs", "2", "--json"]) == 0
+                                "training.checkpoint_every=1", "training.epochs=2"),
+                    tmp_path / "tiny.toml")
+    assert main(["train", str(preset), "--json"]) == 0  # unchanged: the run is "tiny"'s
     run_dir = json.loads(capsys.readouterr().out)["run_dir"]
     return run_dir.rsplit("/", 1)[-1]
 

@@ -76,3 +76,20 @@ def test_an_override_the_run_does_not_use_is_noted(tmp_path, capsys):
                  "--set", "algorithm.params.temperature=0.5",
                  "--set", "algorithm.params.corr_loss=infonce"])
     assert code == 0 and "note:" not in capsys.readouterr().err
+
+
+def test_a_run_is_named_after_the_preset_only_while_unchanged(tmp_path, capsys):
+    from workbench.core.runs.store import list_runs
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder, "algorithm.name=classifier", "fusion.name=late"),
+                    tmp_path / "tiny.toml")
+    assert main(["train", str(preset)]) == 0
+    assert main(["train", str(preset), "--set", "algorithm.name=autoencoder",
+                 "--set", "fusion.name=mean"]) == 0
+    capsys.readouterr()
+    runs = list_runs()
+    [unchanged] = [r for r in runs if r.algorithm == "classifier"]
+    [changed] = [r for r in runs if r.algorithm == "autoencoder"]
+    assert unchanged.id.endswith("-tiny") and unchanged.preset == "tiny"
+    assert changed.id.endswith("-autoencoder-mean-shapes")
+    assert changed.preset == "tiny (changed)" and changed.algorithm == "autoencoder"

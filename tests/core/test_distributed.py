@@ -199,14 +199,15 @@ def test_two_processes_match_one_process_with_the_same_global_batch(folder, tmp_
     """The autoencoder with InfoNCE correlation on caption tokens covers every mechanism: a
     per-sample loss (pixel MSE), a batch-coupled one (InfoNCE, gathered across processes), a
     batch-level weighting (bag-of-words BCE), and shares of unequal size (batch 7 of 18
-    training pairs: 4+3, 4+3, 2+2), through PyTorch's DistributedDataParallel. Dropout and
-    augmentation are off: they draw different random numbers in each process, by design."""
+    training pairs: 4+3, 4+3, 2+2; the last, smaller batch kept: training.drop_last off),
+    through PyTorch's DistributedDataParallel. Dropout and augmentation are off: they draw
+    different random numbers in each process, by design."""
     data = _vary_caption_lengths(folder, tmp_path / "shapes")
     cfg = tiny_config(data, "algorithm.name=autoencoder", "fusion.name=attention",
                       "algorithm.params.corr_loss=infonce", "algorithm.params.corr_weight=1.0",
                       "model.dropout=0.0", "training.augment_images=false",
                       "training.batch_size=7", "training.epochs=2", "optimizer.name=sgd",
-                      "optimizer.lr=0.1")
+                      "optimizer.lr=0.1", "training.drop_last=false")
     result, out, stderr = _torchrun_train(cfg, tmp_path)
     assert result["gradient_sync"] == "DistributedDataParallel"
     assert "2 processes (gloo, gradients averaged by DistributedDataParallel)" in stderr
@@ -221,7 +222,7 @@ def test_parameters_a_configuration_never_uses_stay_without_gradient(folder, tmp
     cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=early",
                       "model.dropout=0.0", "training.augment_images=false",
                       "training.batch_size=7", "training.epochs=2", "optimizer.name=adamw",
-                      "optimizer.weight_decay=0.1")
+                      "optimizer.weight_decay=0.1", "training.drop_last=false")
     result, out, _ = _torchrun_train(cfg, tmp_path)
     assert result["gradient_sync"] == "DistributedDataParallel"
     _assert_matches_one_process(cfg, result, out, steps=6)
@@ -294,7 +295,7 @@ def test_a_fine_tuned_pretrained_image_model_trains_in_two_processes_as_in_one(f
                       "model.image_encoder=pretrained", f"model.image_model={vit}",
                       "model.pretrained_mode=finetune", "model.finetune_layers=1",
                       "model.dropout=0.0", "training.batch_size=7", "training.epochs=2",
-                      "optimizer.name=sgd", "optimizer.lr=0.1")
+                      "optimizer.name=sgd", "optimizer.lr=0.1", "training.drop_last=false")
     result, out, _ = _torchrun_train(cfg, tmp_path)
     assert result["gradient_sync"] == "DistributedDataParallel"
     _assert_matches_one_process(cfg, result, out, steps=6)

@@ -12,3 +12,11 @@ def gui_thread_collector(qapp):
     with GuiThreadCollector(parent=qapp) as collector:
         yield collector
     collector.deleteLater()
+
+
+@pytest.fixture(autouse=True)
+def close_without_asking(monkeypatch):
+    """Closing a window over unsaved settings or a running run asks first (a modal box):
+    a test that does not answer it itself closes as before, discarding."""
+    from workbench.ui.main_window import MainWindow
+    monkeypatch.setattr(MainWindow, "_ask_close", lambda self, dirty, running: "discard")

@@ -110,8 +110,9 @@ def test_clicking_a_heatmap_cell_picks_its_word_and_patch(view, qtbot):
     heat = view.coattention
     pos = heat._glw.mapFromScene(heat.scene_pos_of(2, 5))
     qtbot.mouseMove(heat._glw.viewport(), pos)
-    assert heat.readout == "word here, patch 1,1: attention " + \
-        f"{snap.maps['text_to_image'][0, 2, 5]:.4f}"
+    value = snap.maps["text_to_image"][0, 2, 5]
+    assert heat.readout == f"word here, patch 1,1: attention {value:.4f} " \
+        f"({value * 16:.2f}× uniform)"  # 16 patches: uniform is 1/16
     qtbot.mouseClick(heat._glw.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert view.selected_token == 2
     np.testing.assert_allclose(view.patch_words, snap.maps["image_to_text"][0, 5, :3])
@@ -213,15 +214,61 @@ def test_placeholders(view):
     assert view.placeholder_text == WAITING
 
 
-def test_colour_bar_levels_cover_the_data(view):
+def nearly_uniform_snapshot() -> AttentionSnapshot:
+    """What a co-attention classifier shows after training: weights within a few percent of
+    uniform (1/16 here), which a 0..max scale paints as one flat block."""
+    snap = coattention_snapshot()
+    rng = np.random.default_rng(3)
+    t2i = 1 / 16 + rng.uniform(-0.003, 0.003, size=(2, 4, 16))
+    snap.maps["text_to_image"] = (t2i / t2i.sum(-1, keepdims=True)).astype(np.float32)
+    return snap
+
+
+def test_heatmap_default_levels_centre_on_uniform(view):
+    view.set_snapshot(nearly_uniform_snapshot())
+    heat, shown, uniform = view.coattention, view.coattention.values, 1 / 16
+    lo, hi = heat.levels
+    assert view.colour_mode == "uniform"
+    assert (lo + hi) / 2 == pytest.approx(uniform)  # white (the map's middle) is uniform
+    # ... and the scale reaches the weight farthest from it, not 0: the deviations fill it.
+    assert hi - uniform == pytest.approx(np.abs(shown - uniform).max(), rel=1e-5)
+    assert hi - lo < 0.02
+    assert heat.colormap == "CET-D1A" and heat.uniform == pytest.approx(uniform)
+    assert heat.uniform_mark.value == pytest.approx(uniform)
+    ticks = heat.color_bar.getAxis("right")._tickLevels[0]
+    assert (pytest.approx(uniform), "uniform") in ticks
+    assert tuple(heat.image_item.getLevels()) == pytest.approx((lo, hi))
+    # The overlay of the chosen word over the image and the self-attention alike.
+    olo, ohi = view.overlay.color_bar.levels()
+    assert (olo + ohi) / 2 == pytest.approx(uniform)
+    slo, shi = view.self_attention.levels
+    assert (slo + shi) / 2 == pytest.approx(1 / 3)  # a 3-word caption
+
+
+def test_the_uniformity_figure_beside_the_heatmap(view):
+    snap = coattention_snapshot()
+    view.set_snapshot(snap)
+    text = view.uniformity.text()
+    assert text.startswith("Words → patches, normalised entropy ")
+    assert "1 = uniform over the 16 patches" in text and "over 2 probes" in text
+    view.set_snapshot(nearly_uniform_snapshot())
+    assert "almost uniform" in view.uniformity.text()
+    view.reset()
+    assert view.uniformity.text() == ""
+
+
+def test_colour_modes(view):
     snap = coattention_snapshot()
     view.set_snapshot(snap)
     shown = view.coattention.values
-    lo, hi = view.coattention.levels
     assert view.coattention.color_bar.getAxis("right").labelText == "attention"
+    view.colour_combo.setCurrentIndex(view.colour_combo.findData("zero"))
+    lo, hi = view.coattention.levels
     assert lo == 0.0 and np.isclose(hi, shown.max())
+    assert view.coattention.colormap == "viridis"
     assert tuple(view.coattention.image_item.getLevels()) == pytest.approx((lo, hi))
-    view.stretch_check.setChecked(True)
+    assert view.coattention.uniform_mark.value == pytest.approx(1 / 16)  # still marked
+    view.colour_combo.setCurrentIndex(view.colour_combo.findData("stretch"))
     assert view.coattention.levels == pytest.approx((shown.min(), shown.max()))
 
 

@@ -331,8 +331,11 @@ def test_the_seeds_box_drives_the_main_windows_comparison(qtbot, folder):
     assert [(c.fusion.name, c.seed) for c in started] == [("mean", 5), ("mean", 6)]
     assert {c.data.split_seed for c in started} == {5}
     ids = sorted(r.id for r in window.runs_view.runs())
-    assert [i.rsplit("-", 3)[-3:] for i in ids] == [["contrastive", "mean", "seed5"],
-                                                   ["contrastive", "mean", "seed6"]]
+    # named after what trained (algorithm-fusion-data), the preset being changed
+    names = [i.rsplit("-", 4)[-4:] for i in ids]
+    assert [(n[0], n[1], n[3]) for n in names] == [("contrastive", "mean", "seed5"),
+                                                   ("contrastive", "mean", "seed6")]
+    assert all(n[2].startswith("shapes") for n in names)  # the data folder's name
     assert done.args[0].status == "finished"
     view = window.compare_view
     assert _cells(view, RUNS) == ["2/2"]

@@ -321,3 +321,23 @@ def test_coco_through_the_open_menu_asks_for_the_image_folder(qtbot, panel, tmp_
     assert len(table) == 16 and table.images.shape[0] == 8  # two captions per image
     assert panel.session.config.data.images == str(images)
     assert "8 distinct" in panel.summary_text()
+
+
+def test_after_a_failed_load_the_source_box_shows_what_is_loaded(qtbot, panel, folder,
+                                                                  tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    fail(qtbot, panel, missing)  # nothing loaded yet: the path stays, to be corrected
+    close_error(panel)
+    assert panel.source_combo.currentText() == str(missing)
+    load(qtbot, panel, folder)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"image,text\nx.png,caf\xe9\n")
+    fail(qtbot, panel, bad)
+    close_error(panel)
+    combo = panel.source_combo
+    assert combo.currentText() == str(folder) == combo.itemText(combo.currentIndex())
+    assert bad.name in panel.status.text() and folder.name in panel.status.text()
+    # The options shown are the loaded source's too, and act on it.
+    with qtbot.waitSignal(panel.session.table_changed, timeout=TIMEOUT) as got:
+        panel.reload()
+    assert got.args[0].source == str(folder)

@@ -288,3 +288,52 @@ def test_load_snapshots_of_a_real_run(qtbot, tmp_path):
     assert v.shutdown()
     with pytest.raises(Exception, match="no embedding snapshots"):
         v.load_snapshots(tmp_path)
+
+
+def test_a_new_run_clears_the_side_panel_and_the_neighbour_rings(qtbot, view):
+    controller = FakeController()
+    view.connect_controller(controller)
+    fed(qtbot, view)
+    j = loneliest(view, "text")
+    qtbot.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton,
+                     pos=viewport_pos(view, "text", j))
+    assert view.neighbours() and view.samples.entries
+    assert f"caption {j}" in view.samples.card_text.text()
+    assert len(view.neighbour_marks.data) == EV.NEIGHBOURS
+    with qtbot.waitSignal(view.selection_changed, timeout=WAIT_MS):
+        controller.started.emit(None)  # a new run: what was picked belongs to the old one
+    assert view.neighbours() == [] and view.selected() == []
+    assert view.samples.entries == [] and view.samples.list_title.text() == ""
+    assert view.samples.card_text.text() == EV.SamplePanel(lambda: None).card_text.text()
+    # the new run's first snapshot: no rings of the old selection drawn on it
+    fed(qtbot, view, planted(epoch=1, seed=3))
+    assert len(view.neighbour_marks.data) == 0 and len(view.selected_mark.data) == 0
+    assert view.samples.entries == []
+
+
+def test_a_saved_picture_carries_the_legend(qtbot, view, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from workbench.ui.plot_export import export_plot
+
+    fed(qtbot, view)
+    assert view.legend_entries() == [
+        ("o", "#555555", "text"), ("s", "#555555", "image"),
+        *[("s", EV.label_colour(i, K).name(), name)
+          for i, name in enumerate(["red", "green", "blue"])]]
+    items = len(view.canvas.scene().items())
+    bare = QImage(str(export_plot(view.canvas, tmp_path / "bare.png")))
+    with view.export_legend():
+        legend = QImage(str(export_plot(view.canvas, tmp_path / "legend.png")))
+    assert len(view.canvas.scene().items()) == items  # the legend went again
+    assert legend.size() == bare.size() == view.canvas.size() * 2
+
+    def colours(image, x0, x1, y0, y1):
+        return {image.pixel(x, y) for x in range(x0, x1, 2) for y in range(y0, y1, 2)}
+    # Only the plot's top-right corner changed, and it now shows every label's colour.
+    w, h = legend.width(), legend.height()
+    assert colours(legend, 0, w // 2, h // 2, h) == colours(bare, 0, w // 2, h // 2, h)
+    corner = colours(legend, w // 2, w, 0, h // 2)
+    assert corner != colours(bare, w // 2, w, 0, h // 2)
+    for i in range(K):
+        assert EV.label_colour(i, K).rgb() in corner

@@ -222,6 +222,8 @@ CLOSE_SCRIPT = textwrap.dedent("""
         window = real_build(options)
         if sys.argv[3] == "no-shutdown":  # the control: closing without joining the thread
             window.controller.shutdown = lambda *a, **k: True
+        # Closing mid-run asks first; the user answers "Stop the run and close".
+        window._ask_close = lambda dirty, running: "discard"
         seen = []
 
         def on_steps(batch):

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from PySide6.QtCore import QTimer, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from workbench.core import config as C
@@ -192,3 +193,108 @@ def test_presets_load_into_every_panel(qtbot, window):
     assert "graph-gat-emoji" in window.windowTitle()
     window.session.set_value("training.epochs", 7)
     assert window.windowTitle().endswith("*")
+
+
+# ---------------------------------------------------------------- run names, closing
+
+def test_runs_are_named_after_what_trains(qtbot, monkeypatch):
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    started: list[tuple[str, str]] = []
+    monkeypatch.setattr(win.controller, "start", lambda cfg, table, run_dir, preset, **kw:
+                        started.append((run_dir.name, preset)))
+    monkeypatch.setattr(win.controller, "start_many", lambda configs, table, run_dirs, preset:
+                        started.extend((run_dirs(i, c).name, preset)
+                                       for i, c in enumerate(configs)))
+    win.session.replace_config(load_preset("contrastive-emoji"), preset="contrastive-emoji")
+    win.start_training()  # the preset, unchanged: its name
+    assert started[-1][0].endswith("-contrastive-emoji")
+    assert started[-1][1] == "contrastive-emoji"
+    combo = win.model_panel.algorithm_combo
+    combo.setCurrentIndex(combo.findData("classifier"))
+    win.start_training()  # changed: algorithm-fusion-data, and the preset marked changed
+    assert started[-1][0].endswith("-classifier-mean-emoji")
+    assert started[-1][1] == "contrastive-emoji (changed)"
+    del started[:]
+    win.compare_fusions()
+    assert all(preset == "contrastive-emoji (changed)" for _, preset in started)
+    assert {name.split("-", 2)[-1] for name, _ in started} >= \
+        {"classifier-late-emoji", "classifier-coattention-emoji"}
+
+
+class CloseAnswers:
+    """Answers to the close question, and the questions asked ((dirty, running) each)."""
+
+    def __init__(self, monkeypatch, *answers: str):
+        self.answers = list(answers)
+        self.asked: list[tuple[bool, bool]] = []
+        monkeypatch.setattr(MainWindow, "_ask_close",
+                            lambda window, dirty, running: self._ask(dirty, running))
+
+    def _ask(self, dirty, running):
+        self.asked.append((dirty, running))
+        return self.answers.pop(0) if self.answers else "discard"  # the test's end
+
+
+def test_closing_asks_when_settings_are_unsaved(qtbot, monkeypatch):
+    from workbench.core.presets import user_presets_dir
+    from workbench.ui.panels.presets_panel import PresetsPanel
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    win.session.replace_config(load_preset("contrastive-emoji"), preset="contrastive-emoji")
+    win.show()
+    answers = CloseAnswers(monkeypatch, "cancel", "save", "save", "discard")
+    assert win.close()  # unchanged settings: closes without a word
+    assert answers.asked == []
+
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    win.session.replace_config(load_preset("contrastive-emoji"), preset="contrastive-emoji")
+    win.show()
+    qtbot.waitExposed(win)
+    win.session.set_value("training.epochs", 7)
+    assert win.windowTitle().endswith("*")
+    win.activateWindow()
+    qtbot.waitActive(win)
+    # Ctrl+Q, through the window system as a key press is (so the shortcut sees it): Cancel
+    QTest.keyClick(win.windowHandle(), Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert answers.asked == [(True, False)] and win.isVisible()
+
+    names = [None, "mine"]  # Save: Save as… (a built-in) asks a name; cancelled: stays open
+    monkeypatch.setattr(PresetsPanel, "_ask_name", lambda self, title, default: names.pop(0))
+    monkeypatch.setattr(PresetsPanel, "_ask_description", lambda self, title, label, text:
+                        "Seven epochs.")
+    assert not win.close() and win.isVisible()
+    assert not (user_presets_dir() / "mine.toml").exists()
+    assert win.close() and not win.isVisible()  # Save again, named: saved, then closed
+    saved = C.load(user_presets_dir() / "mine.toml")
+    assert saved.training.epochs == 7 and saved.description == "Seven epochs."
+
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    win.show()
+    win.session.set_value("training.epochs", 9)
+    assert win.close()  # Discard
+    assert answers.asked[-1] == (True, False) and answers.answers == []
+
+
+def test_closing_asks_while_a_run_trains_and_stops_it_keeping_its_checkpoint(qtbot,
+                                                                            monkeypatch):
+    from workbench.core.runs.store import list_runs
+    win = MainWindow(Session())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.session.table_changed, timeout=60_000):
+        win.data_panel.load_source("builtin:emoji")
+    cfg = C.apply_overrides(load_preset("contrastive-emoji"), FAST + ["training.epochs=500"])
+    win.session.replace_config(cfg, preset="contrastive-emoji")  # saved: only the run counts
+    answers = CloseAnswers(monkeypatch, "cancel", "discard")
+    win.start_training()
+    qtbot.waitUntil(lambda: loss_points(win) >= 1, timeout=60_000)
+    assert not win.close()
+    assert answers.asked == [(False, True)] and win.controller.running and win.isVisible()
+    assert win.close()
+    assert not win.controller.running and answers.asked[-1] == (False, True)
+    [run] = list_runs()
+    assert run.status == "stopped" and (run.path / "checkpoints" / "last.pt").is_file()
+    assert run.id.endswith("-contrastive-emoji") and run.preset == "contrastive-emoji"

@@ -14,6 +14,7 @@ from workbench.core import config as C
 from workbench.core.algorithms import ALGORITHMS, fusion_problem
 from workbench.core.fusion import FUSIONS
 from workbench.core.params import describe, param
+from workbench.core.presets import load_preset
 from workbench.ui.panels.model_panel import SECTIONS, ModelPanel
 from workbench.ui.panels.param_form import ParamForm
 from workbench.ui.session import Session
@@ -116,6 +117,74 @@ def test_choosing_a_fusion_rebuilds_its_form(panel, session):
     assert [i.name for i in form.infos()] == [i.name for i in describe(FUSIONS["coattention"].params)]
     form.editor("layers").setValue(3)
     assert session.config.fusion.params.layers == 3
+
+
+# ---------------------------------------------------------------- recommended settings
+
+def _choose(panel: ModelPanel, algorithm: str) -> None:
+    panel.algorithm_combo.setCurrentIndex(panel.algorithm_combo.findData(algorithm))
+
+
+def test_switching_algorithm_applies_its_settings_and_keep_my_settings_restores(
+        panel, session):
+    before = load_preset("contrastive-emoji")
+    session.replace_config(before, preset="contrastive-emoji")
+    note = panel.switch_note
+    assert note.isHidden()
+    _choose(panel, "graph")
+    cfg = session.config
+    recommended = ALGORITHMS["graph"].recommended
+    assert cfg.optimizer.lr == recommended["optimizer.lr"] == 0.005
+    assert cfg.training.epochs == recommended["training.epochs"] == 100
+    assert (cfg.optimizer.name, cfg.optimizer.schedule) == ("adam", "none")
+    # the editors show it, and the note says what changed, with the way back
+    assert panel.forms["optimizer"].editor("lr").value() == pytest.approx(0.005)
+    assert panel.forms["training"].editor("epochs").value() == 100
+    assert not note.isHidden() and not note.keep_button.isHidden()
+    text = note.label.text()
+    assert "Graph neural network" in text
+    for part in ("learning rate 0.001\u00a0→\u00a00.005", "epochs 60\u00a0→\u00a0100",
+                 "optimiser adamw\u00a0→\u00a0adam", "schedule cosine\u00a0→\u00a0none"):
+        assert part in text, part
+
+    panel.forms["training"].editor("batch_size").setValue(32)  # the user's own edit stays
+    note.keep_button.click()
+    cfg = session.config
+    assert cfg.algorithm.name == "graph"
+    assert cfg.optimizer == before.optimizer and cfg.training.epochs == 60
+    assert cfg.training.batch_size == 32
+    assert panel.forms["optimizer"].editor("lr").value() == pytest.approx(0.001)
+    assert note.keep_button.isHidden() and "Kept your settings" in note.label.text()
+    assert "learning rate 0.005" in note.label.text()  # what was recommended, to redo by hand
+    note.close_button.click()
+    assert note.isHidden()
+
+
+def test_an_algorithms_parameters_survive_switching_away_and_back(panel, session):
+    session.replace_config(load_preset("contrastive-emoji"), preset="contrastive-emoji")
+    assert session.config.algorithm.params.init_temperature == 0.1
+    panel.forms["algorithm.params"].editor("init_temperature").setValue(0.2)
+    _choose(panel, "autoencoder")
+    assert "parameters: the recommended ones" in panel.switch_note.label.text()
+    assert session.config.algorithm.params.modality_dropout == 0.3  # its recommended value
+    panel.forms["algorithm.params"].editor("corr_weight").setValue(0.5)
+    _choose(panel, "contrastive")
+    params = session.config.algorithm.params
+    assert (params.init_temperature, params.learn_temperature) == (0.2, False)
+    assert "parameters: as you left them" in panel.switch_note.label.text()
+    _choose(panel, "autoencoder")
+    assert session.config.algorithm.params.corr_weight == 0.5
+
+
+def test_loading_a_preset_keeps_its_values_and_hides_the_note(panel, session):
+    _choose(panel, "graph")
+    assert not panel.switch_note.isHidden()
+    preset = load_preset("graph-gat-emoji")
+    preset.optimizer.lr = 0.002
+    session.replace_config(preset, preset="mine")  # as the Presets panel loads one
+    assert session.config == preset and panel.switch_note.isHidden()
+    session.replace_config(load_preset("classifier-mean-emoji"), preset="classifier-mean-emoji")
+    assert session.config == load_preset("classifier-mean-emoji")
 
 
 # ---------------------------------------------------------------- hyperparameters

@@ -20,6 +20,8 @@ class Dialogs:
 
     def __init__(self):
         self.names: list[str | None] = []
+        # answers to "Describe the preset"; none queued: OK on the text as offered
+        self.descriptions: list[str | None] = []
         self.open_path: str | None = None
         self.save_path: str | None = None
         self.confirm = True
@@ -39,7 +41,12 @@ def dialogs(monkeypatch):
         d.asked.append(f"confirm: {text}")
         return d.confirm
 
+    def ask_description(self, title, label, text):
+        d.asked.append(f"description: {label} [{text}]")
+        return d.descriptions.pop(0) if d.descriptions else text
+
     monkeypatch.setattr(PresetsPanel, "_ask_name", ask_name)
+    monkeypatch.setattr(PresetsPanel, "_ask_description", ask_description)
     monkeypatch.setattr(PresetsPanel, "_ask_open_path", lambda self: d.open_path)
     monkeypatch.setattr(PresetsPanel, "_ask_save_path", lambda self, default: d.save_path)
     monkeypatch.setattr(PresetsPanel, "_confirm", confirm)
@@ -133,9 +140,12 @@ def test_gui_to_toml_to_gui_is_exact(qtbot, panel, model, session, dialogs):
     forms["training"].editor("epochs").setValue(11)
     forms["training"].editor("augment_images").setChecked(True)
     expected = session.config
+    expected.description = "An autoencoder with attention fusion."
     shown = {prefix: form.values() for prefix, form in forms.items()}
+    shown[""]["description"] = expected.description
     assert session.modified and panel.current_label.text().endswith("*")
 
+    dialogs.descriptions.append(expected.description)
     _save_as(panel, dialogs, "mine")
     assert dialogs.errors == []
     assert (user_presets_dir() / "mine.toml").is_file()
@@ -168,6 +178,44 @@ def test_the_unsaved_mark_follows_edits_and_saves(panel, model, session, dialogs
     _load(panel, BUILTINS[0])
     assert session.preset_name == "mine" and session.config.training.epochs == 5
     assert any("Discard the unsaved changes to mine" in q for q in dialogs.asked)
+
+
+def test_saving_a_changed_preset_asks_for_a_description(panel, model, session, dialogs):
+    name = "contrastive-emoji"
+    old = P.load_preset(name).description
+    _load(panel, name)
+    _save_as(panel, dialogs, "copy")  # unchanged: its description is still true
+    assert not any(q.startswith("description") for q in dialogs.asked)
+    assert P.load_preset("copy").description == old
+
+    _load(panel, name)
+    model.algorithm_combo.setCurrentIndex(model.algorithm_combo.findData("classifier"))
+    dialogs.descriptions.append(None)  # Cancel: nothing saved
+    _save_as(panel, dialogs, "mine")
+    assert not (user_presets_dir() / "mine.toml").exists() and session.modified
+    [question] = [q for q in dialogs.asked if q.startswith("description")]
+    assert f"differ from {name}'s" in question
+    assert f"[[Edit me: settings changed from {name}] {old}]" in question  # prefilled, marked
+
+    _save_as(panel, dialogs, "mine")  # OK without editing: the mark is kept, never false
+    assert P.load_preset("mine").description.startswith(
+        f"[Edit me: settings changed from {name}] ")
+    assert not session.modified
+
+    model.forms["training"].editor("epochs").setValue(3)
+    dialogs.descriptions.append("  Classifier of emoji groups, 3 epochs.  ")
+    _save_as(panel, dialogs, "mine2")
+    assert P.load_preset("mine2").description == "Classifier of emoji groups, 3 epochs."
+    assert session.config.description == "Classifier of emoji groups, 3 epochs."
+
+    _load(panel, name)
+    model.forms[""].editor("description").setText("Rewritten already.")
+    model.forms[""].editor("description").editingFinished.emit()
+    model.forms["training"].editor("epochs").setValue(3)
+    asked = len(dialogs.asked)
+    _save_as(panel, dialogs, "mine3")  # the user rewrote it already: not asked again
+    assert not any(q.startswith("description") for q in dialogs.asked[asked:])
+    assert P.load_preset("mine3").description == "Rewritten already."
 
 
 def test_builtins_cannot_be_renamed_deleted_or_overwritten(panel, session, dialogs):

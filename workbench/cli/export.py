@@ -11,8 +11,9 @@ from .common import fail
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a run's embeddings, metrics or a TensorBoard log",
-                       description="Export what a run folder holds for other tools. RUN is a "
-                       "run folder (or the name of one in the user runs folder).")
+                       description="Export what a run folder holds for other tools. RUN is "
+                       "a run's id (its folder name, or the start of it) or the path of a run "
+                       "folder, as for 'workbench runs'.")
     what = p.add_subparsers(dest="what", metavar="WHAT", required=True)
 
     e = what.add_parser("embeddings", help="validation-set vectors with captions and labels",
@@ -43,31 +44,23 @@ def add_parser(sub) -> None:
     t.add_argument("run_path", metavar="RUN")
     t.add_argument("logdir", metavar="LOGDIR")
     t.set_defaults(run_export=_tensorboard)
+    for sub_parser in (e, m, t):
+        sub_parser.add_argument("--dir", metavar="DIR", help="the folder that holds the runs "
+                                "(default: the user runs folder)")
     p.set_defaults(run=run_export)
 
 
 def run_export(args) -> int:
     from ..core.errors import WorkbenchError
+    from ..core.runs.store import load_run
     try:
-        return args.run_export(args, _run_folder(args.run_path))
+        # The resolver 'runs show' uses: ids, their unique prefixes and paths alike.
+        return args.run_export(args, Path(load_run(args.run_path, base=args.dir).path))
     except WorkbenchError as exc:
         return fail(exc)
     except OSError as exc:
         return fail(WorkbenchError(f"cannot write {exc.filename or ''}: "
                                    f"{exc.strerror or exc}"))
-
-
-def _run_folder(run: str) -> Path:
-    from ..core.errors import WorkbenchError
-    from ..core.paths import runs_dir
-    path = Path(run)
-    if path.is_dir():
-        return path
-    named = runs_dir() / run
-    if not path.is_absolute() and named.is_dir():
-        return named
-    raise WorkbenchError(f"{run}: no such run folder (give a run folder's path, or the name "
-                         f"of one in {runs_dir()})")
 
 
 def _table_or_none(run_dir: Path):
@@ -97,7 +90,8 @@ def _metrics(args, run_dir: Path) -> int:
     from ..core.runs.export import export_metrics_csv, metrics_rows
     out = export_metrics_csv(run_dir, args.dest)
     columns, rows = metrics_rows(run_dir)
-    print(f"wrote {out}: {len(rows)} epochs x {len(columns)} columns", file=sys.stderr)
+    epochs = f"{len(rows)} epoch" + ("" if len(rows) == 1 else "s")
+    print(f"wrote {out}: {epochs} x {len(columns)} columns", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 
 from ..core.runs.store import format_duration
+from ..core.training.events import epoch_note
 from .common import StageProgress, fail
 
 # The metrics ``runs list`` shows of a run without a primary metric, the first two it has.
@@ -115,6 +116,9 @@ def format_run(info, epochs: list[dict]) -> str:
              ("Epochs", f"{_epochs(info)}" + (f", {info.steps} steps" if info.steps else "")
               + (f", {format_duration(info.seconds)}" if info.seconds else "")
               + (f" on {info.device}" if info.device else ""))]
+    kept, train = s.get("epoch_pairs"), s.get("train_size")
+    if isinstance(kept, int) and isinstance(train, int) and epoch_note(train, kept):
+        lines.append(("Note", epoch_note(train, kept)))
     if info.parameters:
         lines.append(("Parameters", f"{info.parameters:,}"))
     if info.continued_from:

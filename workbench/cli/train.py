@@ -8,6 +8,7 @@ import sys
 import time
 
 from ..core.training.callbacks import Callback
+from ..core.training.clock import eta_seconds, fit_fraction
 from .common import (StageProgress, StopOnInterrupt, add_config_arguments,
                      config_from_arguments, fail)
 
@@ -73,11 +74,16 @@ def _train(cfg, args, ctx=None) -> int:
     from pathlib import Path
 
     from ..core.data import load_dataset
-    from ..core.runs.writer import RunWriter, new_run_dir
+    from ..core.presets import load_preset
+    from ..core.runs.naming import preset_label, run_name, same_config
+    from ..core.paths import runs_dir
+    from ..core.runs.writer import RunWriter, check_writable, new_run_dir
     from ..core.training import Trainer
     from ..core.training.distributed import main_first
 
     main = ctx is None or ctx.is_main
+    if main:  # refused before the data loads; the run folder itself is made when training starts
+        check_writable(Path(args.out) if args.out else runs_dir())
     with main_first():  # rank 0 fills the image cache, the others then read it
         dataset = load_dataset(cfg, progress=StageProgress() if main else None)
     if not main:
@@ -90,15 +96,21 @@ def _train(cfg, args, ctx=None) -> int:
             return 1
         return 0 if end.status == "finished" else 130
     name = Path(args.preset).stem if args.preset.endswith(".toml") else args.preset
-    run_dir = Path(args.out) if args.out else new_run_dir(name)
-    callbacks = [RunWriter(run_dir, cfg, preset=name), ProgressPrinter()]
+    # Named after what trains: the preset's name only when no option changed its settings.
+    unchanged = same_config(cfg, load_preset(args.preset))
+    run_dir = Path(args.out) if args.out else \
+        new_run_dir(run_name(cfg, name, unchanged=unchanged))
+    callbacks = [RunWriter(run_dir, cfg, preset=preset_label(name, unchanged=unchanged)),
+                 ProgressPrinter()]
     trainer = Trainer(cfg, dataset, callbacks=callbacks, run_dir=run_dir,
                       resume_from=args.resume)
     with StopOnInterrupt(trainer, escalate=ctx is None):
         end = trainer.fit()
     if args.json:
         result = {"algorithm": cfg.algorithm.name, "fusion": cfg.fusion.name,
-                  "epochs": end.epoch, "status": end.status, "run_dir": str(run_dir),
+                  "epochs": end.epoch, "status": end.status,
+                  # None: refused before training, so no folder was made
+                  "run_dir": str(run_dir) if run_dir.is_dir() else None,
                   "seconds": round(end.seconds, 3), "metrics": end.metrics,
                   **scores_json(end), "processes": ctx.world_size if ctx else 1}
         if trainer.grad_sync is not None:
@@ -173,13 +185,15 @@ class ProgressPrinter(Callback):
                 f"{trainer.grad_sync.name})" if group else e.device
         print(f"training {e.algorithm} + {e.fusion} on {e.train_size} pairs ({e.val_size} "
               f"validation), {e.parameters:,} parameters, {where}", file=self.stream)
+        if e.epoch_note():  # training.drop_last's effect, under the line it qualifies
+            print(f"  {e.epoch_note()}", file=self.stream)
 
     def on_step_end(self, trainer, e):
         if not self.bar.enabled or time.monotonic() - self._last_bar < 0.2:
             return
         self._last_bar = time.monotonic()
-        done = (e.epoch - 1) + e.epoch_progress
-        eta = e.seconds / max(done - trainer.start_epoch + 1, 1e-9) * (self.epochs - done)
+        eta = eta_seconds(e.seconds, fit_fraction(e.epoch, e.epoch_progress,
+                                                  trainer.start_epoch, self.epochs)) or 0.0
         width = 24
         filled = int(width * e.epoch_progress)
         self.stream.write(f"\repoch {e.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}]"

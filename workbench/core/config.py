@@ -142,6 +142,17 @@ class OptimizerConfig:
 class TrainingConfig:
     epochs: int = param(20, "Passes over the training split.", min=1, max=100_000)
     batch_size: int = param(64, "Pairs per step.", min=1, max=65_536)
+    drop_last: bool = param(True, "Leave out the last training batch of each epoch when it "
+                            "has fewer pairs than the batch size (the order is reshuffled "
+                            "every epoch, so a different few are left out each time; a "
+                            "training split smaller than one batch still trains). Why: the "
+                            "contrastive loss falls with the batch size (about as log B), so "
+                            "a smaller last batch drops the loss once an epoch, a sawtooth in "
+                            "the curve, and its step is noisier. Dropping was chosen over "
+                            "merging it into the previous batch because every step then has "
+                            "the same size and memory. The run's start line and summary say "
+                            "how many pairs an epoch leaves out.",
+                            label="Drop the last smaller batch")
     val_every: int = param(1, "Validate every N epochs.", min=1, max=10_000,
                            label="Validate every (epochs)")
     snapshot_every: int = param(1, "Attention and embedding snapshots every N epochs.", min=1,

@@ -91,5 +91,6 @@ def _screenshot_and_quit(window, path: str) -> None:
     from PySide6.QtWidgets import QApplication
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(path)
+    window.confirm_close = False  # scripted: nobody is there to answer
     window.close()
     QApplication.instance().quit()

@@ -8,6 +8,7 @@ can answer it, and reports what happened in the status bar or an error box.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -18,6 +19,7 @@ from ..core.errors import WorkbenchError
 from . import plot_export
 
 EMBEDDING_FILTERS = {"csv": "CSV table (*.csv)", "npz": "NumPy arrays (*.npz)"}
+TENSORBOARD_TIP = "Curves and embeddings of the current run as a TensorBoard log"
 
 
 class ExportActions:
@@ -34,8 +36,20 @@ class ExportActions:
         self.plot = self._add(menu, "Save &plot of this tab…", self.export_plot,
                               "The current tab's plot as PNG or SVG", "Ctrl+Shift+S")
         self.tensorboard = self._add(menu, "Write &TensorBoard log…", self.export_tensorboard,
-                                     "Curves and embeddings of the current run as a TensorBoard "
-                                     "log (needs the tensorboard package)")
+                                     TENSORBOARD_TIP)
+        menu.setToolTipsVisible(True)  # a greyed-out entry's tooltip says what to install
+        self.update_availability()
+        menu.aboutToShow.connect(self.update_availability)  # installed while the app runs
+
+    def update_availability(self) -> None:
+        """Grey out the TensorBoard entry, its tooltip saying what to install, when the
+        tensorboard package is missing."""
+        from ..core.runs.export import tensorboard_missing
+        missing = tensorboard_missing()
+        self.tensorboard.setEnabled(missing is None)
+        tip = TENSORBOARD_TIP if missing is None else missing[:1].upper() + missing[1:]
+        self.tensorboard.setToolTip(tip)
+        self.tensorboard.setStatusTip(tip)
 
     def _add(self, menu: QMenu, text: str, slot, tip: str, shortcut: str = "") -> QAction:
         action = QAction(text, self.window)
@@ -96,7 +110,18 @@ class ExportActions:
             return None
         if Path(name).suffix.lower() not in plot_export.FORMATS:
             name += ".png"
-        return self._done(lambda: plot_export.export_plot(view, name), "Plot")
+        return self._done(lambda: self._save_plot(view, tab, name), "Plot")
+
+    @staticmethod
+    def _save_plot(view: pg.GraphicsView, tab, name: str) -> Path:
+        """Save ``view``; a view whose legend is a widget beside the plot (it has an
+        ``export_legend`` context) puts it in the plot while it is saved."""
+        owner = view.parentWidget()
+        while owner is not None and owner is not tab and not hasattr(owner, "export_legend"):
+            owner = owner.parentWidget()
+        legend = owner.export_legend() if hasattr(owner, "export_legend") else nullcontext()
+        with legend:
+            return plot_export.export_plot(view, name)
 
     def export_tensorboard(self) -> Path | None:
         from ..core.runs.export import require_tensorboard, write_tensorboard

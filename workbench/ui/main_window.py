@@ -149,7 +149,9 @@ class MainWindow(QMainWindow):
         self.exports = ExportActions(self, file_menu)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # The platform's quit keys; Ctrl+Q where it names none (Windows, offscreen).
+        quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+                                 or [QKeySequence("Ctrl+Q")])
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
@@ -169,13 +171,20 @@ class MainWindow(QMainWindow):
         settings during the run does not change it)."""
         if self.controller.running:
             return
+        from ..core.runs.naming import preset_label, run_name
         from ..core.runs.writer import new_run_dir
         cfg = self.session.config
-        name = self.session.preset_name or f"{cfg.algorithm.name}-{cfg.fusion.name}"
-        run_dir = new_run_dir(name)
+        # Named after what trains: the preset's name only while its settings are unchanged.
+        preset, unchanged = self.session.preset_name, not self.session.modified
+        try:  # checked writable, not made: the run makes it once data and config are accepted
+            run_dir = new_run_dir(run_name(cfg, preset, unchanged=unchanged))
+        except WorkbenchError as exc:
+            self.show_error("Cannot start training", str(exc))
+            return
         self._sequence = False
         self.data_panel.features.hand_over()  # the run computes missing features itself
-        self.controller.start(cfg, self.session.table, run_dir=run_dir, preset=name)
+        self.controller.start(cfg, self.session.table, run_dir=run_dir,
+                              preset=preset_label(preset, unchanged=unchanged))
         self.tabs.setCurrentWidget(self.training_view)
         self.statusBar().showMessage(f"Training {cfg.algorithm.name} + {cfg.fusion.name}; "
                                      f"run folder {run_dir}")
@@ -184,10 +193,12 @@ class MainWindow(QMainWindow):
     def compare_fusions(self) -> None:
         """Train the current setup on every valid fusion, each on the Compare tab's number of
         seeds (the split fixed), one after the other, each run into its own folder
-        (``<preset>-<fusion>[-seed<S>]``); the Compare tab fills in as they end."""
+        (``<preset>-<fusion>[-seed<S>]`` from an unchanged preset, else
+        ``<algorithm>-<fusion>-<data>[-seed<S>]``); the Compare tab fills in as they end."""
         if self.controller.running:
             return
         from ..core.evaluation.compare import fusion_variants
+        from ..core.runs.naming import preset_label, run_name
         from ..core.runs.writer import new_run_dir
         cfg = self.session.config
         repeats = self.compare_view.repeats
@@ -196,16 +207,17 @@ class MainWindow(QMainWindow):
         except WorkbenchError as exc:
             self.show_error("Cannot compare fusions", str(exc))
             return
-        name = self.session.preset_name or cfg.algorithm.name
+        preset, unchanged = self.session.preset_name, not self.session.modified
 
         def run_dir(_index, c):  # as each run starts: a stopped sequence leaves no empty ones
-            return new_run_dir(f"{name}-{c.fusion.name}"
-                               + (f"-seed{c.seed}" if repeats > 1 else ""))
+            name = f"{preset}-{c.fusion.name}" if preset and unchanged else run_name(c)
+            return new_run_dir(name + (f"-seed{c.seed}" if repeats > 1 else ""))
 
         self.compare_view.reset(configs)
         self._sequence = True
         self.data_panel.features.hand_over()
-        self.controller.start_many(configs, self.session.table, preset=name, run_dirs=run_dir)
+        self.controller.start_many(configs, self.session.table, run_dirs=run_dir,
+                                   preset=preset_label(preset, unchanged=unchanged))
         self.tabs.setCurrentWidget(self.views.page("compare"))
         fusions = list(dict.fromkeys(c.fusion.name for c in configs))
         seeds = f" × {repeats} seeds ({len(configs)} runs)" if repeats > 1 else ""
@@ -273,6 +285,7 @@ class MainWindow(QMainWindow):
         except WorkbenchError:
             count = 0  # a run stopped before its first snapshot
         self._set_current_run(path)
+        self.training_bar.show_run(run)  # not the last trained run's end any more
         self.tabs.setCurrentWidget(self.views.page("embedding") if count else self.training_view)
         shown.insert(0, f"Opened {run.id}: {len(epochs)} epochs, {count} embedding snapshots"
                         + (", attention" if attention is not None else ""))
@@ -342,6 +355,49 @@ class MainWindow(QMainWindow):
         self._error_box = box
         return box
 
+    def _may_close(self) -> bool:
+        """Ask before closing over unsaved settings or a run in progress: save the settings
+        (as the loaded user preset, else under a name asked for), discard them, or cancel.
+        A run is stopped either way (cleanly, after its step, its checkpoint kept)."""
+        dirty, running = self.session.modified, self.controller.running
+        if not (dirty or running):
+            return True
+        answer = self._ask_close(dirty, running)
+        if answer == "save" and dirty:
+            self.presets_panel.save()
+            return not self.session.modified  # a cancelled or refused save: stay open
+        return answer in ("save", "discard")
+
+    def _ask_close(self, dirty: bool, running: bool) -> str:
+        """"save", "discard" or "cancel" (tests replace this)."""
+        from ..core.presets import is_builtin
+        name = self.session.preset_name
+        parts = []
+        if dirty:
+            parts.append(f"Your changes to {name} are not saved." if name else
+                         "Your settings are not saved as a preset.")
+        if running:
+            parts.append("A run is training: closing stops it after its current step; its "
+                         "last checkpoint is kept, so it can be continued from the Runs tab.")
+        box = QMessageBox(QMessageBox.Icon.Question, "Close Multimodal Workbench",
+                          "\n\n".join(parts), QMessageBox.StandardButton.Cancel, self)
+        buttons = {}
+        if dirty:
+            asks_name = not name or is_builtin(name)
+            buttons["save"] = box.addButton("Save as… and close" if asks_name else
+                                            "Save and close",
+                                            QMessageBox.ButtonRole.AcceptRole)
+            buttons["discard"] = box.addButton("Close without saving",
+                                               QMessageBox.ButtonRole.DestructiveRole)
+            box.setDefaultButton(buttons["save"])
+        else:
+            buttons["discard"] = box.addButton("Stop the run and close",
+                                               QMessageBox.ButtonRole.DestructiveRole)
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return next((k for k, b in buttons.items() if b is clicked), "cancel")
+
     @Slot(str, bool)
     def _on_preset_changed(self, name: str, modified: bool) -> None:
         title = "Multimodal Workbench"
@@ -349,7 +405,14 @@ class MainWindow(QMainWindow):
             title += f" — {name}{' *' if modified else ''}"
         self.setWindowTitle(title)
 
+    #: whether closing asks first over unsaved settings or a run in progress (off for a
+    #: scripted window: ``workbench gui --screenshot``)
+    confirm_close = True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing and self.confirm_close and not self._may_close():
+            event.ignore()
+            return
         # A run in progress is stopped and its thread joined before the window goes: no
         # "QThread: Destroyed while thread is still running", and its checkpoint is written.
         self._closing = True

@@ -4,17 +4,20 @@ and follow its signals (napari's model/view split), so no panel talks to another
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from ..core import config as C
+from ..core.algorithms.switching import AlgorithmSwitch, switch_algorithm
 
 
 class Session(QObject):
     config_changed = Signal(object)  # ExperimentConfig: the whole config after any change
     table_changed = Signal(object)  # PairTable | None: the data now loaded
     preset_changed = Signal(str, bool)  # preset name ("" for none), modified since loaded
+    config_replaced = Signal(object)  # ExperimentConfig: a whole config taken (a preset)
 
     def __init__(self, cfg: C.ExperimentConfig | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -22,6 +25,8 @@ class Session(QObject):
         self.table = None
         self.preset_name = ""
         self._saved = C.to_dict(self._config)
+        # each algorithm's parameters as the user last left them (this session only)
+        self._algorithm_params: dict[str, Any] = {}
 
     # -- the config ------------------------------------------------------------------
     @property
@@ -39,6 +44,24 @@ class Session(QObject):
         self._apply(C.apply_overrides(self._config,
                                       [f"{k}={_as_text(v)}" for k, v in values.items()]))
 
+    def switch_algorithm(self, name: str) -> AlgorithmSwitch:
+        """Switch to algorithm ``name`` as a user choosing it does: its recommended settings
+        (a preset loaded with :meth:`replace_config` keeps its own), and its parameters as
+        they were when the user last switched away from it. Raises ConfigError, leaving the
+        config unchanged; the result says what changed (:meth:`AlgorithmSwitch.undo_values`
+        gives what puts the previous settings back)."""
+        current = self._config.algorithm
+        switch = switch_algorithm(self._config, name,
+                                  params=self._algorithm_params.get(name))
+        self._algorithm_params[current.name] = copy.deepcopy(current.params)
+        self._apply(switch.config)
+        return switch
+
+    @property
+    def saved_description(self) -> str:
+        """The description of the preset as loaded or last saved."""
+        return self._saved.get("description", "")
+
     def replace_config(self, cfg: C.ExperimentConfig, *, preset: str | None = None) -> None:
         """Take a whole config (a loaded preset); ``preset`` names it and marks it saved."""
         C.check(cfg)
@@ -46,6 +69,7 @@ class Session(QObject):
         if preset is not None:
             self.preset_name = preset
             self._saved = C.to_dict(self._config)
+        self.config_replaced.emit(self.config)
         self.config_changed.emit(self.config)
         self._emit_preset()
 

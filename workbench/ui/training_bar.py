@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from ..core.training.clock import eta_seconds, fit_fraction
 from ..core.training.events import FitEnded, FitStarted, StepLogged
 from .worker import TrainingController
+
+
+PAUSE_KEYS = QKeySequence("Ctrl+P")
 
 
 def format_seconds(s: float) -> str:
@@ -33,7 +35,7 @@ class TrainingBar(QWidget):
         self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
         self.start_button.setToolTip("Start training with the current settings (Ctrl+Enter)")
         self.pause_button = QPushButton("Pause")
-        self.pause_button.setShortcut(QKeySequence("Ctrl+P"))
+        self.pause_button.setShortcut(PAUSE_KEYS)
         self.pause_button.setToolTip("Pause or resume between steps (Ctrl+P)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setShortcut(QKeySequence("Ctrl+."))
@@ -72,7 +74,7 @@ class TrainingBar(QWidget):
         self.compare_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
-        self.pause_button.setText("Pause")
+        self._show_paused(False)
         if running:
             self.progress.setValue(0)
             self.progress.setFormat("preparing data and model…")
@@ -82,9 +84,15 @@ class TrainingBar(QWidget):
     def _on_pause_clicked(self) -> None:
         paused = not self.controller.paused
         self.controller.set_paused(paused)
-        self.pause_button.setText("Resume" if paused else "Pause")
+        self._show_paused(paused)
         if paused:
             self.progress.setFormat("paused — " + self.progress.format())
+
+    def _show_paused(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        # setText replaces a button's shortcut with its text's mnemonic (here none): without
+        # this, Ctrl+P paused once and then did nothing.
+        self.pause_button.setShortcut(PAUSE_KEYS)
 
     @Slot()
     def _on_stop_clicked(self) -> None:
@@ -103,8 +111,10 @@ class TrainingBar(QWidget):
     @Slot(object)
     def _on_started(self, event: FitStarted) -> None:
         self._fit = event
-        self._t0 = time.monotonic()
         self.progress.setFormat(f"epoch {event.start_epoch}/{event.epochs}")
+        note = event.epoch_note()  # training.drop_last's effect on an epoch
+        self.progress.setToolTip(f"{event.steps_per_epoch:,} steps per epoch"
+                                 + (f"; {note}" if note else ""))
 
     @Slot(list)
     def _on_steps_logged(self, steps: list[StepLogged]) -> None:
@@ -112,15 +122,13 @@ class TrainingBar(QWidget):
         if fit is None or not steps or self.controller.paused:
             return
         last = steps[-1]
-        first_epoch = fit.start_epoch - 1
-        total = fit.epochs - first_epoch
-        done = (last.epoch - 1 - first_epoch) + last.epoch_progress
-        fraction = min(1.0, done / max(total, 1))
+        # last.seconds is training time: a pause moves neither the elapsed time nor the ETA.
+        fraction = fit_fraction(last.epoch, last.epoch_progress, fit.start_epoch, fit.epochs)
         self.progress.setValue(int(1000 * fraction))
-        eta = last.seconds / fraction - last.seconds if fraction > 0 else 0.0
+        eta = eta_seconds(last.seconds, fraction)
         self.progress.setFormat(f"epoch {last.epoch}/{fit.epochs} · step {last.step}")
         self.detail.setText(f"{format_seconds(last.seconds)} elapsed · ETA "
-                            f"{format_seconds(eta)}")
+                            + (format_seconds(eta) if eta is not None else "…"))
 
     @Slot(object)
     def _on_ended(self, end: FitEnded) -> None:
@@ -128,3 +136,12 @@ class TrainingBar(QWidget):
         self.progress.setFormat(f"{end.status} — epoch {end.epoch}, step {end.step}")
         self.detail.setText(f"{format_seconds(end.seconds)}")
         self._fit = None
+
+    def show_run(self, run) -> None:
+        """Show ``run`` (a ``RunInfo``), opened from the Runs tab, in place of the last
+        run's end: its status, how far it got and how long it trained."""
+        done, planned = run.epochs_done or 0, run.epochs or 0
+        self.progress.setValue(int(1000 * min(1.0, done / planned)) if planned else 0)
+        self.progress.setFormat(f"opened {run.id}: {run.status} — epoch {done}/{planned}"
+                                + (f", step {run.steps}" if run.steps else ""))
+        self.detail.setText(format_seconds(run.seconds) if run.seconds is not None else "")

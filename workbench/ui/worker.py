@@ -197,6 +197,7 @@ class TrainingWorker(QObject):
         starts; failing to prepare the data or the device ends the sequence: every later run
         would fail the same way."""
         t0 = time.perf_counter()
+        paused = 0.0  # the runs' pauses: the sequence's duration leaves them out too
         total = len(self.sequence)
         ends: list[FitEnded] = []
         used: list[Path] = []
@@ -219,10 +220,11 @@ class TrainingWorker(QObject):
             if run_dir is not None:
                 used.append(Path(run_dir))
             end = self._fit(trainer)
+            paused += trainer.clock.paused_seconds
             self.buffer.run_ended(end)
             ends.append(end)
         return _sequence_end(ends, total, fatal, self._stop.is_set(),
-                             time.perf_counter() - t0, used)
+                             time.perf_counter() - t0 - paused, used)
 
     def _trainer(self, cfg, run_dir: Path | None, resume_from: str | None):
         from ..core.data import load_pairs

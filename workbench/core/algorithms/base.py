@@ -121,15 +121,23 @@ class Algorithm(nn.Module):
 
     def train_batches(self, dataset: PairedDataset, batch_size: int,
                       generator: torch.Generator,
-                      shard: tuple[int, int] | None = None) -> Iterator[Batch]:
+                      shard: tuple[int, int] | None = None,
+                      drop_last: bool = False) -> Iterator[Batch]:
         """Shuffled training batches; ``shard=(rank, world_size)`` gives this process's share
-        of each (multi-process training, see :mod:`..training.distributed`)."""
+        of each (multi-process training, see :mod:`..training.distributed`); ``drop_last``
+        leaves out a last batch smaller than ``batch_size`` (``training.drop_last``).
+        :meth:`steps_per_epoch` and :meth:`epoch_pairs` count what this yields."""
         return dataset.batches("train", batch_size, shuffle=True, generator=generator,
-                               shard=shard, states=self.reads_states)
+                               shard=shard, states=self.reads_states, drop_last=drop_last)
 
-    def steps_per_epoch(self, dataset: PairedDataset, batch_size: int) -> int:
-        n = len(dataset.indices("train"))
-        return max(1, -(-n // batch_size))
+    def steps_per_epoch(self, dataset: PairedDataset, batch_size: int,
+                        drop_last: bool = False) -> int:
+        return max(1, dataset.batch_count("train", batch_size, drop_last))
+
+    def epoch_pairs(self, dataset: PairedDataset, batch_size: int,
+                    drop_last: bool = False) -> int:
+        """Training pairs one epoch trains on (fewer than the split with ``drop_last``)."""
+        return dataset.kept_pairs("train", batch_size, drop_last)
 
     #: Under torchrun, the Trainer sets this to the call of the ``DistributedDataParallel``
     #: wrapper of this algorithm (whose forward is :meth:`forward_step`), so the default step's forward

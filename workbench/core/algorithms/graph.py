@@ -221,16 +221,20 @@ class GraphAlgorithm(Algorithm):
         return losses, out
 
     # ------------------------------------------------------------------ training
-    def train_batches(self, dataset, batch_size, generator, shard=None):
+    def train_batches(self, dataset, batch_size, generator, shard=None, drop_last=False):
         """One full-graph step per epoch: the "batch" is every training pair (the node
-        loss's rows); the forward pass covers every node anyway. Never sharded: the registry
-        refuses multi-process training of this algorithm (``distributed_problem``)."""
+        loss's rows); the forward pass covers every node anyway, so ``drop_last`` has
+        nothing to drop. Never sharded: the registry refuses multi-process training of this
+        algorithm (``distributed_problem``)."""
         rows = dataset.indices("train")
         yield Batch(index=rows, image_ids=dataset.image_index[rows],
                     labels=None if dataset.labels is None else dataset.labels[rows])
 
-    def steps_per_epoch(self, dataset, batch_size) -> int:
+    def steps_per_epoch(self, dataset, batch_size, drop_last=False) -> int:
         return 1
+
+    def epoch_pairs(self, dataset, batch_size, drop_last=False) -> int:
+        return len(dataset.indices("train"))
 
     def training_step(self, batch, optim):
         self._version += 1
@@ -283,15 +287,25 @@ class GraphAlgorithm(Algorithm):
         return f"image: {self.captions[self.image_rows[node - n]]}", "image", weight
 
 
+# What torch says when PyG's import calls torch.jit.script on its pool classes. The category
+# changes between torch releases (DeprecationWarning, FutureWarning: the latter is shown by
+# default), so the filter matches the message, whatever the category.
+JIT_DEPRECATED = r"`torch\.jit\.\w+` is (deprecated|not supported)"
+
+
 def _pyg(name: str):
-    """A name from PyTorch Geometric, imported on first use (it takes seconds). Its import
-    runs ``torch.jit.script``, which recent torch deprecates: that warning is PyG's to fix,
-    not the user's, so it is kept out of their log."""
+    """A name from PyTorch Geometric, imported on first use (it takes seconds)."""
+    return getattr(import_quietly("torch_geometric.nn"), name)
+
+
+def import_quietly(module: str):
+    """Import ``module`` without torch's TorchScript deprecation warnings: PyG's import runs
+    ``torch.jit.script`` (``nn/pool/*/base.py``), a warning that is PyG's to fix, not the
+    user's, so it is kept out of their log; every other warning still shows."""
+    import importlib
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated",
-                                DeprecationWarning)
-        import torch_geometric.nn as pyg_nn
-    return getattr(pyg_nn, name)
+        warnings.filterwarnings("ignore", JIT_DEPRECATED, Warning)
+        return importlib.import_module(module)
 
 
 def _features(name: str, vector: Tensor) -> ModalityFeatures:

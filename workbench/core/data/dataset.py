@@ -209,6 +209,10 @@ class PairedDataset:
                 states: bool = True) -> Iterator[Batch]:
         """Batches of one split, shuffled with ``generator`` when asked.
 
+        ``drop_last``: leave out a last batch smaller than ``batch_size`` (see
+        :meth:`kept_pairs`), unless it is the only one: a split smaller than one batch is
+        still one batch.
+
         ``shard=(rank, world_size)`` (multi-process training): every rank draws the same
         permutation and batches of ``batch_size``, and gets its contiguous share of each, so
         ``batch_size`` stays the global batch. A last batch with fewer pairs than processes
@@ -217,7 +221,7 @@ class PairedDataset:
         idx = self._splits[split]
         if shuffle:
             idx = idx[torch.randperm(len(idx), generator=generator)]
-        stop = len(idx) - (len(idx) % batch_size if drop_last else 0)
+        stop = self.kept_pairs(split, batch_size, drop_last)
         for start in range(0, stop, batch_size):
             index = idx[start:start + batch_size]
             if shard is not None:
@@ -226,6 +230,17 @@ class PairedDataset:
                     break
                 index = torch.tensor_split(index, world)[rank]
             yield self.batch(index, states=states)
+
+    def kept_pairs(self, split: str, batch_size: int, drop_last: bool = False) -> int:
+        """How many of the split's pairs :meth:`batches` yields: all of them, or with
+        ``drop_last`` all but the last ``len % batch_size`` (a different few each shuffled
+        epoch) while at least one whole batch remains."""
+        n = len(self._splits[split])
+        return n - n % batch_size if drop_last and n >= batch_size else n
+
+    def batch_count(self, split: str, batch_size: int, drop_last: bool = False) -> int:
+        """How many batches :meth:`batches` yields (unsharded)."""
+        return -(-self.kept_pairs(split, batch_size, drop_last) // batch_size)
 
 
 def bag_of_words(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -7,4 +7,5 @@
 - :mod:`.projection`: 2-D projections of embeddings (PCA, t-SNE, UMAP).
 - :mod:`.embedding_stats`: how the embeddings sit on the sphere (gap, alignment,
   uniformity) and cross-modal nearest neighbours.
+- :mod:`.attention_stats`: how far an attention map is from uniform (normalised entropy).
 """

@@ -22,8 +22,10 @@ No Qt; torch only for the TensorBoard writer.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +200,17 @@ def export_metrics_csv(run_dir: str | Path, dest: str | Path) -> Path:
 
 
 # ---------------------------------------------------------------- TensorBoard
+
+def tensorboard_missing() -> str | None:
+    """:data:`TENSORBOARD_HINT` when the tensorboard package is not installed, else None;
+    asked without importing it (or torch), so a menu can grey its entry out at once."""
+    if "tensorboard" in sys.modules:  # imported, or blocked (None) on purpose
+        return None if sys.modules["tensorboard"] is not None else TENSORBOARD_HINT
+    try:
+        return None if importlib.util.find_spec("tensorboard") is not None else TENSORBOARD_HINT
+    except (ImportError, ValueError):
+        return TENSORBOARD_HINT
+
 
 def require_tensorboard():
     """torch's SummaryWriter, or a WorkbenchError saying how to install tensorboard."""

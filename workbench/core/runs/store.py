@@ -132,7 +132,9 @@ def _newest_first(run: RunInfo):
 
 def load_run(path_or_id: str | Path | RunInfo, base: str | Path | None = None) -> RunInfo:
     """A run by its folder (a path) or its id (the folder's name, or the start of it when
-    only one run starts so) under ``base``."""
+    only one run starts so) under ``base``. A bare name that is no id there but is a folder
+    here (``train --out run1``) is that folder. Every command that takes a RUN resolves it
+    here (``runs``, ``export``, ``evaluate``)."""
     if isinstance(path_or_id, RunInfo):
         return read_run(path_or_id.path)
     text = str(path_or_id)
@@ -144,6 +146,8 @@ def load_run(path_or_id: str | Path | RunInfo, base: str | Path | None = None) -
         raise RunError(f"{path}: no such run folder")
     if text and (base / text).is_dir():
         return read_run(base / text)
+    if text and path.is_dir():
+        return read_run(path)
     try:
         names = sorted(e.name for e in os.scandir(base)
                        if e.is_dir() and not e.name.startswith(".") and e.name.startswith(text))

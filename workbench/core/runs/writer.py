@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import config as C
 from ..atomic import atomic_write, atomic_write_bytes
+from ..errors import WorkbenchError
 from ..paths import runs_dir
 from ..training.callbacks import Callback
 from .snapshot_files import attention_arrays
@@ -31,18 +32,35 @@ from ..training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded,
 
 
 def new_run_dir(name: str, base: str | Path | None = None) -> Path:
-    """A fresh, unique folder ``<base>/<date>-<time>-<name>`` (base: the user runs folder)."""
-    base = Path(base) if base is not None else runs_dir()
+    """A fresh, unused path ``<base>/<date>-<time>-<name>`` (base: the user runs folder),
+    checked writable but not created: :class:`RunWriter` makes the folder when the fit
+    starts, once the data and the config have been accepted, so a run refused before
+    training leaves no folder behind."""
+    base = check_writable(Path(base) if base is not None else runs_dir())
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         path = base / (f"{stamp}-{slug}" + (f"-{n}" if n else ""))
-        try:
-            path.mkdir(parents=True)
+        if not path.exists():
             return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"cannot create a run folder under {base}")
+    raise RuntimeError(f"cannot find a free run folder name under {base}")
+
+
+def check_writable(folder: str | Path) -> Path:
+    """``folder``, when a run folder can be written there (it, or the nearest folder above
+    it that exists, is a writable folder); else a :class:`WorkbenchError` saying why. Creates
+    nothing."""
+    folder = Path(folder).expanduser()
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise WorkbenchError(f"cannot write a run folder at {folder}: {existing} is a file, "
+                             "not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise WorkbenchError(f"cannot write a run folder at {folder}: {existing} is not "
+                             "writable")
+    return folder
 
 
 def _json_default(value):
@@ -83,13 +101,24 @@ class RunWriter(Callback):
                         **({"data_summary": data_summary} if data_summary else {})}
         self._steps = None
         self._metrics = None
+        # A folder that exists (a continuation's, an --out folder) is written to whatever
+        # happens; a new one only once the fit starts, and run.json records the end only
+        # where it was made: a fit refused before it starts leaves nothing.
+        self._existed = self.dir.is_dir()
+        self._writing = self._existed
 
     def on_fit_start(self, trainer, event: FitStarted) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=self._existed)
+        except FileExistsError:  # another run took the name since it was chosen
+            raise WorkbenchError(f"{self.dir}: another run made this folder since its name "
+                                 "was chosen; start again") from None
+        self._writing = True
         C.save(self.cfg, self.dir / "config.toml")
         self.summary.update(epochs=event.epochs, device=event.device,
                             parameters=event.parameters, train_size=event.train_size,
-                            val_size=event.val_size, start_epoch=event.start_epoch)
+                            val_size=event.val_size, start_epoch=event.start_epoch,
+                            epoch_pairs=event.epoch_pairs)
         self._write_summary()
         self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")
         self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
@@ -132,6 +161,8 @@ class RunWriter(Callback):
             _write_npz(folder / f"generated-e{event.epoch:04d}.npz", arrays)
 
     def on_fit_end(self, trainer, event: FitEnded) -> None:
+        if not self._writing:  # refused before it started: no folder was made
+            return
         for fh in (self._steps, self._metrics):
             if fh is not None:
                 fh.close()

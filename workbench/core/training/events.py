@@ -31,6 +31,24 @@ class FitStarted:
     chance_spread: float | None = None
     #: what the split had to do that the user should know (a class with one example)
     split_notes: list[str] = field(default_factory=list)
+    #: training pairs one epoch trains on: ``train_size`` less the last, smaller batch that
+    #: ``training.drop_last`` leaves out (None: not known, taken as all of them)
+    epoch_pairs: int | None = None
+
+    def epoch_note(self) -> str | None:
+        """What ``training.drop_last`` does to an epoch, in words (:func:`epoch_note`)."""
+        return epoch_note(self.train_size, self.epoch_pairs)
+
+
+def epoch_note(train_size: int, epoch_pairs: int | None) -> str | None:
+    """"each epoch trains on 1,472 of the 1,496 training pairs: …" when ``training.drop_last``
+    leaves pairs out of each epoch; None when it leaves none (or the count is not known)."""
+    if epoch_pairs is None or epoch_pairs >= train_size:
+        return None
+    dropped = train_size - epoch_pairs
+    return (f"each epoch trains on {epoch_pairs:,} of the {train_size:,} training pairs: "
+            f"training.drop_last leaves out a last, smaller batch of {dropped:,} (a different "
+            f"{dropped:,} each epoch)")
 
 
 @dataclass
@@ -41,7 +59,7 @@ class StepLogged:
     losses: dict[str, float]
     lr: float
     samples: int  # pairs in the batch
-    seconds: float  # since fit start
+    seconds: float  # of training since fit start, pauses left out (``clock.RunClock``)
 
 
 @dataclass
@@ -50,7 +68,7 @@ class EpochEnded:
     step: int
     train: dict[str, float]  # mean loss terms over the epoch
     val: dict[str, float]  # validation losses and metrics; empty when not validated
-    seconds: float  # since fit start
+    seconds: float  # of training since fit start, pauses left out
     lr: float = 0.0
 
 
@@ -127,7 +145,7 @@ class FitEnded:
     epoch: int
     step: int
     metrics: dict[str, float]  # validation metrics of the model the run hands over
-    seconds: float
+    seconds: float  # of training, pauses left out
     run_dir: str | None = None
     checkpoint: str | None = None  # the last good checkpoint
     #: "val" and "test": the handed-over model's scores (``evaluation.report.score_split``:

@@ -29,6 +29,7 @@ from . import distributed
 from .callbacks import Callback
 from .checkpoint import (CheckpointError, load_checkpoint, load_model_state, restore_rng,
                          resume_mismatch, rng_state, save_checkpoint)
+from .clock import RunClock
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
                      FitEnded, FitStarted, Probe, StepLogged)
 from .optim import Optimizers
@@ -57,6 +58,11 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device 'mps' asked for, but Apple's MPS is not available",
                           key="device", value=name)
     return device
+
+
+def trained(epochs: int) -> str:
+    """A finished run's reason: "trained 1 epoch", "trained 20 epochs"."""
+    return f"trained {epochs} epoch{'' if epochs == 1 else 's'}"
 
 
 def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
@@ -102,6 +108,8 @@ class Trainer:
         self.device = self.dist.device if self.dist else resolve_device(device or cfg.device)
         self.stop_event = threading.Event()
         self.pause_event = threading.Event()
+        # Training time, pauses left out: every event's ``seconds`` and the run's duration.
+        self.clock = RunClock()
         self.model: Algorithm | None = None
         self.optim: Optimizers | None = None
         self.epoch = 0
@@ -144,8 +152,8 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
     def fit(self) -> FitEnded:
         """Train; always returns (and reports) exactly one :class:`FitEnded`."""
-        self._t0 = time.perf_counter()
-        status, reason = "finished", f"trained {self.cfg.training.epochs} epochs"
+        self.clock.start()
+        status, reason = "finished", trained(self.cfg.training.epochs)
         final: dict = {}
         try:
             self._setup()
@@ -239,7 +247,10 @@ class Trainer:
         self._emit("on_fit_start", FitStarted(
             algorithm=cfg.algorithm.name, fusion=cfg.fusion.name, epochs=cfg.training.epochs,
             start_epoch=self.start_epoch,
-            steps_per_epoch=self.model.steps_per_epoch(self.dataset, cfg.training.batch_size),
+            steps_per_epoch=self.model.steps_per_epoch(self.dataset, cfg.training.batch_size,
+                                                       cfg.training.drop_last),
+            epoch_pairs=self.model.epoch_pairs(self.dataset, cfg.training.batch_size,
+                                               cfg.training.drop_last),
             train_size=len(self.dataset.indices("train")),
             val_size=len(self.dataset.indices("val")), device=str(self.device),
             parameters=sum(p.numel() for p in self.model.parameters()),
@@ -262,7 +273,7 @@ class Trainer:
     def _loop(self) -> tuple[str, str]:
         t = self.cfg.training
         model, ds = self.model, self.dataset
-        steps_per_epoch = model.steps_per_epoch(ds, t.batch_size)
+        steps_per_epoch = model.steps_per_epoch(ds, t.batch_size, t.drop_last)
         dist = self.dist
         # Only under torchrun, so an algorithm whose train_batches predates sharding still runs.
         shard = {"shard": (dist.rank, dist.world_size)} if dist else {}
@@ -273,7 +284,8 @@ class Trainer:
             model.train()
             sums: dict[str, float] = {}
             n_steps = 0
-            for batch in model.train_batches(ds, t.batch_size, self.generator, **shard):
+            for batch in model.train_batches(ds, t.batch_size, self.generator,
+                                             drop_last=t.drop_last, **shard):
                 # Under torchrun the stop decision is taken together, after the step.
                 if dist is None and self._wait_while_paused():
                     return self._stopped()
@@ -344,13 +356,16 @@ class Trainer:
             # Under torchrun a stop counts only once the ranks agreed on it (after a step).
             if self.should_stop and dist is None:
                 return self._stopped()
-        return "finished", f"trained {t.epochs} epochs"
+        return "finished", trained(t.epochs)
 
     # -- helpers -----------------------------------------------------------------------
     def _wait_while_paused(self) -> bool:
-        """Block while paused; True when the run should stop."""
-        while self.pause_event.is_set() and not self.stop_event.is_set():
-            self.stop_event.wait(0.05)
+        """Block while paused, the run's clock stopped; True when the run should stop."""
+        if self.pause_event.is_set():
+            self.clock.pause()
+            while self.pause_event.is_set() and not self.stop_event.is_set():
+                self.stop_event.wait(0.05)
+            self.clock.resume()
         return self.stop_event.is_set()
 
     def _keep_if_best(self, val: dict[str, float], epoch: int) -> None:
@@ -424,7 +439,8 @@ class Trainer:
                 f"{kept}.")
 
     def _elapsed(self) -> float:
-        return time.perf_counter() - self._t0
+        """Seconds of training since the fit started, pauses left out."""
+        return self.clock.elapsed()
 
     def _emit(self, hook: str, event) -> None:
         for cb in self.callbacks:

@@ -241,6 +241,11 @@ class DataPanel(QWidget):
         showing = self.session.table
         self._set_status(f"Could not load {short_source(cfg.data.source)}"
                          + (f"; still showing {short_source(showing.source)}" if showing else ""))
+        if showing is not None:
+            # The controls show (and act on) the data still loaded, not the source that
+            # failed; with nothing loaded, the failed path stays in the box to be corrected.
+            self._target = self.session.config
+            self._sync_controls()
         columns = read_header(cfg.data.source, cfg.data.format) if isinstance(exc, DataError) \
             and is_column_error(exc) else []
         if columns:

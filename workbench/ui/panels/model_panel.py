@@ -18,13 +18,16 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QScrollArea, QSiz
                                QToolButton, QVBoxLayout, QWidget)
 
 from ...core import config as C
-from ...core.algorithms import ALGORITHMS, fusion_problem, valid_fusions
+from ...core.algorithms import ALGORITHMS, fusion_problem
+from ...core.algorithms.switching import AlgorithmSwitch
 from ...core.errors import ConfigError
 from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
+from ...core.params import describe
 from ..session import Session
 from . import model_chooser  # noqa: F401 (registers the model keys' chooser)
 from .param_form import ERROR_STYLE, HINT_STYLE, ParamForm
+from .switch_note import SwitchNote
 
 # The plain config sections edited here, in the order shown, with their headings; which
 # fields each has comes from its dataclass. (The data section belongs to the Data panel.)
@@ -62,6 +65,10 @@ class ModelPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.error_label.setVisible(False)
+        # What switching algorithm changed, with "Keep my settings" (the last switch's undo).
+        self.switch_note = SwitchNote()
+        self.switch_note.undo_requested.connect(self._on_undo_requested)
+        self._switch: AlgorithmSwitch | None = None
 
         top = QFormLayout()
         top.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -96,16 +103,22 @@ class ModelPanel(QWidget):
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        # Above the scrolled settings, so it is seen wherever they are scrolled to.
+        outer.addWidget(self.switch_note)
+        outer.addWidget(scroll, 1)
 
         self.algorithm_combo.currentIndexChanged.connect(self._on_algorithm_changed)
         self.fusion_combo.currentIndexChanged.connect(self._on_fusion_changed)
         session.config_changed.connect(self._on_config_changed)
+        session.config_replaced.connect(self._on_config_replaced)
         self._on_config_changed(cfg)
 
     # -- session -> widgets -----------------------------------------------------------
     def _on_config_changed(self, cfg: C.ExperimentConfig) -> None:
         self._clear_errors()
+        if self._switch is not None and cfg.algorithm.name != self._switch.config.algorithm.name:
+            self._switch = None  # switched by another route: the note is out of date
+            self.switch_note.dismiss()
         algorithm = ALGORITHMS[cfg.algorithm.name]
         fusion = FUSIONS[cfg.fusion.name]
         with QSignalBlocker(self.algorithm_combo), QSignalBlocker(self.fusion_combo):
@@ -140,17 +153,34 @@ class ModelPanel(QWidget):
 
     # -- widgets -> session -----------------------------------------------------------
     def _on_algorithm_changed(self, index: int) -> None:
-        name = self.algorithm_combo.itemData(index)
-        values: dict[str, Any] = {"algorithm.name": name}
-        fusion = self._session.config.fusion.name
-        if fusion_problem(name, fusion):
-            # One set_values call, so the config is never an invalid pair in between.
-            choices = valid_fusions(name)
-            if not choices:
-                self._refuse(None, f"no fusion strategy works with {name}")
-                return
-            values["fusion.name"] = choices[0]
-        self._apply(values)
+        # One change (never an invalid pair in between): the algorithm, a fusion that fits
+        # it, its recommended settings and its parameters as the user left them.
+        try:
+            switch = self._session.switch_algorithm(self.algorithm_combo.itemData(index))
+        except ConfigError as exc:
+            self._refuse(None, str(exc))
+            return
+        self._switch = switch
+        self.switch_note.show_message(_switch_text(switch), undoable=bool(switch.changes))
+
+    def _on_undo_requested(self) -> None:
+        """"Keep my settings": the settings the last switch changed go back to what they
+        were (those edited since stay as edited); the algorithm stays."""
+        switch = self._switch
+        if switch is None:
+            return
+        self._apply(switch.undo_values(self._session.config))
+        spec = ALGORITHMS[switch.config.algorithm.name]
+        recommended = ", ".join(f"{_key_title(c.key)} {_value_text(c.new)}"
+                                for c in switch.changes)
+        self.switch_note.show_message(f"Kept your settings. Recommended for {spec.title}: "
+                                      f"{recommended}.", undoable=False)
+        self._switch = None
+
+    def _on_config_replaced(self, _cfg: C.ExperimentConfig) -> None:
+        # A loaded preset's values are the ones that count: the last switch is history.
+        self._switch = None
+        self.switch_note.dismiss()
 
     def _on_fusion_changed(self, index: int) -> None:
         self._apply({"fusion.name": self.fusion_combo.itemData(index)})
@@ -256,6 +286,42 @@ def _unavailable_hint(algorithm) -> str:
         return ""
     what = "1 fusion is greyed out: it does" if n == 1 else f"{n} fusions are greyed out: they do"
     return f"\n{what} not fit {algorithm.title} (hover for why)."
+
+
+def _switch_text(switch: AlgorithmSwitch) -> str:
+    """What a switch of algorithm changed, in a sentence or three."""
+    spec = ALGORITHMS[switch.config.algorithm.name]
+    if switch.changes:
+        # no line break inside "old → new"
+        changed = ", ".join(f"{_key_title(c.key)} {_value_text(c.old)}\u00a0→\u00a0"
+                            f"{_value_text(c.new)}" for c in switch.changes)
+        text = f"Applied the settings recommended for {spec.title}: {changed}."
+    else:
+        text = f"Your settings already match those recommended for {spec.title}."
+    if switch.fusion is not None:
+        text += (f" Fusion {FUSIONS[switch.fusion.old].title} → "
+                 f"{FUSIONS[switch.fusion.new].title}: the previous one does not fit.")
+    params = {"recommended": "the recommended ones",
+              "remembered": "as you left them"}.get(switch.params_from)
+    if params:
+        text += f" Its parameters: {params}."
+    return text
+
+
+def _key_title(key: str) -> str:
+    """A dotted key as the form labels it, for a sentence: ``optimizer.lr`` -> learning
+    rate, ``optimizer.name`` -> optimiser."""
+    section, _, name = key.rpartition(".")
+    if name == "name":
+        return dict(SECTIONS).get(section, section).split(":")[0].lower()
+    info = next(i for i in describe(type(_section(C.ExperimentConfig(), section)))
+                if i.name == name)
+    text = info.title
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _hint_label() -> QLabel:

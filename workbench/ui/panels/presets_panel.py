@@ -4,16 +4,19 @@ Built-in presets are read-only (listed under their own heading); the user's own 
 user config folder (:mod:`workbench.core.presets` does every file operation and every check).
 The panel follows the Session's ``preset_changed`` to show which preset is loaded and a "*"
 once it has been changed. Every dialog goes through one small method (``_ask_name``,
-``_ask_open_path``, ``_ask_save_path``, ``_confirm``, ``_show_error``) so tests can answer it.
+``_ask_description``, ``_ask_open_path``, ``_ask_save_path``, ``_confirm``, ``_show_error``)
+so tests can answer it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QInputDialog, QLabel, QListWidget,
-                               QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout, QWidget)
+                               QListWidgetItem, QMessageBox, QPlainTextEdit, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from ...core import presets as P
 from ...core.errors import ConfigError
@@ -22,6 +25,9 @@ from .param_form import HINT_STYLE
 
 _INFO_ROLE = Qt.ItemDataRole.UserRole  # the PresetInfo of a preset row (headers have none)
 _FILTER = "Presets (*.toml);;All files (*)"
+# Put before a changed preset's old description when asking for a new one: left as is, the
+# saved description still says it is not the original's.
+EDIT_MARK = "[Edit me: settings changed from {preset}] "
 
 
 class PresetsPanel(QWidget):
@@ -172,7 +178,31 @@ class PresetsPanel(QWidget):
         if (name != current and self._user_exists(name)
                 and not self._confirm(f"Replace your preset {name!r}?")):
             return
+        if not self._describe_changes():
+            return
         self._save(name)
+
+    def _describe_changes(self) -> bool:
+        """Settings changed since a preset was loaded leave its description behind, likely
+        no longer true: ask for one (the old one, marked as needing an edit) unless the user
+        has already rewritten it. False when the user cancels."""
+        session, current = self._session, self._session.preset_name
+        old = session.config.description
+        if not (current and session.modified and old == session.saved_description):
+            return True
+        text = self._ask_description(
+            "Describe the preset",
+            f"These settings differ from {current}'s, so its description below may no "
+            "longer be true. Say what this preset does:",
+            EDIT_MARK.format(preset=current) + old)
+        if text is None:
+            return False
+        try:
+            session.set_value("description", text.strip())
+        except ConfigError as exc:
+            self._show_error("Cannot save preset", str(exc))
+            return False
+        return True
 
     def rename_selected(self) -> None:
         info = self.selected()
@@ -272,6 +302,26 @@ class PresetsPanel(QWidget):
     def _ask_name(self, title: str, default: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, "Preset name:", text=default)
         return text if ok and text.strip() else None
+
+    def _ask_description(self, title: str, label: str, text: str) -> str | None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+        dialog.setTextValue(text)
+        dialog.resize(560, 280)
+        edit = dialog.findChild(QPlainTextEdit)
+
+        def select_mark() -> None:  # the "[Edit me: …]" mark, to type over (once shown:
+            cursor = edit.textCursor()  # showing the dialog selects all of the text)
+            cursor.setPosition(text.find("] ") + 2 if text.startswith("[") else 0)
+            cursor.setPosition(0, QTextCursor.MoveMode.KeepAnchor)
+            edit.setTextCursor(cursor)
+
+        if edit is not None:
+            edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+            QTimer.singleShot(0, select_mark)
+        return dialog.textValue() if dialog.exec() else None
 
     def _ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, "Import preset", str(Path.home()), _FILTER)

@@ -5,6 +5,11 @@ the probe image with one word's patch weights over it, and the words a clicked p
 at), caption self-attention, modality weights (per probe, and the validation mean per epoch)
 and the graph algorithm's neighbour weights. Every widget is built once; a new snapshot only
 feeds new arrays in, keeping the chosen probe, word and patch.
+
+Attention maps are coloured by default as deviation from uniform attention (a diverging map
+centred on 1/keys, marked on the colour bar), and the co-attention's normalised entropy says
+in one figure how far from uniform it is: near-uniform weights on a 0..max scale paint one
+flat block that says nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
+from ...core.evaluation.attention_stats import (describe_entropy, normalised_entropy,
+                                                token_mask, uniform_weight)
 from ...core.training.events import AttentionSnapshot, EpochEnded
 from .heatmap import (CategoryAxis, Heatmap, ImageOverlay, abbreviate, fixed_plot,
                       white_canvas)
@@ -26,6 +33,9 @@ SECTIONS = ("coattention", "graph", "modality", "self_attention")  # the tabs, i
 SELF_LOOP = " (itself)"  # how the engine labels a graph node's self loop
 KIND_COLOURS = {"text": "#1f77b4", "image": "#ff7f0e"}
 OVERLAY_ALPHA = 0.55  # enough colour to read the weights, enough image to recognise it
+# How attention maps are coloured: (key, what the combo box says); the first is the default.
+COLOUR_MODES = (("uniform", "deviation from uniform"), ("zero", "0 to max"),
+                ("stretch", "min to max"))
 
 
 class AttentionView(QWidget):
@@ -49,15 +59,19 @@ class AttentionView(QWidget):
         self.probe_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.probe_combo.setMinimumContentsLength(30)
-        self.stretch_check = QCheckBox("Stretch colours to min..max")
-        self.stretch_check.setToolTip("Colour each heatmap from its smallest to its largest "
-                                      "weight, to see structure in nearly uniform attention. "
-                                      "Off: from 0 to the largest weight.")
+        self.colour_combo = QComboBox()
+        for key, text in COLOUR_MODES:
+            self.colour_combo.addItem(text, key)
+        self.colour_combo.setToolTip(
+            "Deviation from uniform: blue below and red above the weight uniform attention "
+            "gives every key (1/keys, marked on the colour bar), white at it. 0 to max and "
+            "min to max: the weights themselves.")
         self._info = QLabel("")
         header = QHBoxLayout()
         header.addWidget(QLabel("Probe:"))
         header.addWidget(self.probe_combo, 1)
-        header.addWidget(self.stretch_check)
+        header.addWidget(QLabel("Colours:"))
+        header.addWidget(self.colour_combo)
         header.addWidget(self._info)
 
         self._placeholder = QLabel(WAITING)
@@ -83,7 +97,7 @@ class AttentionView(QWidget):
 
         self.probe_combo.currentIndexChanged.connect(self._on_probe_changed)
         self.token_combo.currentIndexChanged.connect(self._on_token_changed)
-        self.stretch_check.toggled.connect(self._on_stretch_changed)
+        self.colour_combo.currentIndexChanged.connect(self._on_colour_mode_changed)
         self.coattention.cell_clicked.connect(self._on_cell_clicked)
         self.overlay.cell_clicked.connect(self._on_overlay_clicked)
         self.reset()
@@ -102,6 +116,15 @@ class AttentionView(QWidget):
         self._patch_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#1f77b4")
         self._patch_plot.addItem(self._patch_bars)
         self._patch_plot.setLabel("left", "weight")
+        self._patch_uniform = pg.InfiniteLine(  # named in the title: a label hides a bar
+            angle=0, movable=False, pen=pg.mkPen("k", width=1, style=Qt.PenStyle.DashLine))
+        self._patch_plot.addItem(self._patch_uniform)
+        self.uniformity = QLabel("")
+        self.uniformity.setWordWrap(True)
+        self.uniformity.setToolTip(
+            "Normalised entropy: the entropy of each word's weights over the patches divided "
+            "by its largest value, log(patches); the mean over the caption's words. 1: uniform "
+            "(the model looks everywhere alike), 0: all on one patch.")
 
         side = QVBoxLayout()
         side.addWidget(QLabel("Word drawn over the image (or click a row):"))
@@ -109,9 +132,12 @@ class AttentionView(QWidget):
         side.addWidget(self.overlay, 3)
         side.addWidget(self._patch_title)
         side.addWidget(patch_glw, 2)
+        main = QVBoxLayout()
+        main.addWidget(self.coattention, 1)
+        main.addWidget(self.uniformity)
         page = QWidget()
         row = QHBoxLayout(page)
-        row.addWidget(self.coattention, 3)
+        row.addLayout(main, 3)
         row.addLayout(side, 2)
         return page
 
@@ -171,6 +197,7 @@ class AttentionView(QWidget):
             self.probe_combo.clear()
         self._set_tokens([])
         self._info.setText("")
+        self.uniformity.setText("")
         self._show_placeholder(WAITING)
 
     def set_snapshot(self, snapshot: AttentionSnapshot) -> None:
@@ -258,7 +285,7 @@ class AttentionView(QWidget):
         self._patch = None
         self._draw()
 
-    def _on_stretch_changed(self, _on: bool) -> None:
+    def _on_colour_mode_changed(self, _index: int) -> None:
         self._draw()
 
     def _on_cell_clicked(self, row: int, col: int) -> None:
@@ -330,17 +357,27 @@ class AttentionView(QWidget):
             m = maps["self_attention"][j]
             words = self._words(j, m.shape[0])
             n = len(words)
-            self.self_attention.set_data(m[:n, :n], words, words, self._levels(m[:n, :n]))
+            self.self_attention.set_data(m[:n, :n], words, words, self._levels(m[:n, :n]),
+                                         uniform=uniform_weight(n) if n else None)
         if "modality_weights" in maps or "gate" in maps:
             self._draw_modality(j)
         if self._snapshot.graph:
             self._draw_graph(j)
 
+    @property
+    def colour_mode(self) -> str:
+        """How maps are coloured: a key of ``COLOUR_MODES``."""
+        return self.colour_combo.currentData() or COLOUR_MODES[0][0]
+
     def _levels(self, values: np.ndarray) -> tuple[float, float] | None:
-        """None (0..max) unless colours are stretched to the data's range."""
-        if not self.stretch_check.isChecked() or not values.size:
-            return None
-        return float(values.min()), float(values.max())
+        """The colour mode's levels for ``values``; None: the map's default (centred on
+        uniform where the map is given it, else 0..max)."""
+        mode = self.colour_mode
+        if mode == "zero":
+            return 0.0, max(float(values.max(initial=0.0)), 1e-9)
+        if mode == "stretch" and values.size:
+            return float(values.min()), float(values.max())
+        return None
 
     def _grid(self) -> tuple[int, int]:
         """Patch rows x columns of the co-attention maps (one row when the grid is unknown)."""
@@ -358,11 +395,14 @@ class AttentionView(QWidget):
         t2i = t2i[: len(words)]
         self._set_tokens(words)
         rows, cols = self._grid()
+        uniform = uniform_weight(t2i.shape[1])
         self.coattention.set_data(t2i, words, self._patch_names(t2i.shape[1]), self._levels(t2i),
-                                  col_period=cols)
+                                  col_period=cols, uniform=uniform)
         weights = (t2i.mean(axis=0) if self._token < 0 else t2i[self._token]).reshape(rows, cols)
         self.coattention.mark_row(None if self._token < 0 else self._token)
-        self.overlay.set_data(self._snapshot.probes[j].image, weights, self._levels(weights))
+        self.overlay.set_data(self._snapshot.probes[j].image, weights, self._levels(weights),
+                              uniform=uniform)
+        self._show_uniformity(j)
         word = "all words" if self._token < 0 else f"'{words[self._token]}'"
         if self._patch is None or self._patch >= t2i.shape[1]:
             self._patch = None
@@ -377,12 +417,32 @@ class AttentionView(QWidget):
         self.patch_words = np.asarray(i2t[j, patch, : len(words)], dtype=np.float32)
         name = self._patch_names(t2i.shape[1])[patch]
         how = "clicked" if self._patch is not None else f"strongest for {word}"
-        self._patch_title.setText(f"Words that patch {name} ({how}) attends to:")
+        self._patch_title.setText(f"Words that patch {name} ({how}) attends to "
+                                  "(dashed: uniform):")
         self._patch_axis.set_names(words)
         self._patch_bars.setOpts(x=np.arange(len(words)) + 0.5, height=self.patch_words)
+        self._patch_uniform.setPos(uniform_weight(len(words)) if words else 0.0)
         self._patch_plot.setXRange(0, max(len(words), 1), padding=0.02)
-        self._patch_plot.setYRange(0, max(float(self.patch_words.max(initial=0)), 1e-6),
-                                   padding=0.05)
+        top = max(float(self.patch_words.max(initial=0)), uniform_weight(max(len(words), 1)))
+        self._patch_plot.setYRange(0, top, padding=0.05)
+
+    def _show_uniformity(self, j: int) -> None:
+        """The co-attention's normalised entropy, words -> patches, for this probe and over
+        all probes (each over its caption's words only)."""
+        maps, probes = self._snapshot.maps, self._snapshot.probes
+        t2i = maps["text_to_image"]
+        lengths = [len(p.tokens) if p.tokens else t2i.shape[1] for p in probes]
+        words = token_mask(lengths, t2i.shape[1])
+        this = normalised_entropy(t2i[j], row_mask=words[j])
+        text = (f"Words → patches, {describe_entropy(this)} (1 = uniform over the "
+                f"{t2i.shape[2]} patches, 0 = one patch)")
+        if len(probes) > 1:
+            text += f"; {normalised_entropy(t2i, row_mask=words):.3f} over {len(probes)} probes"
+        i2t = maps.get("image_to_text")
+        if i2t is not None:
+            back = normalised_entropy(i2t[j], key_mask=words[j])
+            text += f". Patches → words: {back:.3f}"
+        self.uniformity.setText(text + ".")
 
     def _draw_modality(self, j: int) -> None:
         maps, names = self._snapshot.maps, self._snapshot.modality_names
@@ -405,8 +465,9 @@ class AttentionView(QWidget):
             # Two modalities share one sigmoid gate: the first one's share, feature by feature.
             rows = [f"{names[0]} share" if names else "gate"] if g.shape[0] == 1 \
                 else names[: g.shape[0]]
+            # A gate is a share, not a distribution over keys: no uniform, 0..1 unless stretched.
             self.gate.set_data(g, rows, [str(i) for i in range(g.shape[1])],
-                               self._levels(g) or (0.0, 1.0))
+                               self._levels(g) if self.colour_mode == "stretch" else (0.0, 1.0))
 
     def _draw_graph(self, j: int) -> None:
         graph = self._snapshot.graph

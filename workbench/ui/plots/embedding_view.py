@@ -26,6 +26,7 @@ from ...core.errors import WorkbenchError
 from ...core.runs.export import load_snapshot, snapshot_files
 from ...core.evaluation.projection import METHODS, available_methods
 from ...core.training.events import EmbeddingSnapshot
+from ..plot_export import legend_added
 from .embedding_projection import Projections
 from .embedding_samples import SamplePanel
 from .loss_plot import PALETTE
@@ -39,6 +40,7 @@ POINT_SIZE = 8
 HOVER_RADIUS_PX = 8
 NEIGHBOURS = 8
 LISTED_MAX = 500  # box selections list at most this many samples
+LEGEND_LABELS_MAX = 20  # a saved plot's legend names at most this many labels
 WAITING = "Waiting for the first embedding snapshot (one is taken every snapshot_every epochs)…"
 
 
@@ -67,6 +69,7 @@ class EmbeddingView(QWidget):
         self._selected: tuple[str, int] | None = None
         self._neighbours: list[tuple[str, int, float]] = []
         self._boxed: list[tuple[str, int]] = []
+        self._legend_names: list[str] = []  # the labels the legend shows, when coloured by them
         self.last_thread: int | None = None  # the thread that computed the drawn points
 
         self._build_controls()
@@ -186,10 +189,11 @@ class EmbeddingView(QWidget):
         controller.embeddings_updated.connect(self.add_snapshot)
 
     def reset(self, *_args) -> None:
-        """Forget every snapshot (a new run starts)."""
+        """Forget every snapshot (a new run starts), and what was selected in them."""
         self.projections.forget_all()
         self._snapshots.clear()
         self._epoch = None
+        self._clear_selection()
         self._set_points({})
         with QSignalBlocker(self.epoch_slider):
             self.epoch_slider.setRange(0, 0)
@@ -358,6 +362,7 @@ class EmbeddingView(QWidget):
             pos=np.array(at([(m, j) for m, j, _ in self._neighbours])).reshape(-1, 2))
 
     def _show_legend(self, names: list[str]) -> None:
+        self._legend_names = names
         shown = [m for m in MODALITIES if m in self._points]
         marks = " &nbsp; ".join(
             f"<span style='color:{MODALITY_COLOURS[m] if not names else '#555'}'>"
@@ -366,6 +371,23 @@ class EmbeddingView(QWidget):
             f"<span style='color:{label_colour(i, len(names)).name()}'>■</span>&nbsp;{n}"
             for i, n in enumerate(names))
         self.legend.setText(marks + (f"<br>{swatches}" if swatches else ""))
+
+    def legend_entries(self) -> list[tuple[str, str, str]]:
+        """What the legend beside the plot says, as (symbol, colour, text) rows: the shown
+        modalities' marks, then (coloured by label) each label's colour."""
+        names = self._legend_names
+        rows = [(SYMBOLS[m], MODALITY_COLOURS[m] if not names else "#555555", m)
+                for m in MODALITIES if m in self._points]
+        rows += [("s", label_colour(i, len(names)).name(), n)
+                 for i, n in enumerate(names[:LEGEND_LABELS_MAX])]
+        if len(names) > LEGEND_LABELS_MAX:
+            rows.append(("s", "#00000000", f"… {len(names) - LEGEND_LABELS_MAX} more labels"))
+        return rows
+
+    def export_legend(self):
+        """While saving the plot as a picture, the plot carries the legend (a context
+        manager): the legend beside it is a widget, which a picture of the plot leaves out."""
+        return legend_added(self.plot, self.legend_entries())
 
     def _show_figures(self, stats: dict[str, float]) -> None:
         rows = [("modality gap", stats.get("gap")), ("alignment", stats.get("alignment"))]
@@ -455,6 +477,17 @@ class EmbeddingView(QWidget):
     def selected(self) -> list[tuple[str, int]]:
         """The points inside the box: (modality, position)."""
         return list(self._boxed)
+
+    def _clear_selection(self) -> None:
+        """Forget the clicked point, its neighbours and the box's list: they belong to the
+        vectors of the run shown before."""
+        self._selected = None
+        self._neighbours = []
+        self._boxed = []
+        self._draw_marks()
+        self.samples.show_card(None)
+        self.samples.show_list("", [])
+        self.selection_changed.emit()
 
     def _distinct_images(self, snap: EmbeddingSnapshot, rows: np.ndarray) -> np.ndarray:
         """``rows`` with one pair per distinct image (COCO: several captions per image)."""

@@ -17,7 +17,10 @@ from PySide6.QtGui import QFontMetricsF, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 COLORMAP = "viridis"  # perceptually uniform, readable in grey and by colour-blind users
+# Deviation from a reference (uniform attention): blue below it, white at it, red above.
+DIVERGING = "CET-D1A"
 COLOR_BAR_AXIS_WIDTH = 72
+UNIFORM_TICK = "uniform"
 
 
 def abbreviate(text: str, n: int = 12) -> str:
@@ -41,6 +44,40 @@ def blend_over(image: np.ndarray, weights: np.ndarray, levels: tuple[float, floa
     index = np.clip((weights - lo) / max(hi - lo, 1e-12) * 255, 0, 255).astype(np.intp)
     base = np.transpose(image, (1, 2, 0)).astype(np.float32)
     return np.clip(base * (1 - alpha) + lut[index] * alpha, 0, 255).astype(np.uint8)
+
+
+def centred_levels(values: np.ndarray, centre: float) -> tuple[float, float]:
+    """Levels symmetric about ``centre`` that reach the value farthest from it, so a diverging
+    map's middle colour is the centre (uniform attention) whatever the data."""
+    reach = float(np.nanmax(np.abs(values - centre))) if values.size else 0.0
+    reach = max(reach, abs(centre) * 1e-3, 1e-9)  # an exactly uniform map: a thin scale
+    return centre - reach, centre + reach
+
+
+class ColorBarMark:
+    """A black line across a colour bar at one value (uniform attention), and the bar's ticks
+    reduced to that value (named), the top and the bottom, or 0 when the bottom is below it
+    (symmetric levels of a peaked map reach below 0, where no weight is)."""
+
+    def __init__(self, bar: pg.ColorBarItem, name: str = UNIFORM_TICK):
+        self._bar, self._name = bar, name
+        self.value: float | None = None
+        self.line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen("k", width=2))
+        self.line.setVisible(False)
+        bar.addItem(self.line)
+
+    def set(self, value: float | None) -> None:
+        """Mark ``value``, or nothing (automatic ticks) when None or off the bar's levels."""
+        lo, hi = self._bar.levels()
+        axis = self._bar.getAxis("right")
+        self.value = value if value is not None and lo <= value <= hi else None
+        self.line.setVisible(self.value is not None)
+        if self.value is None:
+            axis.setTicks(None)
+            return
+        self.line.setPos(256 * (self.value - lo) / (hi - lo))  # the bar's own 0..256 scale
+        ends = [v for v in (max(lo, 0.0), hi) if abs(v - self.value) > 0.15 * (hi - lo)]
+        axis.setTicks([[(self.value, self._name)] + [(v, f"{v:.4g}") for v in ends], []])
 
 
 def _color_bar(colormap: str, label: str, width: int) -> pg.ColorBarItem:
@@ -190,7 +227,9 @@ class CategoryAxis(pg.AxisItem):
 class Heatmap(QWidget):
     """A matrix as coloured cells with named rows and columns, a colour bar and a readout of
     the hovered cell. Levels are fixed per call (0..max unless given) rather than auto-scaled
-    per frame, so colours mean the same thing across the whole matrix."""
+    per frame, so colours mean the same thing across the whole matrix. Given the value of
+    uniform attention, it is marked on the colour bar and, unless levels are given, the
+    colours show deviation from it (a diverging map centred on it)."""
 
     cell_clicked = Signal(int, int)  # row, column
 
@@ -217,8 +256,11 @@ class Heatmap(QWidget):
 
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot_item.addItem(self.image_item)
+        self._colormap = colormap
+        self._uniform: float | None = None
         self.color_bar = _color_bar(colormap, value_name, 14)
         self.color_bar.setImageItem(self.image_item, insert_in=self.plot_item)
+        self.uniform_mark = ColorBarMark(self.color_bar)
         self._row_marker = _outline()
         self._row_marker.setVisible(False)
         self.plot_item.addItem(self._row_marker)
@@ -238,13 +280,18 @@ class Heatmap(QWidget):
     # -- data ------------------------------------------------------------------------------
     def set_data(self, values: np.ndarray, row_names: list[str], col_names: list[str],
                  levels: tuple[float, float] | None = None, col_period: int | None = None,
-                 ) -> None:
+                 uniform: float | None = None) -> None:
         """Show ``values`` (rows, cols); levels default to 0..max (1 for an all-zero map).
-        ``col_period``: columns come in groups of this many (image rows of patches)."""
+        ``col_period``: columns come in groups of this many (image rows of patches).
+        ``uniform``: each cell's value under uniform attention, marked on the colour bar;
+        without ``levels`` the colours are then its diverging map centred on it."""
         values = np.asarray(values, dtype=np.float32)
         if values.ndim != 2:
             raise ValueError(f"a heatmap needs a 2-D array, got shape {values.shape}")
-        if levels is None:
+        colormap = self._colormap
+        if levels is None and uniform is not None:
+            levels, colormap = centred_levels(values, uniform), DIVERGING
+        elif levels is None:
             top = float(np.nanmax(values)) if values.size else 0.0
             levels = (0.0, top if top > 0 else 1.0)
         levels = (float(levels[0]), max(float(levels[1]), float(levels[0]) + 1e-9))
@@ -254,7 +301,11 @@ class Heatmap(QWidget):
         self._cols = [str(c) for c in col_names]
         self._row_axis.set_names(self._rows)
         self._col_axis.set_names(self._cols, col_period)
+        if colormap != self.colormap:
+            self.color_bar.setColorMap(pg.colormap.get(colormap))
         self.color_bar.setLevels(levels)
+        self._uniform = uniform
+        self.uniform_mark.set(uniform)
         self.image_item.setImage(values, autoLevels=False, levels=levels)
         if shape_changed:
             rows, cols = values.shape
@@ -314,13 +365,25 @@ class Heatmap(QWidget):
         return tuple(self.color_bar.levels())
 
     @property
+    def colormap(self) -> str:
+        """The name of the colour map the cells are drawn with."""
+        return self.color_bar.colorMap().name
+
+    @property
+    def uniform(self) -> float | None:
+        """The value of uniform attention the map was given (None: none)."""
+        return self._uniform
+
+    @property
     def readout(self) -> str:
         return self._readout.text()
 
     def cell_text(self, row: int, col: int) -> str:
         (rn, cn), value = self._nouns, self._values[row, col]
         where = f"{rn} {self._rows[row]}".strip() + ", " + f"{cn} {self._cols[col]}".strip()
-        return f"{where}: {self._value_name} {value:.4f}"
+        u = self.uniform
+        versus = f" ({value / u:.2f}× {UNIFORM_TICK})" if u else ""
+        return f"{where}: {self._value_name} {value:.4f}{versus}"
 
     def scene_pos_of(self, row: int, col: int) -> QPointF:
         """Where the centre of a cell is in the scene (for tests that hover or click)."""
@@ -348,7 +411,8 @@ class Heatmap(QWidget):
 class ImageOverlay(QWidget):
     """Weights on a (rows, cols) grid of patches, coloured and alpha-blended over the image
     (3, H, W) they belong to, with a colour bar and a marker on one patch. ``image`` (the
-    blended (H, W, 3) array) and ``weights`` (upsampled to (H, W)) are what is drawn."""
+    blended (H, W, 3) array) and ``weights`` (upsampled to (H, W)) are what is drawn. Like
+    :class:`Heatmap`, given uniform attention it marks it and colours deviation from it."""
 
     cell_clicked = Signal(int, int)  # patch row, patch column
 
@@ -356,7 +420,9 @@ class ImageOverlay(QWidget):
                  colormap: str = COLORMAP, parent: QWidget | None = None):
         super().__init__(parent)
         self._alpha = alpha
-        self._lut = pg.colormap.get(colormap).getLookupTable(nPts=256, alpha=False)
+        self._colormap = colormap
+        self._luts = {name: pg.colormap.get(name).getLookupTable(nPts=256, alpha=False)
+                      for name in (colormap, DIVERGING)}
         self._grid = (1, 1)
         self.image = np.zeros((0, 0, 3), dtype=np.uint8)
         self.weights = np.zeros((0, 0), dtype=np.float32)
@@ -369,26 +435,35 @@ class ImageOverlay(QWidget):
         self.view_box.addItem(self._marker)
         self.color_bar = _color_bar(colormap, value_name, 10)
         self._canvas.addItem(self.color_bar, row=0, col=1)
+        self.uniform_mark = ColorBarMark(self.color_bar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._canvas)
         self._canvas.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     def set_data(self, image: np.ndarray | None, cells: np.ndarray,
-                 levels: tuple[float, float] | None = None) -> None:
+                 levels: tuple[float, float] | None = None,
+                 uniform: float | None = None) -> None:
         """``cells`` (rows, cols) over ``image`` (3, H, W) uint8, or over grey when None;
-        levels default to 0..max."""
+        levels default to 0..max, or, given ``uniform``, to a diverging scale centred on it."""
         self._grid = cells.shape
         if image is None:
             image = np.full((3, cells.shape[0] * 8, cells.shape[1] * 8), 128, np.uint8)
         self.weights = upsample(cells, image.shape[1:])
+        colormap = self._colormap
+        if levels is None and uniform is not None:
+            levels, colormap = centred_levels(cells, uniform), DIVERGING
         lo, hi = levels or (0.0, float(cells.max()) if cells.size else 0.0)
         hi = hi if hi > lo else lo + 1e-9
-        self.image = blend_over(image, self.weights, (lo, hi), self._lut, self._alpha)
+        self.image = blend_over(image, self.weights, (lo, hi), self._luts[colormap],
+                                self._alpha)
         h, w = self.weights.shape
         self._item.setImage(self.image, autoLevels=False, levels=(0, 255))
         self._item.setRect(QRectF(0, 0, w, h))
+        if colormap != self.color_bar.colorMap().name:
+            self.color_bar.setColorMap(pg.colormap.get(colormap))
         self.color_bar.setLevels((lo, hi))
+        self.uniform_mark.set(uniform)
         self.view_box.setRange(xRange=(0, w), yRange=(0, h), padding=0)
 
     def mark(self, row: int, col: int) -> None:
