@@ -77,6 +77,10 @@ def test_the_second_load_reads_the_cache_and_builds_no_model(shapes, monkeypatch
 def test_other_captions_or_a_broken_entry_are_computed_again(shapes):
     captions = ["a red square", "a blue circle"]
     first = CACHE.caption_states("all-MiniLM-L6-v2", captions, keep=6)
+    # the states were written to a file as they were computed, moved into the entry and
+    # read back mapped: nothing left beside it
+    assert isinstance(first.states, np.memmap)
+    assert [p.name for p in CACHE.cache_dir().iterdir() if p.name.startswith(".")] == []
     again = CACHE.caption_states("all-MiniLM-L6-v2", captions, keep=6)
     assert not first.from_cache and again.from_cache  # each test has a fresh cache folder
     other = CACHE.caption_states("all-MiniLM-L6-v2", captions[::-1], keep=6)

@@ -70,17 +70,61 @@ def caption_states(model: str, captions: Sequence[str], *, keep: int, device: st
     if cached is not None:
         return cached
     from .text import TextModel
-    encoded = TextModel(model, device, allow_download=allow_download).encode_states(
-        captions, keep=keep, batch_size=batch_size, progress=progress)
-    _write(folder, {k: encoded[k] for k in ("pooled", "states", "lengths")},
-           {**expect, "model": located.name}, {"pieces": encoded["pieces"]})
-    # read back mapped, as the next load will be (the states need not stay in memory)
-    written = read()
+    encoder = TextModel(model, device, allow_download=allow_download)
+    # The word-piece states are written straight to a file beside the entry (1.8 GB for
+    # 100,000 captions x 24 pieces would otherwise all sit in private memory); where the
+    # disk has no room for them they are kept in memory.
+    spill = _spill(folder, (len(captions), keep, encoder.dim))
+    try:
+        encoded = encoder.encode_states(
+            captions, keep=keep, batch_size=batch_size, progress=progress,
+            out=None if spill is None else np.load(spill, mmap_mode="r+"))
+        arrays = {k: encoded[k] for k in ("pooled", "lengths")}
+        if spill is None:
+            arrays["states"] = encoded["states"]
+        else:
+            encoded["states"].flush()
+            encoded["states"] = None  # unmapped: Windows renames no mapped file
+        _write(folder, arrays, {**expect, "model": located.name},
+               {"pieces": encoded["pieces"]}, files={} if spill is None else {"states": spill})
+        # read back mapped, as the next load will be (the states need not stay in memory)
+        written = read()
+        if written is None and spill is not None:  # not cached (a full disk): put back
+            encoded["states"] = np.load(spill, mmap_mode="r")
+    finally:  # moved into the entry, or not needed, or cancelled: nothing half-made is kept
+        if spill is not None:
+            try:
+                spill.unlink(missing_ok=True)  # a mapping stays readable where allowed
+            except OSError:
+                pass
     if written is not None:
         written.from_cache = False
         return written
     return CaptionStates(located.name, encoded["pooled"], encoded["states"],
                          encoded["lengths"], encoded["pieces"])
+
+
+def _spill(folder: Path, shape: tuple[int, ...]) -> Path | None:
+    """A new zeroed float16 ``.npy`` file of ``shape`` beside the entry ``folder``, its disk
+    space reserved up front (a full disk is then an error here, not a crash while the mapped
+    file is written); None where it cannot be made."""
+    path = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{folder.name}.", suffix=".states.npy",
+                                    dir=folder.parent)
+        os.close(fd)
+        path = Path(name)
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
+        del array  # the header and the file's size written
+        if hasattr(os, "posix_fallocate"):
+            with open(path, "r+b") as fh:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+        return path
+    except (OSError, ValueError):
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return None
 
 
 @dataclass
@@ -173,15 +217,21 @@ def _read(folder: Path, expect: dict, *, mapped: tuple[str, ...],
     return _Entry(arrays, extra if isinstance(extra, dict) else {})
 
 
-def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict, extra: dict) -> None:
-    """Write an entry whole or not at all (a temporary folder renamed)."""
+def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict, extra: dict, *,
+           files: dict[str, Path] | None = None) -> None:
+    """Write an entry whole or not at all (a temporary folder renamed). ``files``: arrays
+    already written as ``.npy`` files, moved in (and put back where the entry fails)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
+    moved: dict[Path, Path] = {}
     try:
         # its own folder for each writer: the Data panel and a training start may write the
         # same entry at once, in one process
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp",
                                     dir=folder.parent))
+        for name, path in (files or {}).items():
+            os.replace(path, tmp / f"{name}.npy")
+            moved[tmp / f"{name}.npy"] = path
         for name, array in arrays.items():
             np.save(tmp / f"{name}.npy", array)
         (tmp / "extra.json").write_text(json.dumps(extra), "utf-8")
@@ -189,5 +239,10 @@ def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict, extra: dict)
         shutil.rmtree(folder, ignore_errors=True)  # an entry that did not read back
         os.replace(tmp, folder)
     except OSError:  # a full disk, or another writer's entry in place: the features serve
+        for inside, outside in moved.items():
+            try:
+                os.replace(inside, outside)
+            except OSError:
+                pass
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
