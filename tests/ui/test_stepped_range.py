@@ -53,7 +53,8 @@ def plot(qtbot):
     view = LossPlot()
     qtbot.addWidget(view)
     view.resize(900, 600)
-    view.reset(FitStarted("contrastive", "attention", 5, 1, 20, 640, 160, "cpu", 1000))
+    view.reset(FitStarted("contrastive", "attention", 5, 1, 20, 640, 160, "cpu", 1000,
+                          primary="mean_recall"))  # as a contrastive run starts
     view.show()
     qtbot.waitExposed(view)
     return view
@@ -139,3 +140,19 @@ def test_a_new_run_follows_from_scratch(plot):
     plot.add_steps(steps(1, 10))
     assert plot.losses.range.following
     assert box.viewRange()[0][1] <= 16  # fitted to 10 steps, not the old run's 1,000
+
+
+def test_a_metrics_plot_shown_late_follows_the_step_axis(qtbot):
+    """A run without a primary metric (a generating GAN) starts with the losses alone; when
+    a curve comes for the metrics plot, it joins the grid with the loss plot's step range."""
+    view = LossPlot()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.reset(FitStarted("adversarial", "mean", 5, 1, 20, 640, 160, "cpu", 1000))
+    view.show()
+    qtbot.waitExposed(view)
+    assert not view.metrics_shown
+    view.add_steps(steps(1, 100))  # "temperature" goes to the metrics plot
+    assert view.metrics_shown
+    box, metrics = view.losses.plot.vb, view.metrics.plot.vb
+    qtbot.waitUntil(lambda: metrics.viewRange()[0] == pytest.approx(box.viewRange()[0]))

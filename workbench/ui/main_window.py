@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QMainWindow, QMessageBox, QSplitter, QTabWidget, 
 from ..core.errors import WorkbenchError
 from ..core.training.events import FitEnded, FitStarted
 from .deferred_tabs import DeferredTabs
+from .compact import scrolled
 from .export_actions import ExportActions
 from .panels.data_panel import DataPanel
 from .panels.model_panel import ModelPanel
@@ -32,6 +33,47 @@ from .session import Session
 from .training_bar import TrainingBar
 from .worker import TrainingController
 
+SETTINGS_MIN_WIDTH = 250
+DEFAULT_SIZE = (1400, 860)
+
+
+def settings_width(total: int) -> int:
+    """The settings panel's width in a splitter ``total`` pixels wide: its narrowest at
+    800 px (the results keep about 540), three tenths of it up to 400 px."""
+    return max(SETTINGS_MIN_WIDTH, min(400, round(total * 0.3)))
+
+
+class SettingsSplitter(QSplitter):
+    """The settings beside the results: the settings get ``settings_width`` of any width
+    until the user drags the handle; from then on what the window gains or loses goes to
+    the results (their stretch)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.dragged = False  # the user moved the handle: the settings keep their width
+        self.splitterMoved.connect(self._on_splitter_moved)
+
+    def _on_splitter_moved(self, _pos: int, _index: int) -> None:
+        self.dragged = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        sizes = self.sizes()
+        total = sum(sizes)
+        if len(sizes) == 2 and total > 0 and not self.dragged:
+            settings = settings_width(total)
+            self.setSizes([settings, total - settings])
+
+
+def _default_size(window: QWidget) -> QSize:
+    """1400 × 860, or less on a smaller screen (nine tenths of what it leaves free)."""
+    width, height = DEFAULT_SIZE
+    screen = window.screen()
+    if screen is not None:
+        free = screen.availableGeometry()
+        width, height = min(width, free.width() * 9 // 10), min(height, free.height() * 9 // 10)
+    return QSize(width, height)
+
 
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, parent: QWidget | None = None):
@@ -44,9 +86,11 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.session)
         self.presets_panel = PresetsPanel(self.session)
         self.settings = QTabWidget()
-        self.settings.addTab(self.data_panel, "Data")
+        # In scroll areas (the Model panel scrolls itself): the panels' contents do not
+        # decide how small the window may get.
+        self.settings.addTab(scrolled(self.data_panel), "Data")
         self.settings.addTab(self.model_panel, "Model")
-        self.settings.addTab(self.presets_panel, "Presets")
+        self.settings.addTab(scrolled(self.presets_panel), "Presets")
 
         self.training_view = TrainingView()
         self.training_view.connect_controller(self.controller)
@@ -68,18 +112,21 @@ class MainWindow(QMainWindow):
         self.training_bar.start_requested.connect(self.start_training)
         self.training_bar.compare_requested.connect(self.compare_fusions)
         self._build_menus()
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = split = SettingsSplitter()
         split.addWidget(self.settings)
         split.addWidget(self.tabs)
-        split.setStretchFactor(1, 1)
-        split.setSizes([400, 1000])
+        # The settings keep about a third of the width at 800 px and 400 px from about
+        # 1,300 px (what a wider window adds goes to the results).
+        self.settings.setMinimumWidth(SETTINGS_MIN_WIDTH)
+        split.setChildrenCollapsible(False)
+        split.setStretchFactor(1, 1)  # the results take what the window gains
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.training_bar)
         layout.addWidget(split, 1)
         self.setCentralWidget(central)
-        self.resize(1400, 860)
+        self.resize(_default_size(self))
 
         self.controller.running_changed.connect(self._on_running_changed)
         self.controller.started.connect(self._on_fit_started)

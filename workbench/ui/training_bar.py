@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..core.training.clock import eta_seconds, fit_fraction
 from ..core.training.events import FitEnded, FitStarted, StepLogged
+from .compact import ElidedProgressBar
 from .worker import TrainingController
 
 
@@ -43,7 +44,7 @@ class TrainingBar(QWidget):
         self.compare_button = QPushButton("Compare fusions")
         self.compare_button.setToolTip("Train the current setup once per fusion its algorithm "
                                        "accepts, one after the other, and compare them")
-        self.progress = QProgressBar()
+        self.progress = ElidedProgressBar()  # "opened <run id>: …" may be longer than it
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("ready")

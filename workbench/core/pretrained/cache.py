@@ -78,7 +78,7 @@ def caption_states(model: str, captions: Sequence[str], *, keep: int, device: st
     try:
         encoded = encoder.encode_states(
             captions, keep=keep, batch_size=batch_size, progress=progress,
-            out=None if spill is None else np.load(spill, mmap_mode="r+"))
+            out=None if spill is None else np.load(spill, mmap_mode="r+", allow_pickle=False))
         arrays = {k: encoded[k] for k in ("pooled", "lengths")}
         if spill is None:
             arrays["states"] = encoded["states"]
@@ -90,7 +90,7 @@ def caption_states(model: str, captions: Sequence[str], *, keep: int, device: st
         # read back mapped, as the next load will be (the states need not stay in memory)
         written = read()
         if written is None and spill is not None:  # not cached (a full disk): put back
-            encoded["states"] = np.load(spill, mmap_mode="r")
+            encoded["states"] = np.load(spill, mmap_mode="r", allow_pickle=False)
     finally:  # moved into the entry, or not needed, or cancelled: nothing half-made is kept
         if spill is not None:
             try:

@@ -28,6 +28,7 @@ from ...core import config as C
 from ...core.data import DataError
 from ...core.data.sources.builtin import BUILTINS
 from ...core.errors import WorkbenchError
+from ..flow_layout import FlowLayout
 from ..tasks import BackgroundTask
 from .column_dialog import ColumnMappingDialog, is_column_error, read_header
 from .data_loading import LoadProgress, load_table
@@ -82,7 +83,7 @@ class DataPanel(QWidget):
 
     # -- layout ------------------------------------------------------------------------
     def _build(self) -> None:
-        self.source_combo = QComboBox(editable=True, minimumContentsLength=12,
+        self.source_combo = QComboBox(editable=True, minimumContentsLength=6,
                                       insertPolicy=QComboBox.InsertPolicy.NoInsert,
                                       toolTip="builtin:emoji, an image folder, a CSV, a COCO "
                                       "captions JSON or an .npz of features; Enter loads it")
@@ -110,7 +111,11 @@ class DataPanel(QWidget):
             toolTip="Let the dataset name images outside its own folder (../.. or absolute "
             "paths); only for data you trust (data.allow_outside_paths)")
         self.outside_check.toggled.connect(self._on_outside_paths_changed)
-        self.label_combo = QComboBox(toolTip="Which column gives the labels")
+        self.label_combo = QComboBox(toolTip="Which column gives the labels",
+                                     minimumContentsLength=8)
+        # A long column name is cut, not a reason for a wider panel.
+        self.label_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.label_combo.currentIndexChanged.connect(self._on_label_column_changed)
         self.label_caption = QLabel("Labels:")
         self.progress = QProgressBar(visible=False, textVisible=False, maximumHeight=10)
@@ -126,9 +131,12 @@ class DataPanel(QWidget):
         self.view = PairTableView(self.model)
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 4)
         layout.addLayout(_row((self.source_combo, 1), self.open_button, self.reload_button))
-        layout.addLayout(_row(QLabel("Bad rows:"), self.on_error_combo, 8, self.label_caption,
-                              (self.label_combo, 1), ...))
+        options = FlowLayout(spacing=8)  # two rows in a narrow panel
+        options.add_widgets(QLabel("Bad rows:"), self.on_error_combo)
+        options.add_widgets(self.label_caption, self.label_combo)
+        layout.addLayout(options)
         layout.addLayout(_row(self.outside_check, ...))
         layout.addWidget(self.progress)
         layout.addWidget(self.status)

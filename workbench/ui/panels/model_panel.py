@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QScrollArea, QSizePolicy,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from ...core import config as C
 from ...core.algorithms import ALGORITHMS, fusion_problem
@@ -24,6 +24,7 @@ from ...core.errors import ConfigError
 from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ...core.params import describe
+from ..compact import ElidedToolButton
 from ..session import Session
 from . import model_chooser  # noqa: F401 (registers the model keys' chooser)
 from .param_form import ERROR_STYLE, HINT_STYLE, ParamForm
@@ -72,6 +73,8 @@ class ModelPanel(QWidget):
 
         top = QFormLayout()
         top.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # In a narrow panel the combo boxes go under their labels, whole.
+        top.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         top.addRow("Algorithm", self.algorithm_combo)
         top.addRow(self.algorithm_info)
         top.addRow("Fusion", self.fusion_combo)
@@ -218,7 +221,7 @@ class Section(QWidget):
         super().__init__(parent)
         # Not a checkable button: a checked one looks pressed, so open and closed headings
         # would not look alike.
-        self.header = QToolButton()
+        self.header = ElidedToolButton()  # cut with "…" in a narrow panel, whole in its tip
         self.header.setAutoRaise(True)
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -32,6 +32,15 @@ class PairTableView(QTableView):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.horizontalHeader().setHighlightSections(False)
         self.horizontalHeader().setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def sizeHint(self) -> QSize:
+        """Three rows' height: the table takes what the panel has left (its stretch), and a
+        taller hint would scroll the whole panel in a 600-pixel window (a scroll area asks
+        the panel for its preferred height at its width)."""
+        hint = super().sizeHint()
+        rows = 3 * self.verticalHeader().defaultSectionSize()
+        return QSize(hint.width(), min(hint.height(), self.horizontalHeader().sizeHint().height()
+                                       + rows + 2 * self.frameWidth()))
 
     def layout_columns(self) -> None:
         """Widths, default visibility, the header menu and the row height, for the model's

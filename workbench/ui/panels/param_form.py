@@ -27,6 +27,7 @@ from ...core.params import ParamInfo, describe
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _FLOAT_LIMIT = 1e15
 ERROR_STYLE = "color: #c62828;"
+LABEL_WIDTH = 120  # the widest a field's label gets; longer ones wrap
 HINT_STYLE = "color: palette(placeholder-text);"
 
 
@@ -78,7 +79,8 @@ class ParamForm(QWidget):
         self._layout = QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self._layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        # In a narrow panel a field that does not fit beside its label goes under it.
+        self._layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.rebuild(cls)
 
     # -- public ---------------------------------------------------------------------
@@ -120,8 +122,10 @@ class ParamForm(QWidget):
         self._grey_unused()
 
     def label_width(self) -> int:
-        """The width the labels need (to line several forms up with :meth:`set_label_width`)."""
-        return max((label.sizeHint().width() for label in self._labels), default=0)
+        """The width the labels need (to line several forms up with :meth:`set_label_width`),
+        at most ``LABEL_WIDTH``: a longer label takes two lines."""
+        return max((min(LABEL_WIDTH, label.fontMetrics().horizontalAdvance(label.text()))
+                    for label in self._labels), default=0)
 
     def set_label_width(self, width: int) -> None:
         self._label_width = width
@@ -170,6 +174,9 @@ class ParamForm(QWidget):
             label = QLabel(info.title)
             label.setToolTip(editor.toolTip())
             label.setBuddy(editor)
+            # "Checkpoint every (epochs)" on two lines rather than a wider panel
+            label.setWordWrap(True)
+            label.setMaximumWidth(LABEL_WIDTH)
             label.setMinimumWidth(self._label_width)
             self._labels.append(label)
             self._row_labels[info.name] = label

@@ -52,17 +52,20 @@ class PresetsPanel(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
         grid.setSpacing(4)
-        rows = (("Load", "Save", "Save as…"), ("Rename…", "Delete", "Import…", "Export…"))
+        # At most three a row: four do not fit the panel in an 800-pixel-wide window.
+        rows = (("Load", "Save", "Save as…"), ("Rename…", "Delete"), ("Import…", "Export…"))
         actions = {"Load": self.load_selected, "Save": self.save, "Save as…": self.save_as,
                    "Rename…": self.rename_selected, "Delete": self.delete_selected,
                    "Import…": self.import_file, "Export…": self.export_selected}
         for r, names in enumerate(rows):
             for c, name in enumerate(names):
                 button = QPushButton(name)
+                # narrower than the style's 80 px: three to a row in a narrow panel
+                button.setMinimumWidth(button.fontMetrics().horizontalAdvance(name) + 16)
                 button.setObjectName(name.rstrip("…").lower().replace(" ", "_"))
                 button.clicked.connect(lambda _=False, act=actions[name]: act())
-                # row 0 has 3 buttons over 12 columns, row 1 has 4: each fills its row
-                span = 12 // len(names)
+                # 3 buttons over 6 columns, or 2: each fills its row
+                span = 6 // len(names)
                 grid.addWidget(button, r, c * span, 1, span)
                 self.buttons[name] = button
         self.buttons["Load"].setToolTip("Load the selected preset (or double-click it).")
@@ -73,6 +76,7 @@ class PresetsPanel(QWidget):
         self.buttons["Export…"].setToolTip("Copy the selected preset to a file to share.")
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 4)
         layout.addWidget(self.current_label)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.description)

@@ -27,6 +27,7 @@ from ...core.evaluation.names import short_title, title
 from ...core.paths import runs_dir
 from ...core.runs.store import (RunInfo, delete_run, export_run, format_duration, list_runs,
                                read_metrics)
+from ..compact import ElidedLabel, elide_headers, scrolled
 from ..plots.loss_plot import PALETTE, style_plot
 from .param_form import HINT_STYLE
 
@@ -39,6 +40,15 @@ STATUS_COLOURS = {"failed": "#c62828", "damaged": "#c62828", "interrupted": "#e6
 PREFERRED_METRICS = ("macro_f1", "mean_recall", "accuracy", "t2i_r10", "i2t_r10", "t2i_r1",
                      "recon_error_image", "d_real")
 
+
+COLUMN_TIPS = {"Preset": "the preset it was trained from ((changed): with edited settings)",
+               "Epochs": "trained, of those planned",
+               "Metric": "its algorithm's primary metric (which ranks its runs)",
+               "Validation": "the primary metric on the validation split",
+               "Test": "the primary metric on the test split, scored once at the end"}
+MIN_ROWS = 5  # the table never shows fewer runs than this
+MIN_PLOT_HEIGHT = 180  # two plots with their titles and the legend row, readable
+DETAIL_LINES = 5  # of the selected run's details shown before they scroll
 
 # A run written before runs had a primary metric shows the first of these it has.
 OLD_HEADLINES = ("accuracy", "t2i_r10")
@@ -85,6 +95,9 @@ class RunTableModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            column = self.COLUMNS[section]
+            return f"{column}: {COLUMN_TIPS[column]}" if column in COLUMN_TIPS else column
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
@@ -181,10 +194,14 @@ class RunsView(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.table.verticalHeader().setVisible(False)
+        # Rows a line of text tall (the style's are taller): more runs in view.
+        self.table.verticalHeader().setDefaultSectionSize(
+            self.table.fontMetrics().lineSpacing() + 8)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        elide_headers(self.table)  # the model gives each header its tooltip
 
         self.buttons: dict[str, QPushButton] = {}
         actions = {"Refresh": (self.refresh, "Read the runs folder again"),
@@ -202,7 +219,7 @@ class RunsView(QWidget):
             row.addWidget(button)
             self.buttons[name] = button
         row.addStretch(1)
-        self.status = QLabel()
+        self.status = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)  # ends in the folder
         self.status.setStyleSheet(HINT_STYLE)
         self.details = QLabel()
         self.details.setWordWrap(True)
@@ -232,25 +249,40 @@ class RunsView(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(row)
         top_layout.addWidget(self.table, 1)
-        top_layout.addWidget(self.details)
+        # The selected run's details (a retrieval run's dozen metrics wrap onto several
+        # lines) go with its curves, below the handle: all the top is the table's.
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         chooser = QHBoxLayout()
-        hint = QLabel("Select runs to overlay their curves (Ctrl/Shift-click for several).")
+        hint = ElidedLabel("Select runs to overlay their curves (Ctrl/Shift-click for "
+                           "several).")
         hint.setStyleSheet(HINT_STYLE)
-        chooser.addWidget(hint)
-        chooser.addStretch(1)
+        chooser.addWidget(hint, 1)
         chooser.addWidget(QLabel("Metric"))
         chooser.addWidget(self.metric_combo)
+        # Scrolled past a few lines: a long description or a dozen metrics do not take the
+        # curves' height (or make the window taller).
+        details = scrolled(self.details, horizontal=False)
+        line = self.details.fontMetrics().lineSpacing()
+        details.setMinimumHeight(2 * line + 4)
+        details.setMaximumHeight(DETAIL_LINES * line + 4)
+        bottom_layout.addWidget(details)
         bottom_layout.addLayout(chooser)
         bottom_layout.addWidget(self.graphics, 1)
-        split = QSplitter(Qt.Orientation.Vertical)
+        self.graphics.setMinimumHeight(MIN_PLOT_HEIGHT)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MIN_ROWS * self.table.verticalHeader().defaultSectionSize()
+                                    + 2 * self.table.frameWidth())
+        self.splitter = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
+        split.setChildrenCollapsible(False)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([550, 450])  # shares: the runs a little over half the height
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
 

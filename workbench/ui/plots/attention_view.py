@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
 from ...core.evaluation.attention_stats import (describe_entropy, normalised_entropy,
                                                 token_mask, uniform_weight)
 from ...core.training.events import AttentionSnapshot, EpochEnded
+from ..flow_layout import FlowLayout
 from .heatmap import (CategoryAxis, Heatmap, ImageOverlay, abbreviate, fixed_plot,
                       white_canvas)
 
@@ -58,7 +59,7 @@ class AttentionView(QWidget):
         self.probe_combo = QComboBox()
         self.probe_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.probe_combo.setMinimumContentsLength(30)
+        self.probe_combo.setMinimumContentsLength(16)  # widens with the view (stretch)
         self.colour_combo = QComboBox()
         for key, text in COLOUR_MODES:
             self.colour_combo.addItem(text, key)
@@ -67,11 +68,9 @@ class AttentionView(QWidget):
             "gives every key (1/keys, marked on the colour bar), white at it. 0 to max and "
             "min to max: the weights themselves.")
         self._info = QLabel("")
-        header = QHBoxLayout()
-        header.addWidget(QLabel("Probe:"))
-        header.addWidget(self.probe_combo, 1)
-        header.addWidget(QLabel("Colours:"))
-        header.addWidget(self.colour_combo)
+        header = FlowLayout()  # wraps in a narrow view
+        header.add_widgets(QLabel("Probe:"), self.probe_combo)
+        header.add_widgets(QLabel("Colours:"), self.colour_combo)
         header.addWidget(self._info)
 
         self._placeholder = QLabel(WAITING)
@@ -127,7 +126,9 @@ class AttentionView(QWidget):
             "(the model looks everywhere alike), 0: all on one patch.")
 
         side = QVBoxLayout()
-        side.addWidget(QLabel("Word drawn over the image (or click a row):"))
+        word = QLabel("Word drawn over the image (or click a row):")
+        word.setWordWrap(True)
+        side.addWidget(word)
         side.addWidget(self.token_combo)
         side.addWidget(self.overlay, 3)
         side.addWidget(self._patch_title)
@@ -165,8 +166,10 @@ class AttentionView(QWidget):
         box = QVBoxLayout(page)
         legend = " ".join(f"<span style='color:{c}'>■</span> {k}" for k, c in
                           KIND_COLOURS.items())
-        box.addWidget(QLabel("The probe caption node's neighbours, strongest first (GAT: "
-                             f"attention of the last layer; GCN: 1/c_ij). Kind: {legend}"))
+        about = QLabel("The probe caption node's neighbours, strongest first (GAT: "
+                       f"attention of the last layer; GCN: 1/c_ij). Kind: {legend}")
+        about.setWordWrap(True)
+        box.addWidget(about)
         glw = white_canvas()
         self._graph_axis = CategoryAxis("left", max_chars=48)
         self._graph_plot = fixed_plot(glw, self._graph_axis, "left")

@@ -21,8 +21,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHeaderView, QLabel, QPushButton, QSpinBox, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.algorithms import ALGORITHMS
 from ...core.evaluation import compare
@@ -30,6 +30,7 @@ from ...core.evaluation.rules import CHANCE_MARGIN
 from ...core.evaluation.names import title
 from ...core.fusion import FUSIONS
 from ...core.training.events import EpochEnded, FitEnded
+from ..flow_layout import FlowLayout
 from .loss_plot import PALETTE, configure_curve, style_plot
 from .zero_shot_baseline import ZeroShotBaseline
 
@@ -77,15 +78,10 @@ class CompareView(QWidget):
         self.save_button.clicked.connect(self._on_save_clicked)
         self.baseline = ZeroShotBaseline(self)
         self.baseline.changed.connect(self._refresh)
-        head = QHBoxLayout()
+        head = FlowLayout(spacing=12)  # wraps in a narrow view
         head.addWidget(self.title)
-        head.addStretch(1)
-        head.addWidget(self.baseline.checkbox)
-        head.addWidget(self.baseline.prompt_edit)
-        head.addSpacing(12)
-        head.addWidget(seeds_label)
-        head.addWidget(self.repeats_box)
-        head.addSpacing(12)
+        head.add_widgets(self.baseline.checkbox, self.baseline.prompt_edit)
+        head.add_widgets(seeds_label, self.repeats_box)
         head.addWidget(self.save_button)
         # Its own line, wrapped: a verdict's reason is a sentence.
         self.status = QLabel(INTRO)

@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton,
-                               QSlider, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QPushButton, QSlider, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from ...core.evaluation.embedding_stats import nearest_neighbours
 from ...core.errors import WorkbenchError
 from ...core.runs.export import load_snapshot, snapshot_files
 from ...core.evaluation.projection import METHODS, available_methods
 from ...core.training.events import EmbeddingSnapshot
+from ..flow_layout import FlowLayout
 from ..plot_export import legend_added
 from .embedding_projection import Projections
 from .embedding_samples import SamplePanel
@@ -112,12 +113,13 @@ class EmbeddingView(QWidget):
         self.epoch_slider = QSlider(Qt.Orientation.Horizontal)
         self.epoch_slider.setMinimumWidth(120)
         self.epoch_label = QLabel("")
-        self._controls = row = QHBoxLayout()
+        # Wraps onto a second row in a narrow view.
+        self._controls = row = FlowLayout()
         for w in (self.method_combo, *self.modality_checks.values(), self.colour_combo,
-                  self.pairs_check, self.box_button, QLabel("  Epoch"), self.epoch_slider,
-                  self.epoch_label):
+                  self.pairs_check, self.box_button):
             row.addWidget(w)
-        row.addStretch(1)
+        self.epoch_label.setMinimumWidth(self.epoch_label.fontMetrics().horizontalAdvance("000"))
+        row.add_widgets(QLabel("  Epoch"), self.epoch_slider, self.epoch_label)
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
         for check in self.modality_checks.values():
             check.toggled.connect(self._on_modalities_changed)

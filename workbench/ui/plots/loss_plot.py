@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
@@ -42,6 +42,7 @@ NON_LOSS_TERMS = frozenset({"temperature", "d_real", "d_fake", "d_wrong"})
 # hide everything else).
 UNPLOTTED_METRICS = frozenset({"t2i_median_rank", "i2t_median_rank", "pooled_median_rank"})
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
+MIN_PLOT_SIZE = QSize(260, 180)  # the curves' smallest: readable ticks, a visible shape
 RAW_ALPHA = 70  # the unsmoothed curve behind the smoothed one
 GRID_GREY = (217, 217, 217)  # grid and tick lines
 
@@ -378,8 +379,11 @@ class LossPlot(QWidget):
                                      cap=cap, follow_x=row == 0))
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
+        # Below this the tick labels run into each other ("2040").
+        self.graphics.setMinimumSize(MIN_PLOT_SIZE)
         self.losses, self.metrics = panels
         self.metrics.plot.setXLink(self.losses.plot)
+        self._expect_metrics = True  # whether the run has validation metrics to plot
 
         self.readout = QLabel(" ")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
@@ -417,7 +421,35 @@ class LossPlot(QWidget):
             panel.clear()
         self._step_terms.clear()
         self._steps_per_epoch = started.steps_per_epoch if started is not None else 0
+        # A run with a primary metric plots metrics from its first validation; one without
+        # (a generating GAN) gets the metrics plot only if a curve comes for it.
+        self._expect_metrics = started is None or started.primary is not None
+        self._show_metrics_plot()
         self.readout.setText(" ")
+
+    @property
+    def metrics_shown(self) -> bool:
+        return self.metrics.plot.isVisible()
+
+    def _show_metrics_plot(self) -> None:
+        """The metrics plot, or, with nothing to draw in it, all the height for the losses
+        (the step axis labelled on the loss plot then)."""
+        shown = self._expect_metrics or bool(self.metrics.steps or self.metrics.epochs)
+        if shown == self.metrics.plot.isVisible():
+            return
+        # Out of the plots' grid, not only hidden: a hidden item keeps its room there.
+        grid = self.graphics.ci.layout
+        for col, item in enumerate((self.metrics.plot, self.metrics.legend_cell)):
+            item.setVisible(shown)
+            if shown:
+                grid.addItem(item, 1, col)
+            else:
+                grid.removeItem(item)
+        grid.setRowStretchFactor(1, 2 if shown else 0)
+        if shown:
+            self.losses.plot.showLabel("bottom", False)
+        else:
+            self.losses.plot.setLabel("bottom", "step")
 
     def add_steps(self, steps: list[StepLogged]) -> None:
         """Append a batch of steps: one ``setData`` per curve whose term they carry."""
@@ -429,6 +461,7 @@ class LossPlot(QWidget):
             del columns[name]
         for panel, names in self._split(columns, lambda n: n not in NON_LOSS_TERMS):
             panel.add_steps(x, names)
+        self._show_metrics_plot()
 
     def add_epochs(self, epochs: list[EpochEnded]) -> None:
         """Validation values at each epoch's last step: a train term's validation value
@@ -445,6 +478,7 @@ class LossPlot(QWidget):
         for panel, part in self._split(
                 columns, lambda n: n in self._step_terms and n not in NON_LOSS_TERMS):
             panel.add_epoch_values(x, part)
+        self._show_metrics_plot()
 
     def _split(self, columns: dict[str, np.ndarray], on_loss_axis):
         loss = {n: y for n, y in columns.items() if on_loss_axis(n)}

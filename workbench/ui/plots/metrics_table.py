@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBox
 from ...core.evaluation.rules import at_chance
 from ...core.evaluation.names import LOWER_IS_BETTER, title
 from ...core.training.events import EpochEnded, FitStarted
+from ..compact import elide_headers
 
 # Metrics where lower is better besides the loss terms (ranks: names.LOWER_IS_BETTER) and
 # reconstruction errors.
@@ -22,6 +23,8 @@ PRIMARY_MARK = " \u2605"  # after the primary metric's name
 NEUTRAL = frozenset({"d_real", "d_fake", "d_wrong", "temperature"})
 NEUTRAL_PREFIXES = ("weight_",)
 ARROWS = {1: "\u2191", -1: "\u2193"}  # shown with the best value: which way is better
+HEADER_TIPS = {1: "The value at the latest validation", 2: "The best value so far",
+               3: "The epoch of the best value", 4: "What guessing scores on this split"}
 
 
 def direction(name: str, loss_terms: set[str] | frozenset[str] = frozenset()) -> int:
@@ -51,11 +54,14 @@ class MetricsTable(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps "…_only ↑" readable
+        # The start of a name tells rows apart ("accuracy_te…", "accuracy_im…"; cut in the
+        # middle both read "accur…_only"); the tooltip has the whole name.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().setDefaultSectionSize(
             self.table.fontMetrics().lineSpacing() + 6)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        elide_headers(self.table, HEADER_TIPS)
         for col in range(1, len(self.COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         layout = QVBoxLayout(self)
@@ -123,8 +129,9 @@ class MetricsTable(QWidget):
         items = [QTableWidgetItem(name + (PRIMARY_MARK if primary else "")),
                  QTableWidgetItem(""), QTableWidgetItem("\u2013" if sign == 0 else ""),
                  QTableWidgetItem(""), QTableWidgetItem("" if chance is None else _fmt(chance))]
-        tip = f"{title(name)}: " + {1: "higher is better", -1: "lower is better",
-                                    0: "describes the model; no better or worse"}[sign]
+        named = name if title(name) == name else f"{name} ({title(name)})"
+        tip = f"{named}: " + {1: "higher is better", -1: "lower is better",
+                              0: "describes the model; no better or worse"}[sign]
         if chance is not None:
             tip += f"; guessing scores {_fmt(chance)} on this validation split"
         if primary:

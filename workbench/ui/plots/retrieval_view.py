@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (QSignalBlocker, QSize, QSortFilterProxyModel, Qt, QTimer,
                             Signal, Slot)
-from PySide6.QtGui import QColor, QFont, QIcon
+from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
-                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter,
-                               QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QSpinBox,
+                               QSplitter, QTableView, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
+from ..flow_layout import FlowLayout
 from ..panels.pair_table_model import PairTableModel
 from ..tasks import BackgroundTask
+from .recall_box import RecallBox
 from .retrieval_sources import ZERO_SHOT, SearchSources
 
 if TYPE_CHECKING:  # the module imports torch: loaded when an index is built, after start-up
@@ -41,11 +43,6 @@ NO_MODEL = "No model yet: train a run, or open one from the Runs tab, to search 
 TRAINING = ("Training: this run's model can be searched here once the run ends or is "
             "stopped.")
 SCOPES = {"all splits": None, "validation": "val", "training": "train", "test": "test"}
-RECALL_ROWS = (("text \u2192 image", "t2i"), ("image \u2192 text", "i2t"),
-               ("chance t \u2192 i", "chance_t2i"), ("chance i \u2192 t", "chance_i2t"))
-RECALL_COLUMNS = (("R@1", "r1"), ("R@5", "r5"), ("R@10", "r10"), ("median rank", "median_rank"))
-RECALL_SPLITS = {"Validation split": "val", "Test split": "test"}
-CHANCE_GREY = "#777777"
 
 
 class RetrievalView(QWidget):
@@ -78,21 +75,42 @@ class RetrievalView(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self.search)
 
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self._build_text_side(), 1)
+        # R@K under the caption search, where a narrow window leaves it its width
+        self.recall_box = RecallBox()
+        self.recall_box.split_changed.connect(self._on_recall_split_changed)
+        self.recall = self.recall_box.table
+        self.recall_split = self.recall_box.split_combo
+        self.recall_title = self.recall_box.title
+        column.addWidget(self.recall_box)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self._build_text_side())
+        split.addWidget(left)
         split.addWidget(self._build_image_side())
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         source_label = QLabel("Search with:")
         source_label.setBuddy(self.source_combo)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         top.addWidget(source_label)
         top.addWidget(self.source_combo)
+        # As wide as "trained model" ("zero-shot CLIP (unavailable)" is cut while shown, whole
+        # in the list): the rest is the header's, which wraps.
+        self.source_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(14)
+        self.source_combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(split, 1)
+        for box in self.findChildren(QGroupBox):  # tighter than the style's: 600 px high
+            box.layout().setContentsMargins(6, 4, 6, 6)
+            box.layout().setSpacing(4)
         self._show_index(None)
 
     # -- building ------------------------------------------------------------------------
@@ -107,10 +125,11 @@ class RetrievalView(QWidget):
         self.scope_combo.addItems(list(SCOPES))
         self.scope_combo.setToolTip("Search every image, or only those of one split "
                                     "(validation and test images were never trained on)")
-        self.query_note = QLabel("")
+        # Both hidden while empty (``_show_line``).
+        self.query_note = QLabel("", visible=False)
         self.query_note.setWordWrap(True)
         self.query_note.setStyleSheet("color: #8a5a00;")
-        self.searched_with = QLabel("")  # which model the results are of
+        self.searched_with = QLabel("", visible=False)  # which model the results are of
         self.searched_with.setWordWrap(True)
         self.results = QListWidget(viewMode=QListView.ViewMode.IconMode,
                                    movement=QListView.Movement.Static,
@@ -119,13 +138,19 @@ class RetrievalView(QWidget):
         self.results.setIconSize(QSize(THUMB, THUMB))
         self.results.setGridSize(QSize(170, THUMB + 3 * self.fontMetrics().lineSpacing() + 16))
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.results.setMinimumHeight(self.results.gridSize().height() + 8)  # a row of hits
         self.results.setToolTip("Click an image to list the captions closest to it")
-        row = QHBoxLayout()
-        row.addWidget(self.query_edit, 1)
+        # The caption box on a line of its own, never narrower than its hint; the controls
+        # under it wrap in a narrow view.
+        fm = self.query_edit.fontMetrics()
+        self.query_edit.setMinimumWidth(
+            fm.horizontalAdvance(self.query_edit.placeholderText()) + fm.averageCharWidth()
+            + self.query_edit.minimumSizeHint().width())
+        row = FlowLayout()
         row.addWidget(self.search_button)
-        row.addWidget(self.k_spin)
-        row.addWidget(self.scope_combo)
+        row.add_widgets(self.k_spin, self.scope_combo)
         layout = QVBoxLayout(box)
+        layout.addWidget(self.query_edit)
         layout.addLayout(row)
         layout.addWidget(self.query_note)
         layout.addWidget(self.searched_with)
@@ -171,30 +196,6 @@ class RetrievalView(QWidget):
         for col in range(5):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col == 2
                                         else QHeaderView.ResizeMode.ResizeToContents)
-        self.recall = QTableWidget(len(RECALL_ROWS), len(RECALL_COLUMNS),
-                                   editTriggers=QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.recall.setHorizontalHeaderLabels([c for c, _ in RECALL_COLUMNS])
-        self.recall.setVerticalHeaderLabels([r for r, _ in RECALL_ROWS])
-        self.recall.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        # the rank column as wide as its header: "median rank" would be cut off otherwise
-        self.recall.horizontalHeader().setSectionResizeMode(
-            len(RECALL_COLUMNS) - 1, QHeaderView.ResizeMode.ResizeToContents)
-        self.recall.setFixedHeight(self.recall.horizontalHeader().sizeHint().height()
-                                   + len(RECALL_ROWS)
-                                   * self.recall.verticalHeader().defaultSectionSize() + 4)
-        self.recall.setToolTip("Recall at K: the share of queries whose true match is among "
-                               "the first K (ties counted as a random order would); median "
-                               "rank: of the true match. The grey rows are what guessing "
-                               "scores on this split.")
-        self.recall_split = QComboBox()
-        self.recall_split.addItems(list(RECALL_SPLITS))
-        self.recall_split.setToolTip("Score the model on the validation split (what settings "
-                                     "are picked on) or the test split (held out from both "
-                                     "training and picking)")
-        self.recall_split.currentIndexChanged.connect(self._on_recall_split_changed)
-        self.recall_title = QLabel("")
-        self.recall_title.setWordWrap(True)
-
         chosen = QHBoxLayout()
         chosen.addWidget(self.chosen_icon)
         chosen.addWidget(self.chosen, 1)
@@ -203,11 +204,6 @@ class RetrievalView(QWidget):
         layout.addWidget(self.picker, 1, 0)
         layout.addLayout(chosen, 2, 0)
         layout.addWidget(self.captions, 3, 0)
-        recall_head = QHBoxLayout()
-        recall_head.addWidget(self.recall_split)
-        recall_head.addWidget(self.recall_title, 1)
-        layout.addLayout(recall_head, 4, 0)
-        layout.addWidget(self.recall, 5, 0)
         layout.setRowStretch(1, 2)
         layout.setRowStretch(3, 3)
 
@@ -313,13 +309,13 @@ class RetrievalView(QWidget):
         self.captions.setRowCount(0)
         self.chosen_icon.clear()
         self.chosen.setText("Pick an image below, or click a result on the left.")
-        self.query_note.setText("")
+        _show_line(self.query_note, "")
         typed = index is not None and not index.text_query_problem
         for w in (self.query_edit, self.search_button, self.k_spin, self.scope_combo):
             w.setEnabled(typed)
         for w in (self.image_filter, self.picker):
             w.setEnabled(index is not None)
-        self.searched_with.setText(_searched_with(index))
+        _show_line(self.searched_with, _searched_with(index))
         if index is None:
             self.header.setText(message)
             self.header.setStyleSheet("color: #b00020;" if error else "color: #555;")
@@ -328,9 +324,9 @@ class RetrievalView(QWidget):
         self.header.setStyleSheet("")
         self.header.setText(_describe(index))
         if index.text_query_problem:
-            self.query_note.setText("Typed captions cannot be searched: "
-                                    + index.text_query_problem)
-        self._show_recall(index.recall_table(self._recall_split()))
+            _show_line(self.query_note, "Typed captions cannot be searched: "
+                       + index.text_query_problem)
+        self._show_recall(index.recall_table(self.recall_box.split()))
         self._layout_picker()
         if typed and self.query_edit.text().strip():
             self.search()
@@ -378,7 +374,7 @@ class RetrievalView(QWidget):
         if result.dropped:
             notes.append(f"Only the first {len(result.words)} words are used; ignored: "
                          + " ".join(result.dropped))
-        self.query_note.setText("\n".join(notes))
+        _show_line(self.query_note, "\n".join(notes))
         self.results.clear()
         fm = self.results.fontMetrics()
         width = self.results.gridSize().width() - 12
@@ -464,34 +460,18 @@ class RetrievalView(QWidget):
             self.picker.scrollTo(current)
 
     # -- R@K ---------------------------------------------------------------------------------
-    def _recall_split(self) -> str:
-        return RECALL_SPLITS[self.recall_split.currentText()]
+    @property
+    def recall_values(self) -> dict[str, float]:
+        """The R@K figures shown (``RetrievalIndex.recall_table`` of the chosen split)."""
+        return self.recall_box.values
 
-    @Slot()
-    def _on_recall_split_changed(self) -> None:
+    @Slot(str)
+    def _on_recall_split_changed(self, split: str) -> None:
         if self.index is not None:
-            self._show_recall(self.index.recall_table(self._recall_split()))
+            self._show_recall(self.index.recall_table(split))
 
     def _show_recall(self, table: dict[str, float]) -> None:
-        self.recall_values = dict(table)
-        if table:
-            self.recall_title.setText(
-                f"{int(table['pairs']):,} captions, {int(table['images']):,} images, each "
-                "ranked among the split's own")
-        else:
-            self.recall_title.setText(f"no {self.recall_split.currentText().lower()}: the "
-                                      "run held no pairs out for it" if self.index is not None
-                                      else "")
-        for r, (_, way) in enumerate(RECALL_ROWS):
-            for c, (_, what) in enumerate(RECALL_COLUMNS):
-                value = table.get(f"{way}_{what}")
-                text = "" if value is None else (f"{value:.4g}" if what == "median_rank"
-                                                 else f"{100 * value:.1f}%")
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                if way.startswith("chance"):
-                    item.setForeground(QColor(CHANCE_GREY))
-                self.recall.setItem(r, c, item)
+        self.recall_box.show_table(table, has_model=self.index is not None)
 
     # -- for tests and other views -----------------------------------------------------------
     def result_images(self) -> list[int]:
@@ -502,6 +482,13 @@ class RetrievalView(QWidget):
     def caption_texts(self) -> list[str]:
         """The captions listed for the picked image, best first."""
         return [self.captions.item(r, 2).text() for r in range(self.captions.rowCount())]
+
+
+def _show_line(label: QLabel, text: str) -> None:
+    """Set ``label``'s text, hiding it while empty (an empty line is height taken from the
+    results in a 600-pixel window)."""
+    label.setText(text)
+    label.setVisible(bool(text))
 
 
 def _describe(index: RetrievalIndex) -> str:

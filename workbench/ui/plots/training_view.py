@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from ...core.evaluation.rules import CHANCE_MARGIN
 from ...core.evaluation.names import title
 from ...core.training.events import EpochEnded, FitStarted, GeneratedSamples, StepLogged
+from ..compact import scrolled
 from .adversarial_view import D_TERMS, AdversarialView
 from .loss_plot import LossPlot
 from .metrics_table import MetricsTable
@@ -19,6 +20,10 @@ from .metrics_table import MetricsTable
 WARN = "#a04000"  # at chance, collapsed: orange-brown, readable on the window's grey
 
 ADVERSARIAL = "adversarial"
+WIDE = 760  # from this width the metrics sit beside the curves, below it under them
+SIDE_WIDTH = 360  # the metrics' share of a wide view: names beside four numbers
+MIN_TABLE_HEIGHT = 90  # the header and three rows
+GAME_MIN_HEIGHT = 220  # the adversarial plots with readable axes
 
 
 class TrainingView(QWidget):
@@ -46,25 +51,50 @@ class TrainingView(QWidget):
         column.setSpacing(2)
         column.addWidget(self.verdict)
         column.addWidget(self.metrics_table, 1)
-        top = QSplitter(Qt.Orientation.Horizontal)
+        # The metrics beside the curves, or under them in a narrow view (``_fit_layout``).
+        self.top = top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_plot)
         top.addWidget(side)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 1)
-        # room for the metric names beside four numeric columns (latest, best, epoch, chance)
-        top.setSizes([560, 380])
+        top.setChildrenCollapsible(False)
+        self.metrics_table.setMinimumHeight(MIN_TABLE_HEIGHT)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
+        self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
+        # Scrolled where the window is smaller than every part at its smallest (an
+        # adversarial run's game under the curves and metrics at 800 x 600), not squashed.
+        layout.addWidget(scrolled(self.splitter))
 
         self.loss_plot.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_layout()
+
+    def _fit_layout(self) -> None:
+        """Metrics beside the curves from ``WIDE`` pixels (room for both: the metric names
+        beside four numbers, and curves with readable ticks), under them below it."""
+        top = self.top
+        wide = self.width() >= WIDE
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if top.orientation() == orientation and top.sizes()[0]:
+            return
+        top.setOrientation(orientation)
+        if wide:
+            side = min(SIDE_WIDTH, self.width() * 2 // 5)
+            top.setSizes([self.width() - side, side])
+        else:  # the table tall enough for its rows of a typical run
+            total = top.height() or self.height()
+            top.setSizes([total - total * 9 // 25, total * 9 // 25])
 
     @property
     def adversarial_view(self) -> AdversarialView:
         if self._adversarial_view is None:
             view = AdversarialView()
+            view.setMinimumHeight(GAME_MIN_HEIGHT)
             view.setVisible(False)
             view.set_smoothing(self.loss_plot.smoothing)
             self.splitter.addWidget(view)
