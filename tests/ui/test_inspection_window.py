@@ -68,7 +68,8 @@ def test_reopening_a_run_restores_curves_attention_and_embeddings(qtbot, window)
     assert window.attention_view.coattention.values.size > 0
     steps = window.training_view.loss_plot.panels[0].steps
     assert len(steps["loss"].series) > 0
-    assert "Opened" in window.statusBar().currentMessage()
+    assert f"Opened {run.id}: 2 epochs, 2 embedding snapshots, attention" in \
+        window.statusBar().currentMessage()
 
 
 def test_continue_trains_further_from_the_checkpoint(qtbot, window):

@@ -334,7 +334,8 @@ class MainWindow(QMainWindow):
         self._set_current_run(path)
         self.training_bar.show_run(run)  # not the last trained run's end any more
         self.tabs.setCurrentWidget(self.views.page("embedding") if count else self.training_view)
-        shown.insert(0, f"Opened {run.id}: {len(epochs)} epochs, {count} embedding snapshots"
+        shown.insert(0, f"Opened {run.id}: {_count(len(epochs), 'epoch')}, "
+                        f"{_count(count, 'embedding snapshot')}"
                         + (", attention" if attention is not None else ""))
         self.statusBar().showMessage("; ".join(shown))
 
@@ -472,3 +473,8 @@ class MainWindow(QMainWindow):
             if view is not None:
                 view.shutdown()
         super().closeEvent(event)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 epoch``, ``3 epochs``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
