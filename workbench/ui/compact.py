@@ -29,7 +29,37 @@ def _tip(full: str, shown: str, own: str) -> str:
     return f"{full}\n{own}" if own else full
 
 
-class ElidedLabel(QLabel):
+class _TipFollowsElision:
+    """The whole text in the tooltip whenever what is drawn is cut (then the widget's own
+    tooltip, ``setToolTip``, after it), kept up to date as the text and the width change.
+    Mixed in before the Qt class; the widget gives ``full_text_and_shown()``."""
+
+    _own_tip = ""
+
+    def full_text_and_shown(self) -> tuple[str, str]:
+        return self.text(), self.shown_text()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._update_tip()
+
+    def setToolTip(self, tip: str) -> None:
+        self._own_tip = tip
+        self._update_tip()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_tip()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._update_tip()
+
+    def _update_tip(self) -> None:
+        super().setToolTip(_tip(*self.full_text_and_shown(), self._own_tip))
+
+
+class ElidedLabel(_TipFollowsElision, QLabel):
     """A one-line plain-text label that may be narrower than its text: it shows the start
     (``mode``: or the middle cut out) and "…", and the whole text in its tooltip.
     ``text()`` is always the whole text."""
@@ -54,24 +84,6 @@ class ElidedLabel(QLabel):
         width = _narrowest(self, self.text()) + m.left() + m.right() + 2 * self.margin()
         return QSize(min(hint.width(), width), hint.height())
 
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._update_tip()
-
-    def setToolTip(self, tip: str) -> None:
-        self._own_tip = tip
-        self._update_tip()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._update_tip()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._update_tip()
-
-    def _update_tip(self) -> None:
-        super().setToolTip(_tip(self.text(), self.shown_text(), self._own_tip))
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -82,7 +94,7 @@ class ElidedLabel(QLabel):
                                   QPalette.ColorRole.WindowText)
 
 
-class ElidedToolButton(QToolButton):
+class ElidedToolButton(_TipFollowsElision, QToolButton):
     """A tool button (a section heading) whose text ends in "…" when the button is narrower
     than it, with the whole text in its tooltip. ``text()`` is always the whole text."""
 
@@ -106,24 +118,6 @@ class ElidedToolButton(QToolButton):
         cut = self.fontMetrics().horizontalAdvance(self.text()) - _narrowest(self, self.text())
         return QSize(hint.width() - cut, hint.height())
 
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._update_tip()
-
-    def setToolTip(self, tip: str) -> None:
-        self._own_tip = tip
-        self._update_tip()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._update_tip()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._update_tip()
-
-    def _update_tip(self) -> None:
-        super().setToolTip(_tip(self.text(), self.shown_text(), self._own_tip))
 
     def paintEvent(self, event) -> None:
         painter = QStylePainter(self)
@@ -134,7 +128,7 @@ class ElidedToolButton(QToolButton):
         painter.drawComplexControl(QStyle.ComplexControl.CC_ToolButton, option)
 
 
-class ElidedProgressBar(QProgressBar):
+class ElidedProgressBar(_TipFollowsElision, QProgressBar):
     """A progress bar whose text ends in "…" when the bar is narrower than it, with the
     whole text (then the bar's own tooltip) in its tooltip. ``format()`` is untouched."""
 
@@ -163,20 +157,8 @@ class ElidedProgressBar(QProgressBar):
         super().setValue(value)
         self._update_tip()
 
-    def setToolTip(self, tip: str) -> None:
-        self._own_tip = tip
-        self._update_tip()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._update_tip()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._update_tip()
-
-    def _update_tip(self) -> None:
-        super().setToolTip(_tip(self.full_text(), self.text(), self._own_tip))
+    def full_text_and_shown(self) -> tuple[str, str]:
+        return self.full_text(), self.text()
 
 
 def elide_headers(view, tooltips: dict[int, str] | None = None) -> None:
