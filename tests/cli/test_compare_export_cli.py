@@ -130,3 +130,15 @@ def test_export_tensorboard(compared, tmp_path, capsys, monkeypatch):
     assert main(["export", "tensorboard", run, str(tmp_path / "tb2")]) == 1
     assert "pip install tensorboard" in capsys.readouterr().err
     assert not (tmp_path / "tb2").exists()
+
+
+def test_compare_names_runs_after_the_preset_only_while_unchanged(preset, capsys):
+    """As ``train``: a preset changed by an option is not that preset's run."""
+    from workbench.core.paths import runs_dir
+    from workbench.core.runs.store import list_runs
+    assert main(["compare", str(preset), "--fusions", "mean"]) == 0  # the preset as saved
+    assert main(["compare", str(preset), "--fusions", "mean", "--epochs", "2"]) == 0
+    capsys.readouterr()
+    names = sorted(p.name.split("-", 2)[2] for p in runs_dir().iterdir())
+    assert names == ["classifier-mean-shapes", "tiny-mean"]
+    assert sorted(r.preset for r in list_runs()) == ["tiny", "tiny (changed)"]

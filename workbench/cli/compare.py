@@ -58,6 +58,10 @@ def run_compare(args) -> int:
         configs = fusion_variants(cfg, fusions, repeats=args.repeats)
         run_dirs = _run_dirs(args, configs)
         no_zero_shot = _check_zero_shot(args, cfg)
+        from ..core.presets import load_preset
+        from ..core.runs.naming import same_config
+        # named after the preset only when no option changed its settings (as train does)
+        args.unchanged = same_config(cfg, load_preset(args.preset))
         return _compare(configs, run_dirs, args, no_zero_shot)
     except WorkbenchError as exc:
         return fail(exc)
@@ -135,7 +139,11 @@ def _compare(configs, run_dirs, args, no_zero_shot: str | None = None) -> int:
 
     first = configs[0]
     table = load_pairs(first.data, first.preprocess.image_size, progress=StageProgress())
+    from ..core.runs import naming
+    unchanged = getattr(args, "unchanged", True)
     name = _preset_name(args.preset)
+    # a changed preset's runs are named after what trains, and record the preset as changed
+    recorded = naming.preset_label(name, unchanged=unchanged)
     stop = StopOnInterrupt(None, message="stopping after this step; the remaining fusions are skipped")
     ends, done = [], []
     with stop:
@@ -143,10 +151,14 @@ def _compare(configs, run_dirs, args, no_zero_shot: str | None = None) -> int:
             if stop.requested:
                 break
             print(f"[{i + 1}/{len(configs)}] {run_name(cfg, args.repeats)}", file=sys.stderr)
-            run_dir = run_dir or new_run_dir(f"{name}-{run_name(cfg, args.repeats)}")
+            seed = f"-seed{cfg.seed}" if args.repeats > 1 else ""
+            folder = f"{name}-{run_name(cfg, args.repeats)}" if unchanged else \
+                naming.run_name(cfg) + seed
+            run_dir = run_dir or new_run_dir(folder)
             dataset = dataset_for(cfg, table)
             trainer = Trainer(cfg, dataset, run_dir=run_dir,
-                              callbacks=[RunWriter(run_dir, cfg, preset=name), ProgressPrinter()])
+                              callbacks=[RunWriter(run_dir, cfg, preset=recorded),
+                                         ProgressPrinter()])
             stop.trainer = trainer
             end = trainer.fit()
             if end.status == "failed":
