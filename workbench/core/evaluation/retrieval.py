@@ -33,7 +33,7 @@ from .saved_model import DataMismatch, open_checkpoint  # noqa: F401 (DataMismat
 from ..algorithms.base import Algorithm
 from ..data.dataset import Batch, PairedDataset, bag_of_words
 from ..data.loader import PairTable
-from ..data.text import OOV, PAD, tokenize
+from ..data.text import OOV, tokenize
 from ..errors import WorkbenchError
 
 SPLITS = ("train", "val", "test")
@@ -354,55 +354,48 @@ class RetrievalIndex:
     @torch.no_grad()
     def _embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """The normalised vector of one caption given as token ids (no padding)."""
-        t = self._template
-        width = max(t.tokens.shape[1], len(ids), 1)
-        tokens = torch.zeros(len(t), width, dtype=torch.long)
-        tokens[:, : t.tokens.shape[1]] = t.tokens
-        tokens[0] = PAD
-        tokens[0, : len(ids)] = ids
-        batch = dataclasses.replace(t, tokens=tokens, mask=tokens != PAD,
-                                    bow=bag_of_words(tokens, len(self.dataset.vocab)))
-        with _eval(self.model):
-            vector = self.model.embed(batch.to(self.device))["text"][0]
-        return F.normalize(vector.float().cpu(), dim=-1)
+        tokens, mask = self._first_replaced(self._template.tokens, ids)  # padding id 0
+        return self._embed_text(dataclasses.replace(
+            self._template, tokens=tokens, mask=mask,
+            bow=bag_of_words(tokens, len(self.dataset.vocab))))
 
     @torch.no_grad()
     def _embed_pretrained(self, pooled: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """The normalised vector of one caption given as a pretrained model's sentence
         vector (D,) and word-piece states (L, D)."""
         t = self._template
-        width = max(t.text_states.shape[1], len(states), 1)
-        text_states = torch.zeros(len(t), width, t.text_states.shape[2])
-        text_states[:, : t.text_states.shape[1]] = t.text_states
-        mask = torch.zeros(len(t), width, dtype=torch.bool)
-        mask[:, : t.mask.shape[1]] = t.mask
-        text_states[0] = 0.0
-        text_states[0, : len(states)] = states
-        mask[0] = False
-        mask[0, : len(states)] = True
+        text_states, mask = self._first_replaced(t.text_states, states)
         features = t.text_features.clone()
         features[0] = pooled
-        batch = dataclasses.replace(t, text_states=text_states, mask=mask,
-                                    text_features=features)
-        with _eval(self.model):
-            vector = self.model.embed(batch.to(self.device))["text"][0]
-        return F.normalize(vector.float().cpu(), dim=-1)
+        return self._embed_text(dataclasses.replace(t, text_states=text_states, mask=mask,
+                                                    text_features=features))
 
     @torch.no_grad()
     def _embed_pieces(self, ids: torch.Tensor) -> torch.Tensor:
         """The normalised vector of one caption given as a fine-tuned text model's word-piece
         ids (L,)."""
+        piece_ids, mask = self._first_replaced(self._template.piece_ids, ids)
+        return self._embed_text(dataclasses.replace(self._template, piece_ids=piece_ids,
+                                                    mask=mask))
+
+    def _first_replaced(self, sequences: torch.Tensor, row: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The template's caption ``sequences`` (B, L, ...) and its mask with the first pair's
+        replaced by ``row`` (L', ...), padded with zeros to the longer of the two."""
         t = self._template
-        width = max(t.piece_ids.shape[1], len(ids), 1)
-        piece_ids = torch.zeros(len(t), width, dtype=torch.long)
-        piece_ids[:, : t.piece_ids.shape[1]] = t.piece_ids
+        width = max(sequences.shape[1], len(row), 1)
+        out = sequences.new_zeros((len(t), width, *sequences.shape[2:]))
+        out[:, : sequences.shape[1]] = sequences
         mask = torch.zeros(len(t), width, dtype=torch.bool)
         mask[:, : t.mask.shape[1]] = t.mask
-        piece_ids[0] = 0
-        piece_ids[0, : len(ids)] = ids
+        out[0] = 0
+        out[0, : len(row)] = row
         mask[0] = False
-        mask[0, : len(ids)] = True
-        batch = dataclasses.replace(t, piece_ids=piece_ids, mask=mask)
+        mask[0, : len(row)] = True
+        return out, mask
+
+    def _embed_text(self, batch: Batch) -> torch.Tensor:
+        """The normalised text vector of the first pair of ``batch``."""
         with _eval(self.model):
             vector = self.model.embed(batch.to(self.device))["text"][0]
         return F.normalize(vector.float().cpu(), dim=-1)
