@@ -46,3 +46,19 @@ def tiny_vit(tmp_path_factory):
     pytest.importorskip("transformers")
     from pretrained_models import tiny_vit as make
     return make(tmp_path_factory.mktemp("tiny-vit"))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A tiny CLIP, both towers and its tokenizer (``two_tower.tiny_clip``), once per
+    module."""
+    pytest.importorskip("transformers")
+    from two_tower import tiny_clip
+    return tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """A CSV where some images have two captions (``two_tower.shared_image_csv``)."""
+    from two_tower import shared_image_csv
+    return shared_image_csv(tmp_path_factory.mktemp("pairs"))

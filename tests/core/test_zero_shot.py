@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from fixtures import tiny_config
-from two_tower import MAX_TEXT, shared_image_csv, tiny_clip, tiny_siglip, tiny_vit
+from two_tower import MAX_TEXT, tiny_siglip
 from workbench.cli import main
 from workbench.core import config as C
 from workbench.core.data import dataset_for, load_pairs
@@ -26,21 +26,6 @@ from workbench.core.evaluation import compare, zero_shot
 from workbench.core.evaluation.names import RECALL_KEYS
 from workbench.core.pretrained.clip import TwoTowerModel, is_two_tower, two_tower_problem
 from workbench.core.pretrained.locate import PretrainedError
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    return tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
-
-
-@pytest.fixture(scope="module")
-def vit(tmp_path_factory):
-    return tiny_vit(tmp_path_factory.mktemp("tiny-vit"))
-
-
-@pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
-    return shared_image_csv(tmp_path_factory.mktemp("pairs"))
 
 
 def _config(pairs, clip, *overrides):
@@ -152,7 +137,7 @@ def test_the_split_is_the_one_a_run_of_the_config_makes(encoded, pairs, clip, en
         [encoded.dataset.indices(s).tolist() for s in ("val", "test")]  # the seed counts
 
 
-def test_the_two_towers_load_from_one_folder(clip, vit):
+def test_the_two_towers_load_from_one_folder(clip, tiny_vit):
     model = TwoTowerModel(str(clip))
     assert model.input_size == 32 and model.max_length == MAX_TEXT and model.kind == "clip"
     long = "a caption far longer than the text tower's positions " * 4  # cut, end kept
@@ -164,7 +149,7 @@ def test_the_two_towers_load_from_one_folder(clip, vit):
     images = np.random.default_rng(0).integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
     np.testing.assert_allclose(np.linalg.norm(model.encode_images(images), axis=1), 1.0,
                                rtol=1e-5)
-    assert is_two_tower(str(clip)) and not is_two_tower(str(vit))
+    assert is_two_tower(str(clip)) and not is_two_tower(str(tiny_vit))
 
 
 def test_siglip_reads_its_texts_padded_to_its_length_without_a_mask(tmp_path, pairs):
@@ -184,15 +169,15 @@ def test_siglip_reads_its_texts_padded_to_its_length_without_a_mask(tmp_path, pa
     assert set(RECALL_KEYS) <= set(result["scores"]["val"]["metrics"])
 
 
-def test_an_image_model_without_a_text_tower_is_a_clear_note(vit, pairs):
-    why = two_tower_problem(str(vit))
+def test_an_image_model_without_a_text_tower_is_a_clear_note(tiny_vit, pairs):
+    why = two_tower_problem(str(tiny_vit))
     assert "vit model, not a two-tower" in why and "model.image_model" in why
-    cfg = _config(pairs, vit)
+    cfg = _config(pairs, tiny_vit)
     assert zero_shot.unavailable_reason(cfg).startswith("zero-shot CLIP is unavailable: ")
     with pytest.raises(zero_shot.ZeroShotError, match="not a two-tower"):
         zero_shot.encode(cfg)
     with pytest.raises(PretrainedError, match="not a two-tower"):
-        TwoTowerModel(str(vit))
+        TwoTowerModel(str(tiny_vit))
     # the default CLIP, not on this machine: how to get it
     missing = zero_shot.unavailable_reason(C.ExperimentConfig())
     assert "openai/clip-vit-base-patch32" in missing and "huggingface-cli download" in missing
@@ -295,8 +280,8 @@ def test_cli_zero_shot_row(pairs, clip, tmp_path):
     assert 'label prompts "a photo of {label}."' in out and "baseline: " in out
 
 
-def test_cli_zero_shot_without_a_clip_model_says_why(pairs, vit, tmp_path):
-    preset = C.save(_config(pairs, vit, "algorithm.name=classifier"), tmp_path / "p.toml")
+def test_cli_zero_shot_without_a_clip_model_says_why(pairs, tiny_vit, tmp_path):
+    preset = C.save(_config(pairs, tiny_vit, "algorithm.name=classifier"), tmp_path / "p.toml")
     code, out, err = _compare(preset, "--epochs", "1", "--fusions", "late", "--zero-shot",
                               "--out", tmp_path / "runs", "--json")
     assert code == 0, err

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from fixtures import tiny_config
-from two_tower import shared_image_csv, tiny_clip, tiny_vit
 from workbench.core.data import load_dataset
 from workbench.core.evaluation import compare, zero_shot
 from workbench.core.evaluation.compare import fusion_variants
@@ -21,21 +20,6 @@ from workbench.ui.plots.retrieval_sources import TRAINED, ZERO_SHOT
 from workbench.ui.plots.retrieval_view import RetrievalView
 
 WAIT = 60_000
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    return tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
-
-
-@pytest.fixture(scope="module")
-def vit(tmp_path_factory):
-    return tiny_vit(tmp_path_factory.mktemp("tiny-vit"))
-
-
-@pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
-    return shared_image_csv(tmp_path_factory.mktemp("pairs"))
 
 
 def _config(pairs, model, *overrides):
@@ -106,9 +90,9 @@ def test_the_compare_row_is_scored_when_the_runs_end(qtbot, compare_view, pairs,
     assert view.table.rowCount() == 2 and not view.baseline_line.isVisible()
 
 
-def test_no_two_tower_model_gives_a_row_saying_why(qtbot, compare_view, pairs, vit):
+def test_no_two_tower_model_gives_a_row_saying_why(qtbot, compare_view, pairs, tiny_vit):
     view = compare_view
-    configs = fusion_variants(_config(pairs, vit, "algorithm.name=classifier"), ["late"])
+    configs = fusion_variants(_config(pairs, tiny_vit, "algorithm.name=classifier"), ["late"])
     view.reset(configs)
     view.baseline.checkbox.setChecked(True)
     _play(view, configs, [0.9])
@@ -176,9 +160,9 @@ def test_the_retrieval_tab_searches_with_zero_shot_clip(qtbot, retrieval_view, t
     assert view.index is index
 
 
-def test_no_two_tower_model_marks_the_choice_unavailable(qtbot, retrieval_view, pairs, vit):
+def test_no_two_tower_model_marks_the_choice_unavailable(qtbot, retrieval_view, pairs, tiny_vit):
     view = retrieval_view
-    view.set_config(_config(pairs, vit))
+    view.set_config(_config(pairs, tiny_vit))
     item = view.source_combo.model().item(1)
     assert not item.isEnabled() and item.text() == "zero-shot CLIP (unavailable)"
     assert "is a vit model, not a two-tower" in view.source_combo.toolTip()
