@@ -110,8 +110,22 @@ def test_gui_measures_report_rows(qapp, monkeypatch):
     monkeypatch.setattr(gui_training, "IDLE_S", 0.2)
     rows = [r.to_dict() for r in gui_training.run(True)]
     _check_rows(rows)
-    assert len(rows) == 3
+    assert len(rows) == 4
     assert rows[0]["details"]["steps_drawn"] == 2  # every step reached the live plot
+    versus_headless, versus_document = rows[0], rows[1]
+    assert versus_headless["baseline_name"] == "the same model headless, same process"
+    (gui_s,), (headless_s,) = (versus_headless["details"][k]
+                               for k in ("gui_seconds", "headless_seconds"))
+    assert versus_headless["ratio"] == pytest.approx(headless_s / gui_s)
+    assert versus_document["passed"] is None  # reported beside it, no target
+
+
+def test_gui_speed_counts_only_at_the_frame_rate():
+    from workbench.bench.gui_training import verdict
+    assert verdict([0.80, 0.90, 0.88], [24, 25, 22]) == (0.88, 24, True)
+    assert verdict([0.80, 0.84, 0.95], [25, 25, 25])[2] is False  # median 0.84
+    # As fast as headless, but by drawing 12 frames a second: not a pass.
+    assert verdict([0.99, 1.0, 0.98], [12, 13, 25]) == (0.99, 13, False)
 
 
 def test_plot_measures_report_rows(qapp, monkeypatch):
@@ -232,6 +246,26 @@ def test_wait_until_sleeps_between_events_and_sees_done(qapp):
     assert wall >= 0.35
     assert cpu < 0.5 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s of waiting"
     assert not wait_until(qapp, lambda: False, 0.1)  # and it gives up at its timeout
+
+
+def test_run_until_emitted_sleeps_until_the_signal(qapp):
+    """The GUI row waits for the run's end signal without polling: a poll is wake-ups the
+    application does not have, each one taking a core from the training measured."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from workbench.bench.qt import run_until_emitted
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.start(300)
+    cpu0, wall0 = time.thread_time(), time.perf_counter()
+    assert run_until_emitted([timer.timeout], 10)
+    cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
+    assert 0.25 <= wall < 5
+    assert cpu < 0.2 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s of waiting"
+    never = QTimer()
+    assert not run_until_emitted([never.timeout], 0.1)  # gives up at its timeout
 
 
 def test_a_child_reports_its_own_peak_memory_not_its_parents():

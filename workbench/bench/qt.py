@@ -41,3 +41,32 @@ def wait_until(app, done, timeout_s: float) -> bool:
     finally:
         wake.stop()
     return done()
+
+
+def run_until_emitted(signals, timeout_s: float) -> bool:
+    """Run an event loop until one of ``signals`` is emitted or ``timeout_s`` passes; True
+    when one was. Unlike :func:`wait_until` nothing wakes the loop to look: the GUI thread
+    sleeps until an event comes, as in ``app.exec()``, so a measure of the application
+    does not measure a polling loop beside it."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    fired: list = []
+
+    def on_emitted(*_):
+        fired.append(True)
+        loop.quit()
+
+    for signal in signals:
+        signal.connect(on_emitted)
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+    timer.start(max(1, round(timeout_s * 1000)))
+    try:
+        loop.exec()
+    finally:
+        timer.stop()
+        for signal in signals:
+            signal.disconnect(on_emitted)
+    return bool(fired)

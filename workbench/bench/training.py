@@ -1,6 +1,12 @@
-"""Measure 1: the source document's training loop against the workbench Trainer (headless)
-and against the floor (forward + backward + step on batches made in advance), on the same
-model, data and number of epochs.
+"""Measure 1: the workbench Trainer (headless) against the floor (forward + backward + step
+on batches made in advance), on the same model, data and number of epochs; the source
+document's training loop beside it.
+
+The target is on the Trainer's time over the floor's: what the workbench's own loop adds
+(events, logging, checkpoints' bookkeeping, the end-of-run snapshot). The floor itself runs
+at 1.18-1.56x the document's loop from one run to the next on a 2-core machine, so a target
+on the document's loop would measure the machine's noise more than this code: that ratio is
+reported, with no target.
 
 The Trainer's time is its whole ``fit``: set-up, every step, the events it reports and the
 end-of-run embedding snapshot; no validation split is held out, as the document holds none.
@@ -10,8 +16,7 @@ from __future__ import annotations
 
 from .result import Result, best_alternated, best_time
 
-HEADLESS_TARGET = 1.3  # x the document's samples/s
-FLOOR_TARGET = 1.15  # the workbench's time within this factor of the floor's
+FLOOR_TARGET = 1.10  # the workbench's time within this factor of the floor's
 
 
 def sizes(quick: bool) -> tuple[int, int, int]:
@@ -37,8 +42,8 @@ def run(quick: bool) -> list[Result]:
               "threads": torch.get_num_threads(), "seconds": times}
     headless = Result(
         "training: workbench headless vs document loop", wb_sps, "samples/s", doc_sps,
-        "document's loop (5.1 + 5.3)", wb_sps / doc_sps, f">= {HEADLESS_TARGET}x",
-        wb_sps / doc_sps >= HEADLESS_TARGET, details=common)
+        "document's loop (5.1 + 5.3)", wb_sps / doc_sps, "reported (no target)", None,
+        details=common)
     over = times["workbench"] / times["floor"]
     floor = Result(
         "training: workbench time vs floor", times["workbench"], "s", times["floor"],
