@@ -294,6 +294,7 @@ def test_a_fine_tuned_pretrained_image_model_trains_in_two_processes_as_in_one(f
     cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=mean",
                       "model.image_encoder=pretrained", f"model.image_model={vit}",
                       "model.pretrained_mode=finetune", "model.finetune_layers=1",
+                      "optimizer.pretrained_frozen_epochs=0",
                       "model.dropout=0.0", "training.batch_size=7", "training.epochs=2",
                       "optimizer.name=sgd", "optimizer.lr=0.1", "training.drop_last=false")
     result, out, _ = _torchrun_train(cfg, tmp_path)

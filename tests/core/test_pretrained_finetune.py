@@ -32,8 +32,9 @@ def vit(tmp_path_factory):
 
 
 def _cfg(shapes, *overrides):
+    # One epoch, tuned from the first step (the default holds them for two epochs first).
     return tiny_config(shapes, "model.pretrained_mode=finetune", "model.finetune_layers=1",
-                       *overrides)
+                       "optimizer.pretrained_frozen_epochs=0", *overrides)
 
 
 def test_only_the_last_layers_and_what_follows_them_train():
@@ -117,3 +118,55 @@ def test_augmented_images_train_a_fine_tuned_vit_and_the_checkpoint_reopens(shap
     result = live.search_text(ds.table.captions[row], k=2)
     assert result.hits and not result.unknown
     assert float(live._queries[(ds.table.captions[row],)] @ live.text_vectors[row]) > 1 - 1e-4
+
+
+def test_the_pretrained_layers_wait_while_the_layers_above_them_learn_first(shapes, vit):
+    """Linear probing, then fine-tuning: for optimizer.pretrained_frozen_epochs epochs the
+    tuned layers keep their pretrained weights while the trained layers above them move;
+    then the tuned layers train too."""
+    from workbench.core.training.callbacks import Callback
+
+    class Weights(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, trainer, event):
+            enc = trainer.model.image_encoder
+            last = layer_stack(enc.backbone.model)[1][-1]
+            self.seen.append((next(last.parameters()).detach().clone(),
+                              enc.net[0].weight.detach().clone()))
+
+    cfg = tiny_config(shapes, "model.pretrained_mode=finetune", "model.finetune_layers=1",
+                      "model.image_encoder=pretrained", f"model.image_model={vit}",
+                      "training.epochs=3", "optimizer.pretrained_frozen_epochs=2")
+    ds = load_dataset(cfg)
+    weights = Weights()
+    trainer = Trainer(cfg, ds, callbacks=[weights])
+    start = VisionBackbone(str(vit), grid=2).model
+    start_last = next(layer_stack(start)[1][-1].parameters())
+    assert trainer.fit().status == "finished"
+    (tuned1, head1), (tuned2, head2), (tuned3, _) = weights.seen
+    assert torch.equal(tuned1, start_last) and torch.equal(tuned2, start_last)
+    assert not torch.equal(head1, head2)  # the layers above learned meanwhile
+    assert not torch.equal(tuned3, start_last)  # and in epoch 3 the pretrained layer too
+
+
+def test_fine_tuning_that_would_never_tune_is_refused(shapes):
+    from workbench.core import config as C
+    from workbench.core.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        C.check(tiny_config(shapes, "model.pretrained_mode=finetune",
+                            "model.text_encoder=pretrained", "training.epochs=2"))
+    message = str(err.value)
+    assert "optimizer.pretrained_frozen_epochs" in message and "never train" in message
+    # frozen features have no pretrained layers to hold back
+    C.check(tiny_config(shapes, "model.text_encoder=pretrained", "training.epochs=1"))
+
+
+def test_the_pretrained_learning_rate_factor():
+    from workbench.core.config import OptimizerConfig
+    from workbench.core.training.optim import lr_factor, pretrained_lr_factor
+    cfg = OptimizerConfig(schedule="cosine", pretrained_frozen_epochs=2)
+    assert [pretrained_lr_factor(cfg, 6, e) for e in range(2)] == [0.0, 0.0]
+    assert [pretrained_lr_factor(cfg, 6, e) for e in range(2, 6)] == \
+        [lr_factor(cfg, 6, e) for e in range(2, 6)]

@@ -48,6 +48,16 @@ def lr_factor(cfg: OptimizerConfig, epochs: int, epoch: int) -> float:
     return 1.0
 
 
+def pretrained_lr_factor(cfg: OptimizerConfig, epochs: int, epoch: int) -> float:
+    """The multiplier of a fine-tuned pretrained model's layers: 0 (they stay as they are)
+    for the first ``cfg.pretrained_frozen_epochs`` epochs, then the schedule's."""
+    return 0.0 if epoch < cfg.pretrained_frozen_epochs else lr_factor(cfg, epochs, epoch)
+
+
+def _tuned(group: dict) -> bool:
+    return any(getattr(p, "pretrained", False) for p in group["params"])
+
+
 class Optimizers:
     """``embeddings``: parameters (word embedding tables) that learn at
     ``cfg.embedding_lr_scale`` times the learning rate."""
@@ -80,8 +90,9 @@ class Optimizers:
         self.loss_scale = 1.0
         self.grad_hook: Callable[[list[nn.Parameter]], None] | None = None
         self.schedulers = {
-            name: torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda e: lr_factor(cfg, epochs, e))
+            name: torch.optim.lr_scheduler.LambdaLR(opt, [
+                (lambda e: pretrained_lr_factor(cfg, epochs, e)) if _tuned(group) else
+                (lambda e: lr_factor(cfg, epochs, e)) for group in opt.param_groups])
             for name, opt in self.optimizers.items()}
 
     def step(self, name: str, loss: Tensor) -> None:
