@@ -29,7 +29,12 @@ def add_parser(sub) -> None:
     add_config_arguments(p)
     p.add_argument("--out", metavar="DIR", help="write the run folder here")
     p.add_argument("--resume", metavar="CHECKPOINT",
-                   help="continue from a checkpoint (a run's checkpoints/last.pt)")
+                   help="continue from a checkpoint (a run's checkpoints/last.pt); with --out "
+                   "its own run folder, that folder's curves are cut back to the checkpoint "
+                   "and go on from there")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run folder at --out (refused for a folder that is not a "
+                   "run folder); without it a non-empty --out is refused")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the final metrics on stdout")
     p.set_defaults(run=run_train)
@@ -77,6 +82,7 @@ def _train(cfg, args, ctx=None) -> int:
     from ..core.presets import load_preset
     from ..core.runs.naming import preset_label, run_name, same_config
     from ..core.paths import runs_dir
+    from ..core.runs.ownership import check_out_folder
     from ..core.runs.writer import RunWriter, check_writable, new_run_dir
     from ..core.training import Trainer
     from ..core.training.distributed import main_first
@@ -84,6 +90,8 @@ def _train(cfg, args, ctx=None) -> int:
     main = ctx is None or ctx.is_main
     if main:  # refused before the data loads; the run folder itself is made when training starts
         check_writable(Path(args.out) if args.out else runs_dir())
+        if args.out:  # a run folder belongs to one run
+            check_out_folder(args.out, resume_from=args.resume, overwrite=args.overwrite)
     with main_first():  # rank 0 fills the image cache, the others then read it
         dataset = load_dataset(cfg, progress=StageProgress() if main else None)
     if not main:

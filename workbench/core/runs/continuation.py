@@ -4,7 +4,6 @@ run.json marked ``continuing`` that :class:`~.writer.RunWriter` picks up."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -13,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import config as C
-from ..atomic import atomic_write_bytes
 from ..errors import ConfigError
-from .store import RunError, RunInfo, copy_atomically, load_run, read_metrics, read_run, read_steps
+from .ownership import cut_back
+from .store import RunError, RunInfo, copy_atomically, load_run, read_metrics, read_run
 from .writer import write_json
 
 
@@ -54,15 +53,8 @@ class Continuation:
         return self.run_dir
 
     def _edit(self, folder: Path) -> None:
-        metrics = [m for m in read_metrics(folder) if _count(m, "epoch") <= self.from_epoch]
-        steps = [m for m in read_steps(folder) if _count(m, "step") <= self.from_step]
-        for name, lines in (("metrics.jsonl", metrics), ("steps.jsonl", steps)):
-            atomic_write_bytes(folder / name, "".join(json.dumps(x) + "\n" for x in lines)
-                               .encode("utf-8"))
-        for snap in (folder / "snapshots").glob("*-e*.npz"):
-            epoch = re.search(r"-e(\d+)\.npz$", snap.name)
-            if epoch and int(epoch.group(1)) > self.from_epoch:
-                snap.unlink()
+        cut_back(folder, self.from_epoch, self.from_step)
+        metrics = read_metrics(folder)
         replan_schedule(folder / "checkpoints" / "last.pt", self.config)
         seconds = float(metrics[-1].get("seconds") or 0.0) if metrics else 0.0
         summary = dict(self.source.summary)
@@ -141,9 +133,3 @@ def _free_name(path: Path) -> Path:
         if not candidate.exists():
             return candidate
     raise RunError(f"cannot find a free folder name beside {path}")
-
-
-def _count(line: dict, key: str) -> float:
-    """A JSON line's epoch or step; a line without one counts as past the checkpoint."""
-    value = line.get(key)
-    return value if isinstance(value, int) else float("inf")

@@ -26,6 +26,7 @@ from ..atomic import atomic_write, atomic_write_bytes
 from ..errors import WorkbenchError
 from ..paths import runs_dir
 from ..training.callbacks import Callback
+from .ownership import RunLock, cut_back
 from .snapshot_files import attention_arrays
 from ..training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, FitEnded,
                               FitStarted, GeneratedSamples, StepLogged)
@@ -106,6 +107,7 @@ class RunWriter(Callback):
         # where it was made: a fit refused before it starts leaves nothing.
         self._existed = self.dir.is_dir()
         self._writing = self._existed
+        self.lock = RunLock(self.dir)
 
     def on_fit_start(self, trainer, event: FitStarted) -> None:
         try:
@@ -113,7 +115,17 @@ class RunWriter(Callback):
         except FileExistsError:  # another run took the name since it was chosen
             raise WorkbenchError(f"{self.dir}: another run made this folder since its name "
                                  "was chosen; start again") from None
+        try:
+            self.lock.acquire()  # before anything is written: the folder is this run's
+        except WorkbenchError:
+            self._writing = False  # another run's folder: not a byte of it is touched
+            raise
         self._writing = True
+        if trainer.resume_from is not None and not self.continuation:
+            # Resumed into a folder that may have logged past its checkpoint (killed after
+            # it): cut back to the checkpoint, so no epoch is logged twice. (A continuation
+            # was cut back when it was prepared.)
+            cut_back(self.dir, event.start_epoch - 1, trainer.step)
         C.save(self.cfg, self.dir / "config.toml")
         self.summary.update(epochs=event.epochs, device=event.device,
                             parameters=event.parameters, train_size=event.train_size,
@@ -161,8 +173,14 @@ class RunWriter(Callback):
             _write_npz(folder / f"generated-e{event.epoch:04d}.npz", arrays)
 
     def on_fit_end(self, trainer, event: FitEnded) -> None:
-        if not self._writing:  # refused before it started: no folder was made
-            return
+        try:
+            self._end(trainer, event)
+        finally:
+            self.lock.release()
+
+    def _end(self, trainer, event: FitEnded) -> None:
+        if not self._writing or (not self.lock.held and self.lock.holder() is not None):
+            return  # refused before it started (no folder was made), or another run's folder
         for fh in (self._steps, self._metrics):
             if fh is not None:
                 fh.close()
