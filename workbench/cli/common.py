@@ -71,12 +71,18 @@ def config_from_arguments(args):
     return cfg
 
 
-class StopOnInterrupt:
-    """The first Ctrl-C stops ``trainer`` after its current step (a checkpoint is written)
-    and sets ``requested``; a second one interrupts at once. ``trainer`` may be set later
-    (a sequence of runs sets each run's as it starts).
+# Ctrl-C, and what a scheduler, systemd or ``docker stop`` sends (SIGTERM) or a closed
+# terminal (SIGHUP): each asks for the same clean stop.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
-    With ``escalate=False`` (a process started by torchrun) every further Ctrl-C only asks
+
+class StopOnInterrupt:
+    """The first Ctrl-C (or SIGTERM, SIGHUP) stops ``trainer`` after its current step (a
+    checkpoint is written) and sets ``requested``; a second one interrupts at once.
+    ``trainer`` may be set later (a sequence of runs sets each run's as it starts).
+
+    With ``escalate=False`` (a process started by torchrun) every further signal only asks
     for the stop again: the terminal's Ctrl-C reaches each process and torchrun then sends
     its own SIGINT on top, so a second signal does not mean the user insists. torchrun ends
     processes that do not stop in time itself."""
@@ -88,27 +94,33 @@ class StopOnInterrupt:
         self.message = message
         self.escalate = escalate
         self.requested = False
-        self.previous = None
+        self.previous: dict = {}
 
     def __enter__(self):
         def handler(signum, frame):
             if not self.quiet and not self.requested:
-                hint = "Ctrl-C again to abort" if self.escalate else \
+                name = signal.Signals(signum).name
+                hint = ("Ctrl-C again to abort" if signum == signal.SIGINT else
+                        f"{name} again to abort") if self.escalate else \
                     "torchrun ends the processes if they do not stop in time"
-                print(f"\n{self.message} ({hint})", file=sys.stderr)
+                why = "" if signum == signal.SIGINT else f"{name} received; "
+                print(f"\n{self.message} ({why}{hint})", file=sys.stderr)
             self.requested = True
             if self.trainer is not None:
                 self.trainer.stop()
-            if self.escalate:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+            if self.escalate:  # the next one ends the process as it would have
+                signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                              else signal.SIG_DFL)
 
-        try:
-            self.previous = signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            self.previous = None
+        for signum in STOP_SIGNALS:
+            try:
+                self.previous[signum] = signal.signal(signum, handler)
+            except ValueError:  # not the main thread: leave signals alone
+                break
         return self
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+        self.previous = {}
         return False
