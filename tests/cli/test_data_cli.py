@@ -94,3 +94,24 @@ def test_console_script_runs(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pairs"] == 1870
+
+
+def test_inspect_and_train_an_npz_with_label_names_and_other_arrays(tmp_path, capsys):
+    """A features file as scikit-learn users save it: integer labels with their names, and
+    an array of ids the workbench does not read (it was refused: 'unknown array')."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    path = tmp_path / "feats.npz"
+    np.savez(path, text=rng.normal(size=(40, 6)), image=rng.normal(size=(40, 5)),
+             label=np.arange(40) % 2, target_names=np.array(["cat", "dog"]),
+             ids=np.arange(40))
+    assert main(["data", "inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Note         feats.npz: array 'ids' left out" in out
+    assert "cat" in out and "dog" in out
+    assert main(["data", "inspect", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["labels"] == {"cat": 20, "dog": 20} and len(report["notes"]) == 1
+    assert main(["train", "classifier-late-emoji", "--data", str(path), "--epochs", "1",
+                 "--out", str(tmp_path / "run"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "finished"

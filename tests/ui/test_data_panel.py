@@ -341,3 +341,17 @@ def test_after_a_failed_load_the_source_box_shows_what_is_loaded(qtbot, panel, f
     with qtbot.waitSignal(panel.session.table_changed, timeout=TIMEOUT) as got:
         panel.reload()
     assert got.args[0].source == str(folder)
+
+
+def test_an_npz_with_other_arrays_loads_and_the_panel_says_what_was_left_out(qtbot, panel,
+                                                                            tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "sk.npz"
+    np.savez(path, text=rng.normal(size=(20, 4)), image=rng.normal(size=(20, 3)),
+             label=np.arange(20) % 2, label_names=np.array(["cat", "dog"]),
+             ids=np.arange(20))
+    table = load(qtbot, panel, path)
+    assert table.label_names == ["cat", "dog"]
+    summary = panel.summary_text()
+    assert "Note: sk.npz: array 'ids' left out" in summary
+    assert "cat (10)" in summary

@@ -72,6 +72,7 @@ def summarize(table, ds) -> dict:
         "split": ds.split.sizes(),
         "split_notes": ds.split_notes,
         "skipped": [p.to_dict() for p in table.skipped],
+        "notes": list(table.notes),
         "seconds": round(table.seconds, 3),
     }
     if table.images is not None:
@@ -122,5 +123,6 @@ def format_report(r: dict) -> str:
     lines.append(f"Skipped      {len(r['skipped'])} rows")
     lines += [f"  {p['file']}" + (f", row {p['row']}" if p["row"] is not None else "") +
               f": {p['reason']}" for p in r["skipped"]]
+    lines += [f"Note         {note}" for note in r.get("notes", [])]
     lines.append(f"Loaded in    {r['seconds']:.2f} s")
     return "\n".join(lines)

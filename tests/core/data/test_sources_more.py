@@ -162,11 +162,40 @@ def test_npz_with_captions(tmp_path: Path):
     assert table.extras["caption"] == ["first pair", "second pair", "third pair"]
 
 
-def test_npz_unknown_or_missing_arrays(tmp_path: Path):
+def test_npz_other_arrays_are_left_out_with_a_note(tmp_path: Path):
+    """A features file made for another tool (ids, a second representation) still loads:
+    what the workbench does not read is named in a note, not refused."""
     text, image = make_features(3)
-    np.savez(tmp_path / "a.npz", text=text, image=image, extra=np.zeros(3))
-    with pytest.raises(DataError, match="unknown array 'extra'"):
-        load_pairs(DataConfig(source=str(tmp_path / "a.npz")), SIZE)
+    np.savez(tmp_path / "a.npz", text=text, image=image, ids=np.arange(3),
+             pixels=np.zeros((5, 2)))
+    table = load_pairs(DataConfig(source=str(tmp_path / "a.npz")), SIZE)
+    assert len(table) == 3 and table.labels is None
+    assert table.notes == ["a.npz: arrays 'ids', 'pixels' left out (read: text, image, "
+                           "label, caption, label_names or target_names)"]
+
+
+def test_npz_integer_labels_are_named_from_label_names_or_target_names(tmp_path: Path):
+    text, image = make_features(4)
+    for key in ("label_names", "target_names"):
+        np.savez(tmp_path / f"{key}.npz", text=text, image=image, label=np.array([2, 0, 2, 1]),
+                 **{key: np.array(["setosa", "versicolor", "virginica"])})
+        table = load_pairs(DataConfig(source=str(tmp_path / f"{key}.npz")), SIZE)
+        assert [table.label_names[i] for i in table.labels] == \
+            ["virginica", "setosa", "virginica", "versicolor"]
+        assert table.notes == []
+    np.savez(tmp_path / "short.npz", text=text, image=image, label=np.array([0, 1, 3, 1]),
+             label_names=np.array(["a", "b"]))
+    with pytest.raises(DataError, match=r"short.npz: row 3: label 3 has no name in "
+                                        r"'label_names' \(2 names, so labels 0 to 1\)"):
+        load_pairs(DataConfig(source=str(tmp_path / "short.npz")), SIZE)
+    np.savez(tmp_path / "s.npz", text=text, image=image, label=np.array(list("abab")),
+             label_names=np.array(["a", "b"]))
+    with pytest.raises(DataError, match="names integer labels, and 'label' has dtype"):
+        load_pairs(DataConfig(source=str(tmp_path / "s.npz")), SIZE)
+
+
+def test_npz_missing_or_malformed_arrays(tmp_path: Path):
+    text, image = make_features(3)
     np.savez(tmp_path / "b.npz", text=text)
     with pytest.raises(DataError) as info:
         load_pairs(DataConfig(source=str(tmp_path / "b.npz")), SIZE)

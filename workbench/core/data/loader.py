@@ -52,6 +52,7 @@ class PairTable:
     label_column: str | None
     extras: dict[str, list] = field(default_factory=dict)
     skipped: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the reader ignored or assumed
     cache_hits: int = 0
     seconds: float = 0.0
     #: (M, P, D) float16 a frozen pretrained image model's patch states of each image (then
@@ -120,7 +121,7 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
         image_features=src.image_features, labels=labels, label_names=names,
         label_column=src.label_column, extras=src.extras,
         skipped=sorted(problems.items, key=lambda p: (p.file, p.row or 0)),
-        cache_hits=hits, seconds=time.perf_counter() - t0)
+        notes=list(src.notes), cache_hits=hits, seconds=time.perf_counter() - t0)
 
 
 def _check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list | None]:

@@ -32,6 +32,7 @@ class SourceRows:
     labels: dict[str, list[str | None]] = field(default_factory=dict)
     label_column: str | None = None
     extras: dict[str, list] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the reader ignored or assumed
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -201,6 +201,7 @@ def summary_rows(table) -> list[tuple[str, str]]:
         rows.append(("Labels", "none (label-free algorithms only)"))
     rows.append(("Skipped", f"{len(table.skipped):,} rows" if len(table.skipped) != 1
                  else "1 row"))
+    rows += [("Note", note) for note in table.notes]
     return rows
 
 

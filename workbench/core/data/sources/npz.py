@@ -1,5 +1,10 @@
 """Precomputed features: an ``.npz`` with ``text`` (N, Dt) and ``image`` (N, Di) float arrays,
-optional ``label`` (N,) and optional ``caption`` (N,) strings shown in previews."""
+optional ``label`` (N,) and optional ``caption`` (N,) strings shown in previews.
+
+Integer labels are named from ``label_names`` (or scikit-learn's ``target_names``): one
+string per class, label ``i`` is ``label_names[i]``. Any other array (ids, a second
+representation) is left out, with a note naming it, so a file made for another tool still
+loads."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from ..rows import Problems, SourceRows, keep_rows
 
 REQUIRED = ("text", "image")
 OPTIONAL = ("label", "caption")
+NAMES = ("label_names", "target_names")  # the class names of integer labels, in order
 
 
 def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
@@ -23,13 +29,18 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
         raise DataError(f"{path}: missing array {missing[0]!r}; an .npz needs 'text' (N, Dt) "
                         f"and 'image' (N, Di), optionally 'label' and 'caption'; it has: "
                         f"{', '.join(arrays) or 'nothing'}")
-    unknown = [k for k in arrays if k not in REQUIRED + OPTIONAL]
-    if unknown:
-        raise DataError(f"{path}: unknown array {unknown[0]!r} (expected text, image, label, "
-                        "caption)")
+    names_key = next((k for k in NAMES if k in arrays), None)
+    unknown = [k for k in arrays if k not in REQUIRED + OPTIONAL + NAMES]
+    notes = [f"{path.name}: array{'s' if len(unknown) > 1 else ''} "
+             f"{', '.join(repr(k) for k in unknown)} left out (read: text, image, label, "
+             f"caption, {' or '.join(NAMES)})"] if unknown else []
+    extra_names = [k for k in NAMES if k in arrays and k != names_key]
+    if extra_names:
+        notes.append(f"{path.name}: {extra_names[0]!r} left out ({names_key!r} names the "
+                     "labels)")
     feats = {k: _features(path, k, arrays[k]) for k in REQUIRED}
     n = len(feats["text"])
-    lengths = {k: len(v) for k, v in arrays.items()}
+    lengths = {k: len(v) for k, v in arrays.items() if k in REQUIRED + OPTIONAL}
     if len(set(lengths.values())) != 1:
         shown = ", ".join(f"{k} has {v}" for k, v in lengths.items())
         raise DataError(f"{path}: arrays have different lengths ({shown}); every array needs "
@@ -50,8 +61,11 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
         raise DataError(f"{path}: no label column {cfg.label_column!r} (data.label_column); an "
                         ".npz has one, 'label' (or 'none' for no labels)")
     if "label" in arrays and cfg.label_column.lower() != "none":
-        labels = {"label": _labels(path, arrays["label"])}
+        labels = {"label": _labels(path, arrays["label"],
+                                   arrays[names_key] if names_key else None, names_key)}
         label_column = "label"
+    elif names_key:
+        notes.append(f"{path.name}: {names_key!r} left out (no labels are read)")
     captions = None
     if "caption" in arrays:
         if arrays["caption"].dtype.kind not in "US":
@@ -61,7 +75,7 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
     extras = {"caption": captions} if captions is not None else {}
     src = SourceRows(kind="npz", file=path, root=path.parent, rows=rows,
                      text_features=feats["text"], image_features=feats["image"],
-                     labels=labels, label_column=label_column, extras=extras)
+                     labels=labels, label_column=label_column, extras=extras, notes=notes)
     # Reported rows are left out, as every other source does (in "skip" mode they must not
     # reach training; in "fail" mode the load stops anyway).
     return keep_rows(src, ~bad) if bad.any() else src
@@ -95,9 +109,12 @@ def _features(path: Path, key: str, a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _labels(path: Path, a: np.ndarray) -> list[str | None]:
+def _labels(path: Path, a: np.ndarray, names: np.ndarray | None = None,
+            names_key: str | None = None) -> list[str | None]:
     if a.ndim != 1:
         raise DataError(f"{path}: 'label' has shape {a.shape}, expected (N,)")
+    if names is not None:
+        return _named(path, a, names, names_key)
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise DataError(f"{path}: 'label' holds NaN or inf")
@@ -108,3 +125,21 @@ def _labels(path: Path, a: np.ndarray) -> list[str | None]:
     if a.dtype.kind not in "iuUSb":
         raise DataError(f"{path}: 'label' has dtype {a.dtype}, expected integers or strings")
     return [str(v) for v in a.tolist()]
+
+
+def _named(path: Path, a: np.ndarray, names: np.ndarray, key: str) -> list[str | None]:
+    """Integer labels as their names: label ``i`` is ``names[i]``."""
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(f"{path}: {key!r} must be a 1-d array of strings (one name per "
+                        f"class), got shape {names.shape} of {names.dtype}")
+    if a.dtype.kind not in "iu":
+        raise DataError(f"{path}: {key!r} names integer labels, and 'label' has dtype "
+                        f"{a.dtype}; give integers 0 to {len(names) - 1}, or leave "
+                        f"{key!r} out")
+    outside = np.flatnonzero((a < 0) | (a >= len(names)))
+    if len(outside):
+        row = int(outside[0])
+        raise DataError(f"{path}: row {row + 1}: label {int(a[row])} has no name in "
+                        f"{key!r} ({len(names)} names, so labels 0 to {len(names) - 1})")
+    text = [str(v) for v in names.tolist()]
+    return [text[i] for i in a.tolist()]
