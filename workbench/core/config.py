@@ -58,6 +58,10 @@ class DataConfig:
                           "and report each.", choices=("fail", "skip"))
     allow_outside_paths: bool = param(False, "Allow image paths that leave the dataset's "
                                       "folder (../.., absolute paths).")
+    max_caption_lines: int = param(20, "CSV: the most lines one quoted caption may span. "
+                                   "A quote left open swallows every line after it into one "
+                                   "field; past this many lines the file is refused, naming "
+                                   "the line where the quote opened.", min=1, max=100_000)
 
 
 @dataclass

@@ -496,3 +496,52 @@ def test_every_image_missing_points_at_the_image_folder(tmp_path: Path, mode):
         load(path, mode)
     msg = str(info.value)
     assert "none of its 6 images were found" in msg and "--images" in msg
+
+
+def _shapes_csv(tmp_path: Path, n: int) -> list[str]:
+    """The lines of a CSV of ``n`` pairs (header first), its images written."""
+    for i in range(3):
+        save_image(tmp_path / "img" / f"{i}.png", COLORS[i])
+    return ["image,text,label"] + [f"img/{i % 3}.png,shape number {i},c{i % 3}"
+                                   for i in range(n)]
+
+
+@MODES
+def test_an_unclosed_quote_is_refused_not_swallowing_the_rest(tmp_path: Path, mode):
+    """A quote opening a label on row 11 of 200 read the other 189 rows into that one label:
+    10 pairs, exit 0 (and "Skipped 1 row" in skip mode while 190 were gone)."""
+    lines = _shapes_csv(tmp_path, 200)
+    lines[11] = 'img/1.png,shape number 10,"c1'
+    (tmp_path / "quote.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as err:
+        load_pairs(DataConfig(source=str(tmp_path / "quote.csv"), on_error=mode), SIZE)
+    message = str(err.value)
+    assert "quote.csv: line 12: a quoted field opens here and runs for 190 lines" in message
+    assert "closing quote missing" in message and "data.max_caption_lines = 20" in message
+
+
+@MODES
+def test_a_label_or_path_never_spans_lines(tmp_path: Path, mode):
+    lines = _shapes_csv(tmp_path, 30)
+    lines[27] = 'img/0.png,shape number 26,"c0'  # 4 lines from the end: under the limit
+    (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"late.csv: line 28: the label in column 'label' "
+                                        r"runs over 4 lines; only a caption may span lines"):
+        load_pairs(DataConfig(source=str(tmp_path / "late.csv"), on_error=mode), SIZE)
+
+
+def test_captions_may_span_lines_and_every_record_is_accounted_for(tmp_path: Path):
+    lines = _shapes_csv(tmp_path, 30)
+    lines[5] = 'img/1.png,"a caption\nover\nthree lines",c1'
+    lines[9] = 'img/1.png,"' + "\n".join(f"line {k}" for k in range(25)) + '",c1'
+    lines[12] = "img/9.png,a missing image,c0"
+    (tmp_path / "multi.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 1[0-9]: a quoted field opens here and runs"):
+        load_pairs(DataConfig(source=str(tmp_path / "multi.csv")), SIZE)
+    cfg = DataConfig(source=str(tmp_path / "multi.csv"), on_error="skip",
+                     max_caption_lines=30)
+    table = load_pairs(cfg, SIZE)
+    assert "a caption\nover\nthree lines" in table.captions
+    assert len(table) + len(table.skipped) == 30  # pairs + skipped = records read
+    [missing] = table.skipped
+    assert missing.row == 13 + 2 + 24 and "9.png" in missing.reason  # lines, not records

@@ -35,8 +35,11 @@ def read_text(path: Path) -> str:
                         f"at offset {exc.start}); save the file as UTF-8") from None
 
 
-def read_csv_table(path: Path, problems: Problems) -> tuple[list[str], list[Record]]:
-    """Header and records of a CSV; the delimiter (, ; tab |) is detected."""
+def read_csv_table(path: Path, problems: Problems, *, max_lines: int = 20
+                   ) -> tuple[list[str], list[Record]]:
+    """Header and records of a CSV; the delimiter (, ; tab |) is detected. A record spanning
+    more than ``max_lines`` lines (a quoted field left open runs to the end of the file) is
+    refused, naming the line where it opened."""
     text = read_text(path)
     if not text.strip():
         raise DataError(f"{path}: the file is empty (expected a header row and data rows)")
@@ -64,6 +67,12 @@ def read_csv_table(path: Path, problems: Problems) -> tuple[list[str], list[Reco
         except csv.Error as exc:
             raise DataError(f"{path}: line {line}: cannot parse ({exc})") from None
         start, line = line, reader.line_num + 1
+        if line - start > max_lines:
+            raise DataError(
+                f"{path}: line {start}: a quoted field opens here and runs for "
+                f"{line - start} lines (to line {line - 1}); a caption may span at most "
+                f"data.max_caption_lines = {max_lines} lines. Is its closing quote "
+                "missing? (Raise data.max_caption_lines for longer captions.)")
         if not fields or all(not f.strip() for f in fields):
             continue  # blank lines are not rows
         if len(fields) > len(header) and not any(f.strip() for f in fields[len(header):]):
@@ -150,6 +159,14 @@ def rows_from_table(kind: str, file: Path, root: Path, columns: list[str],
     label_col = choose_column("label", columns, label_column, file, required=False)
     rows, captions, paths, labels = [], [], [], []
     for line, rec in records:
+        for col, role in ((image_col, "image path"), (label_col, "label")):
+            if col is not None and "\n" in rec.get(col, ""):
+                # Only a caption may hold a line break: here a quote opened in this field
+                # took the lines after it in, rows the file meant as pairs.
+                raise DataError(f"{file}: line {line}: the {role} in column {col!r} runs "
+                                f"over {rec[col].rstrip(chr(10)).count(chr(10)) + 1} lines; "
+                                "only a caption may span lines. Is a closing quote missing "
+                                "in this row?")
         if not rec.get(image_col, "").strip():
             # Name the column: "empty image path" alone does not say where to look.
             problems.add(file, line, f"no image path in column {image_col!r}")

@@ -29,8 +29,8 @@ def metadata_file(folder: Path) -> Path:
 def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
     meta = path if path.is_file() else metadata_file(path)
     folder = meta.parent
-    reader = read_jsonl_table if meta.suffix == ".jsonl" else read_csv_table
-    columns, records = reader(meta, problems)
+    columns, records = (read_jsonl_table(meta, problems) if meta.suffix == ".jsonl" else
+                        read_csv_table(meta, problems, max_lines=cfg.max_caption_lines))
     rows = rows_from_table("imagefolder", meta, Path(cfg.images) if cfg.images else folder,
                            columns, records, text_column=cfg.text_column,
                            image_column=cfg.image_column or _file_name(columns),
