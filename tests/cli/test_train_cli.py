@@ -93,3 +93,26 @@ def test_a_run_is_named_after_the_preset_only_while_unchanged(tmp_path, capsys):
     assert unchanged.id.endswith("-tiny") and unchanged.preset == "tiny"
     assert changed.id.endswith("-autoencoder-mean-shapes")
     assert changed.preset == "tiny (changed)" and changed.algorithm == "autoencoder"
+
+
+def test_train_on_error_skip_trains_without_the_bad_rows_and_says_which(tmp_path, capsys):
+    """The README documents ``--on-error skip``; train refused it as a usage error."""
+    from PIL import Image
+    (tmp_path / "img").mkdir()
+    rows = ["image,text,label"]
+    for i in range(24):
+        Image.new("RGB", (8, 8), (40 * (i % 4), 90, 200)).save(tmp_path / "img" / f"{i}.png")
+        rows.append(f"img/{i}.png,colour number {i % 4},c{i % 4}")
+    rows += ["img/missing.png,a lost image,c0", "img/3.png,,c3"]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    preset = C.save(tiny_config(tmp_path / "pairs.csv", "algorithm.name=classifier",
+                                "fusion.name=late"), tmp_path / "p.toml")
+    assert main(["train", str(preset), "--out", str(tmp_path / "fail")]) == 1
+    assert "missing.png" in capsys.readouterr().err
+    assert main(["train", str(preset), "--on-error", "skip", "--out", str(tmp_path / "run"),
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "finished"
+    assert "skipped 2 rows of" in captured.err
+    assert "pairs.csv, row 26:" in captured.err and "pairs.csv, row 27:" in captured.err
+    assert C.load(tmp_path / "run" / "config.toml").data.on_error == "skip"

@@ -50,6 +50,9 @@ def add_config_arguments(p) -> None:
                    help="let the dataset name images outside its folder (../.., absolute "
                    "paths); sets data.allow_outside_paths")
     p.add_argument("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--on-error", choices=("fail", "skip"),
+                   help="bad rows: fail (stop and list them, the default) or skip (leave them "
+                   "out and list them); sets data.on_error")
 
 
 def config_from_arguments(args):
@@ -60,7 +63,8 @@ def config_from_arguments(args):
     from ..core.training.distributed import env_rank
 
     options = {"data.source": args.data, "data.images": args.images,
-               "training.epochs": args.epochs, "device": args.device}
+               "training.epochs": args.epochs, "device": args.device,
+               "data.on_error": getattr(args, "on_error", None)}
     if getattr(args, "allow_outside_paths", False):
         options["data.allow_outside_paths"] = "true"
     overrides = [f"{key}={value}" for key, value in options.items() if value is not None]
@@ -124,3 +128,15 @@ class StopOnInterrupt:
             signal.signal(signum, previous)
         self.previous = {}
         return False
+
+
+def skipped_lines(skipped: list[dict], limit: int | None = None) -> list[str]:
+    """One line per skipped row ("  FILE, row N: reason"; ``RowProblem.to_dict()``s), the
+    first ``limit`` of them."""
+    shown = skipped if limit is None else skipped[:limit]
+    lines = [f"  {p['file']}" + (f", row {p['row']}" if p["row"] is not None else "") +
+             f": {p['reason']}" for p in shown]
+    if len(skipped) > len(shown):
+        lines.append(f"  ... and {len(skipped) - len(shown)} more (workbench data inspect "
+                     "lists every one)")
+    return lines

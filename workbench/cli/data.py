@@ -6,7 +6,7 @@ import json
 import statistics
 from collections import Counter
 
-from .common import StageProgress, fail
+from .common import StageProgress, fail, skipped_lines
 
 
 def add_parser(sub) -> None:
@@ -121,8 +121,7 @@ def format_report(r: dict) -> str:
     else:
         lines.append("Labels       none (label-free algorithms only)")
     lines.append(f"Skipped      {len(r['skipped'])} rows")
-    lines += [f"  {p['file']}" + (f", row {p['row']}" if p["row"] is not None else "") +
-              f": {p['reason']}" for p in r["skipped"]]
+    lines += skipped_lines(r["skipped"])
     lines += [f"Note         {note}" for note in r.get("notes", [])]
     lines.append(f"Loaded in    {r['seconds']:.2f} s")
     return "\n".join(lines)

@@ -10,9 +10,10 @@ import time
 from ..core.training.callbacks import Callback
 from ..core.training.clock import eta_seconds, fit_fraction
 from .common import (StageProgress, StopOnInterrupt, add_config_arguments,
-                     config_from_arguments, fail)
+                     config_from_arguments, fail, skipped_lines)
 
 # The metrics shown on each epoch line, when the run has them.
+SKIPPED_SHOWN = 20  # skipped rows listed before the run starts; data inspect lists all
 HEADLINE = ("accuracy", "macro_f1", "mean_recall", "t2i_r1", "t2i_r10", "i2t_r10",
             "t2i_median_rank", "i2t_median_rank", "recon_error_image", "d_real", "d_fake")
 
@@ -94,6 +95,12 @@ def _train(cfg, args, ctx=None) -> int:
             check_out_folder(args.out, resume_from=args.resume, overwrite=args.overwrite)
     with main_first():  # rank 0 fills the image cache, the others then read it
         dataset = load_dataset(cfg, progress=StageProgress() if main else None)
+    skipped = dataset.table.skipped
+    if main and skipped:  # data.on_error = skip: say what training goes ahead without
+        print(f"skipped {len(skipped)} row{'s' if len(skipped) != 1 else ''} of "
+              f"{cfg.data.source}:", file=sys.stderr)
+        for line in skipped_lines([p.to_dict() for p in skipped], SKIPPED_SHOWN):
+            print(line, file=sys.stderr)
     if not main:
         # Same steps as rank 0, nothing written or printed: rank 0 reports for the group.
         trainer = Trainer(cfg, dataset, resume_from=args.resume)

@@ -545,3 +545,24 @@ def test_captions_may_span_lines_and_every_record_is_accounted_for(tmp_path: Pat
     assert len(table) + len(table.skipped) == 30  # pairs + skipped = records read
     [missing] = table.skipped
     assert missing.row == 13 + 2 + 24 and "9.png" in missing.reason  # lines, not records
+
+
+def test_fail_mode_lists_every_bad_row_of_every_kind_at_once(tmp_path: Path):
+    """2 empty captions and 3 missing images: the load reported the captions; once they were
+    fixed, the images came next."""
+    lines = _shapes_csv(tmp_path, 20)
+    for k in (3, 9):
+        lines[k] = "img/0.png,,c0"
+    for k in (5, 12, 17):
+        lines[k] = f"img/gone{k}.png,shape number {k},c1"
+    lines[15] = "img/1.png,one,two,three"  # and a row with too many fields
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as err:
+        load_pairs(DataConfig(source=str(tmp_path / "bad.csv")), SIZE)
+    assert [(p.row, p.reason.split(":")[0]) for p in err.value.problems] == [
+        (4, "empty caption"), (6, "img/gone5.png"), (10, "empty caption"),
+        (13, "img/gone12.png"), (16, "4 fields, but the header has 3 (image, text, label)"),
+        (18, "img/gone17.png")]
+    skipped = load_pairs(DataConfig(source=str(tmp_path / "bad.csv"), on_error="skip"),
+                         SIZE).skipped
+    assert [p.row for p in skipped] == [p.row for p in err.value.problems]

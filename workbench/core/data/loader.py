@@ -94,8 +94,9 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
                 cache: ImageCache | None) -> PairTable:
     t0 = time.perf_counter()
     problems = Problems(cfg.on_error)
+    # Every stage leaves its bad rows out and goes on, in "fail" mode too, so that one load
+    # lists every bad row of every kind (fields, captions, images) before it stops.
     src = read_source(cfg, problems)
-    problems.check(str(src.file))
     src, tokens = _check_rows(src, problems)
     images, image_index, image_paths, sizes, hits = None, None, None, None, 0
     if src.image_paths is not None:
@@ -106,6 +107,7 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
     elif src.images is not None:
         images = resize_array(src.images, image_size)
         sizes = np.tile(src.images.shape[2:][::-1], (len(src), 1)).astype(np.int64)
+    problems.check(str(src.file))
     if len(src) == 0:
         n = len(problems)
         detail = f" ({n} row{'s' if n != 1 else ''} skipped)" if n else ""
@@ -152,7 +154,6 @@ def _check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list |
         if reason:
             problems.add(src.file, row, reason)
             keep[i] = False
-    problems.check(str(src.file))
     if keep.all():
         return src, tokens
     if tokens is not None:
@@ -183,7 +184,6 @@ def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress |
             reason = result.problems.get(int(img))
             if reason:
                 problems.add(src.file, src.rows[i], f"{_show(paths[img], src.root)}: {reason}")
-        problems.check(str(src.file))
         keep_img = np.array([i not in result.problems for i in range(len(paths))])
         kept = keep_img[index]
         src = keep_rows(src, kept)

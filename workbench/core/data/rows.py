@@ -56,6 +56,8 @@ class Problems:
     def check(self, what: str) -> None:
         """Raise a DataError listing the problems so far when failing on errors."""
         if self.on_error == "fail" and self.items:
+            # in file and row order, whichever check found them
+            self.items.sort(key=lambda p: (p.file, p.row if p.row is not None else -1))
             n = len(self.items)
             raise DataError(f"{n} bad row{'s' if n != 1 else ''} in {what} (set "
                             "data.on_error = \"skip\" to leave them out):", self.items)
