@@ -566,3 +566,26 @@ def test_fail_mode_lists_every_bad_row_of_every_kind_at_once(tmp_path: Path):
     skipped = load_pairs(DataConfig(source=str(tmp_path / "bad.csv"), on_error="skip"),
                          SIZE).skipped
     assert [p.row for p in skipped] == [p.row for p in err.value.problems]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_as_the_data_or_as_an_image_is_refused_not_waited_on(tmp_path: Path):
+    """Reading a FIFO blocks until something writes to it: the load hung for ever."""
+    import os
+    import subprocess
+    import sys
+    fifo = tmp_path / "pairs.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"pairs.csv: is a FIFO \(named pipe\), not a regular"):
+        load_pairs(DataConfig(source=str(fifo)), SIZE)
+    lines = _shapes_csv(tmp_path, 6)
+    os.mkfifo(tmp_path / "img" / "pipe.png")
+    lines[4] = "img/pipe.png,a pipe,c0"
+    (tmp_path / "ok.csv").write_text("\n".join(lines) + "\n")
+    table = load_pairs(DataConfig(source=str(tmp_path / "ok.csv"), on_error="skip"), SIZE)
+    [skipped] = table.skipped
+    assert skipped.row == 5 and "a FIFO (named pipe), not an image file" in skipped.reason
+    # The command line as a user runs it: a message and exit 1, within seconds.
+    done = subprocess.run([sys.executable, "-m", "workbench", "data", "inspect", str(fifo)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "FIFO" in done.stderr and "Traceback" not in done.stderr

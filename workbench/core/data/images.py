@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .safepath import special_file
+
 # Larger than any sensible training image, far below a decompression bomb: checked from the
 # header before any pixel is decoded.
 MAX_PIXELS = 64_000_000
@@ -41,6 +43,9 @@ class Decoded:
 
 def decode_image(path: str | Path, size: int) -> Decoded:
     """Read ``path`` and return it as RGB on white, fitted into a ``size`` square."""
+    special = special_file(path)
+    if special:  # Pillow would wait for ever on a FIFO
+        raise ImageProblem(f"{special}, not an image file")
     try:
         with Image.open(path) as im:
             w, h = im.size

@@ -14,13 +14,17 @@ from pathlib import Path
 from ..errors import DataError
 from .columns import choose_column
 from .rows import Problems, SourceRows
-from .safepath import PathRefused, resolve_image_path
+from .safepath import PathRefused, resolve_image_path, special_file
 
 Record = tuple[int, dict[str, str]]  # (line number, column -> value)
 
 
 def read_text(path: Path) -> str:
     """A file's text as UTF-8 (a BOM is dropped), or a DataError naming the bad line."""
+    special = special_file(path)
+    if special:
+        raise DataError(f"{path}: is {special}, not a regular file (reading it could wait "
+                        "for ever)")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -8,6 +8,7 @@ from typing import Callable
 from ...config import DataConfig
 from ...errors import DataError
 from ..rows import Problems, SourceRows
+from ..safepath import special_file
 from . import builtin, coco, csvfile, imagefolder, npz
 
 Reader = Callable[[DataConfig, Path, Problems], SourceRows]
@@ -40,6 +41,10 @@ def detect(source: str, fmt: str = "auto") -> str:
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such file or folder")
+    special = special_file(path)
+    if special:
+        raise DataError(f"{source}: is {special}, not a regular file; give a data file or "
+                        "folder (reading it could wait for ever)")
     if path.is_dir():
         return "imagefolder"
     suffix = path.suffix.lower()
