@@ -130,3 +130,16 @@ def test_the_lock_itself(tmp_path):
     (tmp_path / LOCK).write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "x"}))
     with pytest.raises(WorkbenchError, match="on elsewhere"):
         RunLock(tmp_path).acquire()
+
+
+def test_an_out_that_is_a_file_is_refused_before_loading(preset, tmp_path, capsys):
+    """``--out runs/base1/config.toml`` gave a FileExistsError traceback after the data
+    loaded."""
+    target = tmp_path / "config.toml"
+    target.write_text("mine")
+    assert main(["train", str(preset), "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err
+    assert target.read_text() == "mine"
+    assert main(["train", str(preset), "--out", str(target / "run")]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -116,3 +116,30 @@ def test_train_on_error_skip_trains_without_the_bad_rows_and_says_which(tmp_path
     assert "skipped 2 rows of" in captured.err
     assert "pairs.csv, row 26:" in captured.err and "pairs.csv, row 27:" in captured.err
     assert C.load(tmp_path / "run" / "config.toml").data.on_error == "skip"
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_clear_line(tmp_path):
+    """A full disk (here: the file-size limit, so the write fails as it would with ENOSPC)
+    printed a Python traceback as the run's reason."""
+    import resource
+    import subprocess
+    import sys
+
+    from fixtures import make_npz
+    data = make_npz(tmp_path / "feats.npz")
+    preset = C.save(tiny_config(data, "algorithm.name=classifier", "fusion.name=late"),
+                    tmp_path / "p.toml")
+    out = tmp_path / "run"
+
+    def small_files():  # in the child: any file write past 24 KB fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (24_000, 24_000))
+
+    done = subprocess.run([sys.executable, "-m", "workbench", "train", str(preset), "--out",
+                           str(out), "--epochs", "2"], capture_output=True, text=True,
+                          timeout=300, preexec_fn=small_files)
+    assert done.returncode == 1, done.stderr
+    assert f"could not write the checkpoint {out / 'checkpoints' / 'last.pt'}" in done.stderr
+    assert "no checkpoint had been written yet" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    assert not list(out.rglob("*.tmp"))  # the half-written temporary is gone

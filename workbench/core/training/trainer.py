@@ -537,10 +537,17 @@ class Trainer:
         self._emit("on_checkpoint", CheckpointWritten(epochs_done, self.step, str(path)))
 
     def _save(self, path: Path, epochs_done: int, weights: dict | None = None) -> Path:
-        return save_checkpoint(
-            path, model_state=self.model.state_dict() if weights is None else weights,
-            optim_state=self.optim.state_dict(),
-            epoch=epochs_done, step=self.step, config=C.to_dict(self.cfg),
-            info=self.dataset.info().to_dict(),
-            vocab=self.dataset.vocab.to_dict() if self.dataset.vocab else None,
-            rng=rng_state(self.generator), best=self._best_record())
+        try:
+            return save_checkpoint(
+                path, model_state=self.model.state_dict() if weights is None else weights,
+                optim_state=self.optim.state_dict(),
+                epoch=epochs_done, step=self.step, config=C.to_dict(self.cfg),
+                info=self.dataset.info().to_dict(),
+                vocab=self.dataset.vocab.to_dict() if self.dataset.vocab else None,
+                rng=rng_state(self.generator), best=self._best_record())
+        except OSError as exc:  # a full disk, a folder gone or made read-only: say which
+            # The write is atomic: whatever checkpoint was there is still whole.
+            kept = (f"the last good checkpoint is kept: {self.last_checkpoint}"
+                    if self.last_checkpoint else "no checkpoint had been written yet")
+            raise WorkbenchError(f"could not write the checkpoint {path} after epoch "
+                                 f"{epochs_done}: {exc.strerror or exc}; {kept}") from None
