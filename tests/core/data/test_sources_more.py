@@ -297,3 +297,23 @@ def test_detect_unknown_format_and_non_coco_json(tmp_path: Path):
     with pytest.raises(DataError) as info:
         detect(str(path))
     assert str(path) in str(info.value) and "COCO" in str(info.value)
+
+
+def test_coco_image_ids_naming_two_files_are_refused_with_both_entries(tmp_path: Path):
+    """The later entry silently replaced the earlier, pairing one image's captions with
+    another file."""
+    path = make_coco(tmp_path, n_images=4, per_image=2)
+    doc = json.loads(path.read_text())
+    doc["images"].append({"id": 101, "file_name": "000000000003.jpg"})  # id of entry 2
+    doc["images"].append(dict(doc["images"][0]))  # an exact repeat is harmless
+    path.write_text(json.dumps(doc))
+    images = str(tmp_path / "train2017")
+    with pytest.raises(DataError) as err:
+        load_pairs(DataConfig(source=str(path), images=images), SIZE)
+    reasons = [p.reason for p in err.value.problems]
+    assert "images entry 101 repeats the id of images entry 2 with another file " \
+           "('000000000003.jpg')" in reasons
+    assert sum("image_id 101 names two files (images entries 2 and 5)" in r
+               for r in reasons) == 2  # both of its captions
+    table = load_pairs(DataConfig(source=str(path), images=images, on_error="skip"), SIZE)
+    assert len(table) == 6 and not any("picture 1 " in c for c in table.captions)

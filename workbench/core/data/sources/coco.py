@@ -35,6 +35,8 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
     root = Path(cfg.images) if cfg.images else path.parent
     files: dict[object, Path] = {}
     refused: set[object] = set()
+    entry: dict[object, int] = {}  # each id's first images entry
+    ambiguous: dict[object, tuple[int, int]] = {}  # id -> two entries naming different files
     for n, img in enumerate(doc["images"], start=1):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             problems.add(path, n, "images entry without 'id' and 'file_name'")
@@ -43,17 +45,33 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
             problems.add(path, n, f"images entry 'id' {img['id']!r} is not a number or string")
             continue
         try:
-            files[img["id"]] = resolve_image_path(root, str(img["file_name"]),
-                                                  allow_outside=cfg.allow_outside_paths)
+            file = resolve_image_path(root, str(img["file_name"]),
+                                      allow_outside=cfg.allow_outside_paths)
         except PathRefused as exc:
             problems.add(path, n, f"images entry {img['id']!r}: {exc}")
             refused.add(img["id"])
+            continue
+        first = entry.setdefault(img["id"], n)
+        if first != n and files.get(img["id"], file) != file:
+            # Which file the id's captions describe is unknown: the later entry used to
+            # replace the earlier, pairing every caption with the wrong image.
+            problems.add(path, n, f"images entry {img['id']!r} repeats the id of images "
+                                  f"entry {first} with another file ({img['file_name']!r})")
+            ambiguous[img["id"]] = (first, n)
+        elif img["id"] not in ambiguous:
+            files[img["id"]] = file
     rows, captions, paths = [], [], []
     for n, ann in enumerate(doc["annotations"], start=1):
         if not isinstance(ann, dict) or "image_id" not in ann:
             problems.add(path, n, "annotation without 'image_id'")
             continue
         known = _is_id(ann["image_id"])
+        if known and ann["image_id"] in ambiguous:
+            a, b = ambiguous[ann["image_id"]]
+            problems.add(path, n, f"annotation {ann.get('id', n)!r}: image_id "
+                                  f"{ann['image_id']!r} names two files (images entries {a} "
+                                  f"and {b})")
+            continue
         image = files.get(ann["image_id"]) if known else None
         if image is None:
             why = ("has a refused images entry" if known and ann["image_id"] in refused
