@@ -143,3 +143,24 @@ def test_a_checkpoint_that_cannot_be_written_is_one_clear_line(tmp_path):
     assert "Traceback" not in done.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "failed"
     assert not list(out.rglob("*.tmp"))  # the half-written temporary is gone
+
+
+def test_resume_messages_say_what_differs_and_when_nothing_is_left(tmp_path, capsys):
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder, "algorithm.name=classifier", "fusion.name=late"),
+                    tmp_path / "c.toml")
+    assert main(["train", str(preset), "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    capsys.readouterr()
+    # Another preset's model: named, not "a version of the workbench whose model differed".
+    other = C.save(tiny_config(folder, "algorithm.name=contrastive", "fusion.name=mean"),
+                   tmp_path / "other.toml")
+    assert main(["train", str(other), "--resume", ckpt, "--epochs", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "algorithm 'classifier' then, 'contrastive' now" in err
+    assert "fusion 'late' then, 'mean' now" in err and "version of the workbench" not in err
+    # Already past the epochs asked for: it said "finished: trained 1 epochs".
+    assert main(["train", str(preset), "--resume", ckpt, "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing left to train: the checkpoint has trained 2 epochs and training.epochs " \
+           "= 1; give more epochs (--epochs 3 or more)" in err

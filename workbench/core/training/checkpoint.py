@@ -84,27 +84,63 @@ def resume_mismatch(checkpoint: dict, model_cfg) -> str | None:
     return None
 
 
-def load_model_state(model: torch.nn.Module, state: dict, path: str | Path) -> None:
+# What a checkpoint's config and data are compared on when its weights do not fit a run:
+# (where in the config or the data description, as said to the user).
+_CONFIG_KEYS = (("algorithm", "name", "algorithm"), ("fusion", "name", "fusion"),
+                ("data", "source", "data"))
+_INFO_KEYS = (("vocab_size", "vocabulary size"), ("text_dim", "text feature size"),
+              ("image_dim", "image feature size"), ("image_size", "image size"),
+              ("max_tokens", "caption length (preprocess.max_tokens)"))
+
+
+def checkpoint_differences(checkpoint: dict, config: dict, info: dict) -> list[str]:
+    """What differs between the run ``checkpoint`` trained and this one (``config`` and
+    ``info`` as dicts): algorithm, fusion, data, vocabulary size, dimensions, labels."""
+    saved_cfg, saved_info = checkpoint.get("config") or {}, checkpoint.get("info") or {}
+    out = []
+    for section, key, what in _CONFIG_KEYS:
+        was = (saved_cfg.get(section) or {}).get(key)
+        now = (config.get(section) or {}).get(key)
+        if was is not None and was != now:
+            out.append(f"{what} {was!r} then, {now!r} now")
+    for key, what in _INFO_KEYS:
+        was, now = saved_info.get(key), info.get(key)
+        if was is not None and now is not None and was != now:
+            out.append(f"{what} {was} then, {now} now")
+    was, now = saved_info.get("label_names"), info.get("label_names")
+    if was is not None and now is not None and list(was) != list(now):
+        out.append(f"{len(was)} labels then, {len(now)} now" if len(was) != len(now) else
+                   "other label names")
+    return out
+
+
+def load_model_state(model: torch.nn.Module, state: dict, path: str | Path, *,
+                     differences: list[str] | None = None) -> None:
     """Load a checkpoint's weights into the model its configuration builds. Weights that do
     not fit (a checkpoint written by a workbench whose model for that configuration
     differed) are refused naming what differs, instead of torch's list of every key."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
-    differences = []
+    shapes = []
     for what, names in (("missing", sorted(expected.keys() - found.keys())),
                         ("not in this model", sorted(found.keys() - expected.keys()))):
         if names:
             more = f" and {len(names) - 2} more" if len(names) > 2 else ""
-            differences.append(f"{what}: {', '.join(names[:2])}{more}")
+            shapes.append(f"{what}: {', '.join(names[:2])}{more}")
     resized = [f"{k} {found[k]} where the model has {expected[k]}"
                for k in sorted(expected.keys() & found.keys()) if found[k] != expected[k]]
     if resized:
         more = f" and {len(resized) - 1} more" if len(resized) > 1 else ""
-        differences.append(f"other shapes: {resized[0]}{more}")
-    if differences:
+        shapes.append(f"other shapes: {resized[0]}{more}")
+    if shapes:
+        if differences:  # a run of another kind, or on other data: say which
+            raise CheckpointError(
+                f"{path}: its weights do not fit this run's model, which differs from the one "
+                f"it trained: {'; '.join(differences)}. Resume it with the settings and data "
+                f"it was trained with, or start a new run ({'; '.join(shapes)})")
         raise CheckpointError(
             f"{path}: its weights do not fit the model its configuration builds "
-            f"({'; '.join(differences)}); it was written by a version of the workbench whose "
+            f"({'; '.join(shapes)}); it was written by a version of the workbench whose "
             "model differed. The run's metrics and pictures still open (workbench runs "
             "show); train its configuration again to use the model")
     model.load_state_dict(state)

@@ -27,7 +27,8 @@ from ..errors import ConfigError, WorkbenchError
 from ..evaluation import report
 from . import distributed
 from .callbacks import Callback
-from .checkpoint import (CheckpointError, load_checkpoint, load_model_state, restore_rng,
+from .checkpoint import (CheckpointError, checkpoint_differences, load_checkpoint,
+                         load_model_state, restore_rng,
                          resume_mismatch, rng_state, save_checkpoint)
 from .clock import RunClock
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
@@ -232,11 +233,19 @@ class Trainer:
             mismatch = resume_mismatch(ckpt, cfg.model)
             if mismatch:
                 raise CheckpointError(f"{self.resume_from}: {mismatch}")
-            load_model_state(self.model, ckpt["model"], self.resume_from)
+            load_model_state(self.model, ckpt["model"], self.resume_from,
+                             differences=checkpoint_differences(
+                                 ckpt, C.to_dict(cfg), self.dataset.info().to_dict()))
             self.optim.load_state_dict(ckpt["optim"])
             restore_rng(ckpt["rng"], self.generator)
             self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
             self.start_epoch = self.epoch + 1
+            if self.start_epoch > cfg.training.epochs:
+                raise CheckpointError(
+                    f"{self.resume_from}: nothing left to train: the checkpoint has trained "
+                    f"{self.epoch} epoch{'s' if self.epoch != 1 else ''} and training.epochs "
+                    f"= {cfg.training.epochs}; give more epochs (--epochs "
+                    f"{self.epoch + 1} or more) to train it further")
             self._resume_best(ckpt.get("best"))
         if self.dist is not None:
             self._setup_distributed()
