@@ -164,3 +164,39 @@ def test_resume_messages_say_what_differs_and_when_nothing_is_left(tmp_path, cap
     err = capsys.readouterr().err
     assert "nothing left to train: the checkpoint has trained 2 epochs and training.epochs " \
            "= 1; give more epochs (--epochs 3 or more)" in err
+
+
+def test_deeply_nested_files_and_damaged_checkpoints_are_messages(tmp_path, capsys):
+    """A COCO JSON nested 100,000 deep and a TOML nested 5,000 deep gave a RecursionError;
+    checkpoints with a key missing, a string epoch or a bad RNG state, tracebacks."""
+    import torch
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"images": [], "annotations": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["data", "inspect", str(deep), "--set", "data.format=coco"]) == 1
+    assert "nested too deeply" in capsys.readouterr().err
+    toml = tmp_path / "deep.toml"
+    toml.write_text("x = " + "[" * 5_000 + "]" * 5_000 + "\n")
+    assert main(["train", str(toml)]) == 1
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "Traceback" not in err
+
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder, "algorithm.name=classifier", "fusion.name=late"),
+                    tmp_path / "c.toml")
+    assert main(["train", str(preset), "--out", str(tmp_path / "run")]) == 0
+    good = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    cases = {"no-optim": ({k: v for k, v in good.items() if k != "optim"},
+                          "'optim' should be the optimiser's state, found missing"),
+             "string-epoch": ({**good, "epoch": "two"},
+                              "'epoch' should be a whole number of epochs, found str 'two'"),
+             "bad-rng": ({**good, "rng": {**good["rng"], "torch": torch.zeros(3,
+                                                                              dtype=torch.uint8)}},
+                         "its random-number state ('rng') cannot be restored")}
+    capsys.readouterr()
+    for name, (payload, expected) in cases.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save(payload, path)
+        assert main(["train", str(preset), "--resume", str(path), "--epochs", "3"]) == 1, name
+        err = capsys.readouterr().err
+        assert f"{path}: damaged checkpoint" in err and expected in err, err
+        assert "Traceback" not in err

@@ -429,6 +429,9 @@ def loads(text: str, *, file: str | Path | None = None) -> ExperimentConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    except RecursionError:  # arrays or tables nested thousands deep: no preset is
+        raise ConfigError("not a preset: its arrays or tables are nested too deeply to read",
+                          file=file) from None
     return from_dict(raw, file=file)
 
 

@@ -59,7 +59,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a workbench checkpoint (format "
                               f"{payload.get('format') if isinstance(payload, dict) else '?'})")
+    for key, kind, what in _PARTS:
+        value = payload.get(key)
+        ok = isinstance(value, kind) and not isinstance(value, bool) and \
+            (kind is not int or value >= 0)
+        if not ok:
+            found = "missing" if key not in payload else f"{type(value).__name__} {value!r:.40}"
+            raise CheckpointError(f"{path}: damaged checkpoint: {key!r} should be {what}, "
+                                  f"found {found}")
     return payload
+
+
+# What every checkpoint holds: (key, type, as said to the user).
+_PARTS = (("model", dict, "the model's weights"), ("optim", dict, "the optimiser's state"),
+          ("epoch", int, "a whole number of epochs"), ("step", int, "a whole number of steps"),
+          ("config", dict, "the run's settings"), ("info", dict, "the data's description"),
+          ("rng", dict, "the random-number state"))
 
 
 #: model keys that decide what the model reads: a run resumed with others would train
@@ -153,8 +168,15 @@ def rng_state(generator: torch.Generator) -> dict:
     return state
 
 
-def restore_rng(state: dict, generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["shuffle"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def restore_rng(state: dict, generator: torch.Generator, path: str | Path = "checkpoint"
+                ) -> None:
+    """Put back the random-number state a checkpoint saved; a damaged one is a
+    :class:`CheckpointError` (torch says only "RNG state is wrong size")."""
+    try:
+        torch.set_rng_state(state["torch"])
+        generator.set_state(state["shuffle"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: damaged checkpoint: its random-number state ('rng') "
+                              f"cannot be restored ({type(exc).__name__}: {exc})") from None

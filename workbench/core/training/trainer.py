@@ -237,7 +237,7 @@ class Trainer:
                              differences=checkpoint_differences(
                                  ckpt, C.to_dict(cfg), self.dataset.info().to_dict()))
             self.optim.load_state_dict(ckpt["optim"])
-            restore_rng(ckpt["rng"], self.generator)
+            restore_rng(ckpt["rng"], self.generator, self.resume_from)
             self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
             self.start_epoch = self.epoch + 1
             if self.start_epoch > cfg.training.epochs:

@@ -28,6 +28,9 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:  # lists or objects nested thousands deep: no COCO file is
+        raise DataError(f"{path}: not a COCO captions file: its JSON is nested too deeply to "
+                        "read") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) \
             or not isinstance(doc.get("annotations"), list):
         raise DataError(f"{path}: expected a COCO captions JSON object with 'images' and "
