@@ -589,3 +589,33 @@ def test_a_fifo_as_the_data_or_as_an_image_is_refused_not_waited_on(tmp_path: Pa
     done = subprocess.run([sys.executable, "-m", "workbench", "data", "inspect", str(fifo)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "FIFO" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_npz_headers_are_read_before_any_array(tmp_path: Path, monkeypatch):
+    """A 464-byte file whose header declared a huge shape raised numpy's _ArrayMemoryError;
+    a file that is not a zip was reported as holding a pickled array."""
+    import io
+    import zipfile
+    text, image = np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(forged, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (10**9, 10**4)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as z:
+        z.writestr("text.npy", forged.getvalue() + b"\0" * 64)
+        buf = io.BytesIO()
+        np.save(buf, image)
+        z.writestr("image.npy", buf.getvalue())
+    assert (tmp_path / "huge.npz").stat().st_size < 1000
+    with pytest.raises(DataError, match=r"huge.npz: array 'text' declares shape "
+                                        r"\(1000000000, 10000\) of float32 \(37,252.9 GB\) "
+                                        r"but its member holds 192 bytes"):
+        load_pairs(DataConfig(source=str(tmp_path / "huge.npz")), SIZE)
+    (tmp_path / "text.npz").write_bytes(b"\x80\x04 a pickle, not a zip")
+    with pytest.raises(DataError, match="not a readable .npz: it is not a zip archive"):
+        load_pairs(DataConfig(source=str(tmp_path / "text.npz")), SIZE)
+    np.savez(tmp_path / "ok.npz", text=text, image=image)
+    from workbench.core.data.sources import npz
+    monkeypatch.setattr(npz, "available_memory", lambda: 200)  # a machine with 200 bytes
+    with pytest.raises(DataError, match=r"ok.npz: its arrays take 336 bytes once read, more "
+                                        r"than half of the memory available \(200 bytes\)"):
+        load_pairs(DataConfig(source=str(tmp_path / "ok.npz")), SIZE)

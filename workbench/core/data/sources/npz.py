@@ -16,6 +16,7 @@ import numpy as np
 from ...config import DataConfig
 from ...errors import DataError
 from ..rows import Problems, SourceRows, keep_rows
+from ..safepath import special_file
 
 REQUIRED = ("text", "image")
 OPTIONAL = ("label", "caption")
@@ -82,6 +83,7 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
+    _check_headers(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -143,3 +145,66 @@ def _named(path: Path, a: np.ndarray, names: np.ndarray, key: str) -> list[str |
                         f"{key!r} ({len(names)} names, so labels 0 to {len(names) - 1})")
     text = [str(v) for v in names.tolist()]
     return [text[i] for i in a.tolist()]
+
+
+MEMORY_SHARE = 0.5  # an .npz may take at most this share of the memory available
+
+
+def _check_headers(path: Path) -> None:
+    """Read each array's header before any array: refuse a file that is not a zip archive,
+    an array whose declared shape needs more bytes than its member holds (a forged header
+    asked for terabytes), object arrays, and a total above half of the memory available."""
+    special = special_file(path)
+    if special:
+        raise DataError(f"{path}: is {special}, not a regular file")
+    try:
+        if not zipfile.is_zipfile(path):
+            raise DataError(f"{path}: not a readable .npz: it is not a zip archive (an .npz "
+                            "is a zip of .npy arrays, as numpy.savez writes it)")
+        total = 0
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                name = info.filename[:-4]
+                with archive.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                              np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = reader(fh)
+                if dtype.hasobject:
+                    raise DataError(f"{path}: array {name!r} holds objects (pickled); save "
+                                    "plain numeric arrays (object arrays are refused because "
+                                    "loading them can run code)")
+                needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if needed > info.file_size:
+                    raise DataError(f"{path}: array {name!r} declares shape {shape} of "
+                                    f"{dtype} ({_size(needed)}) but its member holds "
+                                    f"{_size(info.file_size)}: a damaged or forged file")
+                total += info.file_size
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz ({exc})") from None
+    budget = available_memory()
+    if budget is not None and total > MEMORY_SHARE * budget:
+        raise DataError(f"{path}: its arrays take {_size(total)} once read, more than half "
+                        f"of the memory available ({_size(budget)})")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
