@@ -173,9 +173,9 @@ def _check_headers(path: Path) -> None:
                               np.lib.format.read_array_header_2_0)
                     shape, _, dtype = reader(fh)
                 if dtype.hasobject:
-                    raise DataError(f"{path}: array {name!r} holds objects (pickled); save "
-                                    "plain numeric arrays (object arrays are refused because "
-                                    "loading them can run code)")
+                    raise DataError(f"{path}: array {name!r} is an object (pickled) array; "
+                                    "save plain numeric arrays (object arrays are refused "
+                                    "because loading them can run code)")
                 needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
                 if needed > info.file_size:
                     raise DataError(f"{path}: array {name!r} declares shape {shape} of "
