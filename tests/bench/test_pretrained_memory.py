@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import sys
 
 import numpy as np
@@ -38,9 +39,14 @@ def test_the_sampler_counts_private_memory_and_not_a_mapped_file(tmp_path):
         mapped = np.memmap(path, dtype=np.uint8, mode="r")
         assert int(mapped[::4096].sum()) == 64 * 256  # every page read: resident, file-backed
         read = sampler.phase()
-        owned = np.ones(64 * 2**20, dtype=np.uint8)  # private pages
+        # Private pages the process surely did not have: a fresh anonymous mapping, each page
+        # written. (np.ones could reuse heap pages an earlier test in this worker freed but
+        # the allocator kept, still counted as private: then nothing grew.)
+        owned = mmap.mmap(-1, 64 * 2**20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        owned.write(b"\x01" * (64 * 2**20))
         own = sampler.phase()
-        del owned, mapped
+        owned.close()
+        del mapped
     finally:
         sampler.close()
     assert read["peak_rss_mb"] - base["peak_anon_mb"] > 0
