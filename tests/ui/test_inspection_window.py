@@ -8,25 +8,11 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pytest
 
 from fixtures import tiny_config
 from workbench.core.algorithms import valid_fusions
-from workbench.ui.main_window import MainWindow
-from workbench.ui.session import Session
 
 WAIT = 90_000
-
-
-@pytest.fixture
-def window(qtbot, folder):
-    win = MainWindow(Session())
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.session.table_changed, timeout=WAIT):
-        win.data_panel.load_source(str(folder))
-    yield win
-    win.close()
 
 
 def train(qtbot, win, *overrides):

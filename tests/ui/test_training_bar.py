@@ -13,25 +13,10 @@ from fixtures import tiny_config
 from workbench.core.runs.store import read_run
 from workbench.core.training.events import FitStarted, StepLogged
 from workbench.ui.main_window import MainWindow
-from workbench.ui.session import Session
 from workbench.ui.training_bar import TrainingBar, format_seconds
 from workbench.ui.worker import TrainingController
 
 WAIT = 90_000
-
-
-@pytest.fixture
-def window(qtbot, folder):
-    win = MainWindow(Session())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    with qtbot.waitSignal(win.session.table_changed, timeout=WAIT):
-        win.data_panel.load_source(str(folder))
-    yield win
-    win.confirm_close = False  # closing asks over unsaved settings: not what is tested here
-    win.close()
 
 
 def start_long_run(qtbot, win: MainWindow) -> None:
