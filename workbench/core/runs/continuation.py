@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import config as C
 from ..errors import ConfigError
 from .ownership import cut_back
-from .store import RunError, RunInfo, copy_atomically, load_run, read_metrics, read_run
+from .store import RunError, RunInfo, copy_atomically, load_run, read_run
 from .writer import write_json
 
 
@@ -53,8 +53,7 @@ class Continuation:
         return self.run_dir
 
     def _edit(self, folder: Path) -> None:
-        cut_back(folder, self.from_epoch, self.from_step)
-        metrics = read_metrics(folder)
+        metrics = cut_back(folder, self.from_epoch, self.from_step)
         replan_schedule(folder / "checkpoints" / "last.pt", self.config)
         seconds = float(metrics[-1].get("seconds") or 0.0) if metrics else 0.0
         summary = dict(self.source.summary)

@@ -167,10 +167,11 @@ def remove_temporaries(folder: Path) -> int:
     return removed
 
 
-def cut_back(folder: Path, epoch: int, step: int) -> None:
+def cut_back(folder: Path, epoch: int, step: int) -> list[dict]:
     """``folder``'s curves and snapshots as a checkpoint of ``epoch`` epochs and ``step``
     steps left them: later metrics, steps and snapshots (of a run killed after the
-    checkpoint) are dropped, so what a resumed fit appends follows on exactly."""
+    checkpoint) are dropped, so what a resumed fit appends follows on exactly. Returns the
+    metrics lines kept."""
     from .store import read_metrics, read_steps
 
     metrics = [m for m in read_metrics(folder) if _count(m, "epoch") <= epoch]
@@ -183,6 +184,7 @@ def cut_back(folder: Path, epoch: int, step: int) -> None:
         found = re.search(r"-e(\d+)\.npz$", snap.name)
         if found and int(found.group(1)) > epoch:
             snap.unlink()
+    return metrics
 
 
 def _count(record: dict, key: str) -> float:
