@@ -115,3 +115,20 @@ def test_inspect_and_train_an_npz_with_label_names_and_other_arrays(tmp_path, ca
     assert main(["train", "classifier-late-emoji", "--data", str(path), "--epochs", "1",
                  "--out", str(tmp_path / "run"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "finished"
+
+
+def test_inspect_says_what_training_would_refuse_or_warn_about(tmp_path, capsys):
+    """Issue 17, item 16: ``data inspect`` answers "can I train on this?" with the figures."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "unique.npz"
+    np.savez(path, text=rng.normal(size=(30, 4)), image=rng.normal(size=(30, 3)),
+             label=np.arange(30))
+    code, out, _ = inspect(capsys, str(path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["cannot_train"].startswith("nothing to validate on: 30 pairs")
+    assert report["warnings"] == [
+        "30 labels over 30 training pairs: a median of 1 training example per label, too few "
+        "for a classifier to learn most labels (expect scores near chance); merge rare labels "
+        "or load more examples of each"]
+    code, out, _ = inspect(capsys, "builtin:emoji")
+    assert code == 0 and "Cannot train" not in out and "Warning" not in out

@@ -200,3 +200,28 @@ def test_deeply_nested_files_and_damaged_checkpoints_are_messages(tmp_path, caps
         err = capsys.readouterr().err
         assert f"{path}: damaged checkpoint" in err and expected in err, err
         assert "Traceback" not in err
+
+
+def test_degenerate_data_is_refused_or_warned_about_with_the_figures(tmp_path, capsys):
+    """Issue 17, item 16: a split that cannot be validated stops before training (exit 1, no
+    run folder); a trainable but weak one trains and says why its numbers are weak."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    unique = tmp_path / "unique.npz"
+    np.savez(unique, text=rng.normal(size=(50, 4)), image=rng.normal(size=(50, 3)),
+             label=np.arange(50))
+    out = tmp_path / "refused"
+    code = main(["train", "classifier-late-emoji", "--data", str(unique), "--out", str(out),
+                 "--set", "fusion.name=late"])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    assert "nothing to validate on: 50 pairs loaded: 50 for training, 0 for validation" in err
+    assert "each of the 50 labels has one example" in err
+    shapes = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(shapes, "algorithm.name=classifier", "fusion.name=late"),
+                    tmp_path / "tiny.toml")
+    assert main(["train", str(preset), "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    start = err.index("training classifier")
+    assert err.index("warning: small held-out split (validation 6 pairs)") > start
+    assert err.index("warning: small held-out split") < err.index("epoch 1/1")

@@ -14,7 +14,7 @@ from workbench.ui.plots.adversarial_view import AdversarialView, mosaic
 from workbench.ui.plots.loss_plot import LossPlot
 from workbench.ui.plots.metrics_table import MetricsTable
 from workbench.ui.plots.series import ema
-from workbench.ui.plots.training_view import TrainingView
+from workbench.ui.plots.training_view import TextArea, TrainingView
 
 SPE = 20  # steps per epoch
 
@@ -380,3 +380,27 @@ def test_training_view_says_whether_the_primary_metric_beats_chance(qtbot):
     assert "collapsed" in text and "effective rank 1.4" in text
     view.show_result("macro_f1", {"val": scores["val"], "test": {"size": 0}}, [])
     assert "no test split" in view.verdict.text()
+
+
+def test_the_datas_warnings_stay_under_the_live_verdict_and_the_area_fits_them(qtbot):
+    """Issue 17, item 16: what makes the data's numbers weak is said when the run starts, stays
+    while validation figures come in, and the verdict grows to show it (scrolling past half
+    the column rather than being cut off)."""
+    view = TrainingView()
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    warning = "small held-out split (validation 6 pairs): one pair moves a score by up to 0.17"
+    view.reset(FitStarted("classifier", "mean", 3, 1, 10, 18, 6, "cpu", 1000,
+                          primary="macro_f1", chance={"macro_f1": 0.1}, warnings=[warning],
+                          split_notes=["1 label ('x') has one example"]))
+    assert warning in view.verdict.text() and "note: 1 label" in view.verdict.text()
+    view.add_epochs([EpochEnded(1, 10, {"loss": 2.0}, {"loss": 1.0, "macro_f1": 0.7}, 1.0)])
+    text = view.verdict.text()
+    assert "0.700" in text and text.count(warning) == 1
+    qtbot.waitUntil(lambda: view.verdict_area.height()
+                    >= view.verdict.heightForWidth(view.verdict_area.viewport().width()))
+    view.show_result("macro_f1", {}, [f"warning {i}: " + "long words " * 20 for i in range(30)])
+    column = view.verdict_area.parentWidget()
+    qtbot.waitUntil(lambda: view.verdict_area.verticalScrollBar().isVisible())
+    assert view.verdict_area.height() <= column.height() * TextArea.MAX_SHARE + 1

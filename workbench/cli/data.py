@@ -55,6 +55,7 @@ def run_inspect(args) -> int:
     except (WorkbenchError, OSError) as exc:
         return fail(exc)
     report = summarize(table, ds)
+    report.update(training_checks(cfg, ds))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -95,6 +96,14 @@ def summarize(table, ds) -> dict:
     return out
 
 
+def training_checks(cfg, ds) -> dict:
+    """What training would refuse or warn about on this data with these settings (the
+    classifier's warning about examples per label only when there are labels)."""
+    from ..core.training import data_checks
+    return {"cannot_train": data_checks.refusal(ds, cfg),
+            "warnings": data_checks.warnings(ds, cfg, needs_labels=ds.labels is not None)}
+
+
 def format_report(r: dict) -> str:
     lines = [f"Source       {r['source']} ({r['format']})", f"Pairs        {r['pairs']}"]
     if "images" in r:
@@ -123,5 +132,8 @@ def format_report(r: dict) -> str:
     lines.append(f"Skipped      {len(r['skipped'])} rows")
     lines += skipped_lines(r["skipped"])
     lines += [f"Note         {note}" for note in r.get("notes", [])]
+    if r.get("cannot_train"):
+        lines.append(f"Cannot train {r['cannot_train']}")
+    lines += [f"Warning      {w}" for w in r.get("warnings", [])]
     lines.append(f"Loaded in    {r['seconds']:.2f} s")
     return "\n".join(lines)

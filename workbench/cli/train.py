@@ -202,6 +202,10 @@ class ProgressPrinter(Callback):
               f"validation), {e.parameters:,} parameters, {where}", file=self.stream)
         if e.epoch_note():  # training.drop_last's effect, under the line it qualifies
             print(f"  {e.epoch_note()}", file=self.stream)
+        for note in e.split_notes:
+            print(f"  note: {note}", file=self.stream)
+        for warning in e.warnings:
+            print(f"warning: {warning}", file=self.stream)
 
     def on_step_end(self, trainer, e):
         if not self.bar.enabled or time.monotonic() - self._last_bar < 0.2:

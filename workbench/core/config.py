@@ -432,6 +432,10 @@ def loads(text: str, *, file: str | Path | None = None) -> ExperimentConfig:
     except RecursionError:  # arrays or tables nested thousands deep: no preset is
         raise ConfigError("not a preset: its arrays or tables are nested too deeply to read",
                           file=file) from None
+    if not raw:  # an empty (or comments-only) file would train the defaults without a word
+        raise ConfigError("the preset holds no settings (an empty file, or comments only); "
+                          "expected at least its [algorithm] and [fusion] tables, as a "
+                          "preset saved by the workbench has", file=file)
     return from_dict(raw, file=file)
 
 

@@ -31,6 +31,8 @@ class FitStarted:
     chance_spread: float | None = None
     #: what the split had to do that the user should know (a class with one example)
     split_notes: list[str] = field(default_factory=list)
+    #: what makes this data's numbers weak, with the figures (``data_checks.warnings``)
+    warnings: list[str] = field(default_factory=list)
     #: training pairs one epoch trains on: ``train_size`` less the last, smaller batch that
     #: ``training.drop_last`` leaves out (None: not known, taken as all of them)
     epoch_pairs: int | None = None

@@ -25,7 +25,7 @@ from ..data.dataset import PairedDataset, bag_of_words
 from ..data.info import DataInfo
 from ..errors import ConfigError, WorkbenchError
 from ..evaluation import report
-from . import distributed
+from . import data_checks, distributed
 from .callbacks import Callback
 from .checkpoint import (CheckpointError, checkpoint_differences, load_checkpoint,
                          load_model_state, restore_rng,
@@ -123,6 +123,9 @@ class Trainer:
         self.best_checkpoint: str | None = None
         self._epoch_done = True
         self.grad_sync = None  # multi-process only: how gradients are averaged
+        # What makes this data's numbers weak (data_checks.warnings): said at the start and
+        # kept among the run's warnings at the end.
+        self.data_warnings: list[str] = []
 
     # -- control from other threads ------------------------------------------------
     def stop(self) -> None:
@@ -207,7 +210,8 @@ class Trainer:
         spec = ALGORITHMS[self.cfg.algorithm.name]
         no_primary = spec.no_primary if model.primary_metric() is None else ""
         return {"scores": {"val": val, "test": test}, "health": health,
-                "warnings": report.warnings_of(val, test, health, no_primary),
+                "warnings": self.data_warnings + report.warnings_of(val, test, health,
+                                                                    no_primary),
                 "best_epoch": best_epoch}
 
     def _setup(self) -> None:
@@ -216,6 +220,11 @@ class Trainer:
             problem = distributed.refusal(cfg.algorithm.name)
             if problem:
                 raise WorkbenchError(problem)
+        problem = data_checks.refusal(self.dataset, cfg)
+        if problem:  # before minutes of training with nothing to learn or to score
+            raise WorkbenchError(problem)
+        self.data_warnings = data_checks.warnings(
+            self.dataset, cfg, needs_labels=ALGORITHMS[cfg.algorithm.name].needs_labels)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         self.generator = torch.Generator().manual_seed(cfg.seed)
@@ -265,7 +274,7 @@ class Trainer:
             parameters=sum(p.numel() for p in self.model.parameters()),
             run_dir=str(self.run_dir) if self.run_dir else None, primary=primary,
             chance=chance, chance_spread=spread,
-            split_notes=self.dataset.split_notes))
+            split_notes=self.dataset.split_notes, warnings=list(self.data_warnings)))
 
     def _setup_distributed(self) -> None:
         """Hooks for multi-process training: the same weights everywhere, gradients averaged

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtWidgets import (QLabel, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from ...core.evaluation.rules import CHANCE_MARGIN
 from ...core.evaluation.names import title
@@ -26,6 +27,50 @@ MIN_TABLE_HEIGHT = 90  # the header and three rows
 GAME_MIN_HEIGHT = 220  # the adversarial plots with readable axes
 
 
+class TextArea(QScrollArea):
+    """A word-wrapped label in a frameless, vertical-only scroll area whose preferred height
+    is the label's at the area's width, at most ``MAX_SHARE`` of its parent's height."""
+
+    MAX_SHARE = 0.5
+
+    def __init__(self, label: QLabel):
+        super().__init__()
+        self.setWidget(label)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        label.installEventFilter(self)  # a new text: a new height
+
+    def _text_height(self) -> int:
+        label = self.widget()
+        if not label.text():
+            return 0
+        width = self.viewport().width() if self.isVisible() else self.width()
+        return label.heightForWidth(width)
+
+    def sizeHint(self) -> QSize:
+        height = self._text_height()
+        parent = self.parentWidget()
+        if parent is not None and parent.height() > 0:
+            height = min(height, int(parent.height() * self.MAX_SHARE))
+        return QSize(super().sizeHint().width(), height)
+
+    def minimumSizeHint(self) -> QSize:
+        # two lines before it scrolls: the primary metric beside chance stays readable
+        return QSize(0, min(self._text_height(), 2 * self.fontMetrics().lineSpacing() + 8))
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+            self.updateGeometry()
+        return False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # a wider area wraps into fewer lines
+
+
 class TrainingView(QWidget):
     """Curves, metrics and (adversarial runs) the game, fed by a TrainingController."""
 
@@ -41,6 +86,7 @@ class TrainingView(QWidget):
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.verdict.setContentsMargins(4, 2, 4, 4)
         self._live = ""  # the verdict's part about the running validation
+        self._start_warnings: list[str] = []  # the data's, from FitStarted
         # Built for the first adversarial run (or when asked for): most runs never show it,
         # and its plots would add a tenth of a second to every start-up.
         self._adversarial_view: AdversarialView | None = None
@@ -49,7 +95,10 @@ class TrainingView(QWidget):
         column = QVBoxLayout(side)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
-        column.addWidget(self.verdict)
+        # As tall as its text (a finished run's warnings can run to several lines), up to
+        # a share of the column; it scrolls beyond that rather than being cut off.
+        self.verdict_area = TextArea(self.verdict)
+        column.addWidget(self.verdict_area)
         column.addWidget(self.metrics_table, 1)
         # The metrics beside the curves, or under them in a narrow view (``_fit_layout``).
         self.top = top = QSplitter(Qt.Orientation.Horizontal)
@@ -121,8 +170,12 @@ class TrainingView(QWidget):
         self.loss_plot.set_excluded_terms(D_TERMS if adversarial else ())
         self.loss_plot.reset(started)
         self.metrics_table.reset(started)
+        # The data's warnings (too small a split, too few examples per label) stay under the
+        # live figures for the whole run; the end's summary lists them with its own.
+        self._start_warnings = [] if started is None else started.warnings + [
+            f"note: {n}" for n in started.split_notes]
         self._live = self._primary_text(started)
-        self.verdict.setText(self._live)
+        self.verdict.setText(self._with_warnings(self._live))
         if adversarial or self._adversarial_view is not None:
             first = self._adversarial_view is None
             self.adversarial_view.reset(started)
@@ -141,7 +194,10 @@ class TrainingView(QWidget):
         self.metrics_table.add_epochs(epochs)
         if any(e.val for e in epochs):
             self._live = self._latest_text()
-            self.verdict.setText(self._live)
+            self.verdict.setText(self._with_warnings(self._live))
+
+    def _with_warnings(self, text: str) -> str:
+        return "<br>".join([text] * bool(text) + warning_lines(self._start_warnings))
 
     def _primary_text(self, started: FitStarted | None) -> str:
         """Before the first validation: which metric ranks this run, and its chance."""
@@ -159,7 +215,7 @@ class TrainingView(QWidget):
         primary = table.primary
         value = table.latest(primary) if primary else None
         if value is None:
-            return self.verdict.text()
+            return self._live
         chance = table.chance.get(primary)
         text = f"Validation <b>{escape(title(primary))}</b> {value:.3f}"
         if chance is not None:
@@ -195,7 +251,7 @@ class TrainingView(QWidget):
                                 f"centred cosine {_signed(h['centred_cosine'])}"
                                 for name, h in health.items())
             lines.append(f"<span style='color:#555'>Validation vectors \u2014 {figures}</span>")
-        lines += [f"<span style='color:{WARN}'>\u26a0 {escape(w)}</span>" for w in warnings]
+        lines += warning_lines(warnings)
         self.verdict.setText("<br>".join(lines) if lines else self._live)
 
     def set_samples(self, samples: GeneratedSamples) -> None:
@@ -205,6 +261,10 @@ class TrainingView(QWidget):
     def _on_smoothing_changed(self, value: int) -> None:
         if self._adversarial_view is not None:
             self._adversarial_view.set_smoothing(value / 100.0)
+
+
+def warning_lines(warnings: list[str]) -> list[str]:
+    return [f"<span style='color:{WARN}'>\u26a0 {escape(w)}</span>" for w in warnings]
 
 
 def _signed(value: float) -> str:
