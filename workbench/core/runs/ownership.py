@@ -20,7 +20,7 @@ import socket
 import time
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, process_gone, remove_temporaries
 from ..errors import WorkbenchError
 
 LOCK = ".lock"
@@ -110,7 +110,9 @@ class RunLock:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(me, fh)
             self.held = True
-            remove_temporaries(self.folder)
+            # No save is under way here now: whatever temporaries remain, killed saves left.
+            for sub in (self.folder, self.folder / "checkpoints", self.folder / "snapshots"):
+                remove_temporaries(sub, all_of_them=True)
             return
         raise WorkbenchError(f"{self.folder}: could not take its lock ({self.path})")
 
@@ -142,29 +144,7 @@ class RunLock:
         if info.get("host") != socket.gethostname():
             return False
         pid = info.get("pid")
-        if not isinstance(pid, int) or pid <= 0:
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, another user's
-            return False
-        return False
-
-
-def remove_temporaries(folder: Path) -> int:
-    """Temporary files of atomic saves left in a run folder by a process killed mid-save
-    (``.name.xxxx.tmp``): whoever holds the folder's lock knows no save is under way."""
-    removed = 0
-    for sub in (folder, folder / "checkpoints", folder / "snapshots"):
-        for tmp in sub.glob(".*.tmp"):
-            try:
-                tmp.unlink()
-                removed += 1
-            except OSError:
-                pass
-    return removed
+        return not isinstance(pid, int) or process_gone(pid)
 
 
 def cut_back(folder: Path, epoch: int, step: int) -> list[dict]:
