@@ -266,7 +266,11 @@ CASES = {
         ("bomb.npz: its arrays take", "more than half of the memory available")),
     "npz-not-a-zip": Case(7, lambda t, s: _inspect(_write(
         t / "text.npz", b"\x80\x04 a pickle, not a zip")), ("text.npz", "not a zip archive")),
-    # 8. (memory estimate before decoding) -- another engineer adds these cases here.
+    # 8. Decoded images are estimated before decoding, and refused over the limit.
+    "images-over-the-memory-limit": Case(8, lambda t, s: _inspect(_csv(t, "big.csv", 6, {}),
+        "--set", "preprocess.image_size=256", "--set", "data.max_memory_gb=0.0001"),
+        ("big.csv: holding its 3 images at preprocess.image_size = 256 needs 576.0 KB",
+         "data.max_memory_gb = 0.0001", "preprocess.image_size = 109 or less would fit")),
     # 9. Nested thousands deep; damaged checkpoints.
     "coco-nested-deep": Case(9, lambda t, s: _inspect(_coco(
         t, "deep.json", '{"images": ' + "[" * 100_000 + "]" * 100_000 + ', "annotations": []}')),
@@ -308,8 +312,14 @@ CASES = {
     "train-bad-rows-skip": Case(15, lambda t, s: _train(s, "--on-error", "skip", "--data", str(
         _shapes_csv(t, "rows.csv", {3: "gone.png,a missing image,red"}))),
         ("skipped 1 row of", "rows.csv, row 3", "gone.png"), exit=0),
-    # 16. (data sets that cannot be trained or validated) -- another engineer adds these
-    # cases here.
+    # 16. Data that cannot be trained or validated is refused with the split's sizes.
+    "train-one-pair": Case(16, lambda t, s: _train(s, "--data", str(_csv(t, "one.csv", 1, {}))),
+        ("too little data to train: 1 pair loaded: 1 for training", "load 3 or more")),
+    "train-labels-with-one-example-each": Case(16, lambda t, s: _train(s, "--data", str(_npz(
+        t, "unique.npz", text=np.ones((30, 4)), image=np.ones((30, 3)), label=np.arange(30)))),
+        ("nothing to validate on: 30 pairs loaded", "each of the 30 labels has one example")),
+    "train-an-empty-preset": Case(16, lambda t, s: ["train", str(_write(t / "empty.toml", b""))],
+                                  ("empty.toml: the preset holds no settings",)),
 }
 
 

@@ -62,6 +62,10 @@ class DataConfig:
                                    "A quote left open swallows every line after it into one "
                                    "field; past this many lines the file is refused, naming "
                                    "the line where the quote opened.", min=1, max=100_000)
+    max_memory_gb: float = param(0.0, "The most memory (GiB) loaded data may take: decoded "
+                                 "images and arrays, estimated before decoding and refused "
+                                 "above it; 0: half the memory available.", min=0.0,
+                                 max=1_000_000.0, label="Max data memory (GiB)")
 
 
 @dataclass

@@ -20,6 +20,7 @@ from ..errors import DataError, RowProblem
 from ..gc_pause import collector_paused
 from .cache import ImageCache
 from .images import resize_array
+from .memory import Budget, DataEstimate, image_refusal, memory_budget
 from .rows import Problems, SourceRows, keep_rows
 from .sources import read_source
 from .text import tokenize
@@ -101,10 +102,13 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
     images, image_index, image_paths, sizes, hits = None, None, None, None, 0
     if src.image_paths is not None:
         src, kept, images, image_index, image_paths, sizes, hits = _decode(
-            src, image_size, problems, progress, cache or ImageCache())
+            src, image_size, problems, progress, cache or ImageCache(),
+            memory_budget(cfg.max_memory_gb))
         if kept is not None and tokens is not None:
             tokens = [tokens[i] for i in np.flatnonzero(kept)]
     elif src.images is not None:
+        _check_memory(src, DataEstimate(len(src.images), image_size),
+                      memory_budget(cfg.max_memory_gb))
         images = resize_array(src.images, image_size)
         sizes = np.tile(src.images.shape[2:][::-1], (len(src), 1)).astype(np.int64)
     problems.check(str(src.file))
@@ -161,8 +165,14 @@ def _check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list |
     return keep_rows(src, keep), tokens
 
 
+def _check_memory(src: SourceRows, estimate: DataEstimate, budget: Budget) -> None:
+    problem = image_refusal(str(src.file), estimate, budget)
+    if problem:
+        raise DataError(problem)
+
+
 def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress | None,
-            cache: ImageCache):
+            cache: ImageCache, budget: Budget):
     """Decode each distinct image once. Returns the source with the rows whose image failed
     left out, the mask of rows kept (None when all were), the pixels, the pair -> image
     index, the distinct paths, their original sizes and the cache hits."""
@@ -170,6 +180,8 @@ def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress |
     index = np.array([unique.setdefault(p, len(unique)) for p in src.image_paths],
                      dtype=np.int64)
     paths = list(unique)
+    # Before the first image is decoded: the pixels are one array for the whole run.
+    _check_memory(src, DataEstimate(len(paths), size), budget)
     report = (lambda done, total: progress("decoding images", done, total)) if progress else None
     result = cache.decode(paths, size, source=src.file, progress=report)
     if len(paths) >= 5 and len(result.problems) == len(paths) and all(
