@@ -291,7 +291,8 @@ CASES = {
     "fifo-as-an-image": Case(10, lambda t, s: _inspect(_fifo_image_csv(t)),
                              ("pipe.csv", "row 5", "a FIFO (named pipe), not an image file"),
                              skip="" if HAS_FIFO else "no FIFOs here"),
-    # 11. (a stopped or killed torchrun peer) -- another engineer adds these cases here.
+    # 11. A killed or stopped torchrun peer: two-process runs, so with the other torchrun
+    # runs in tests/core/test_distributed.py (test_a_lost_peer_ends_the_run_in_one_line_...).
     # 12. SIGTERM stops a run as Ctrl-C does: exit 130 and a checkpoint, not exit 143.
     "sigterm-during-training": Case(12, lambda t, s: _train(
         s, "--epochs", "10000", "--out", str(t / "run")),

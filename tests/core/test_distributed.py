@@ -4,6 +4,7 @@ batch."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -300,3 +301,98 @@ def test_a_fine_tuned_pretrained_image_model_trains_in_two_processes_as_in_one(f
     result, out, _ = _torchrun_train(cfg, tmp_path)
     assert result["gradient_sync"] == "DistributedDataParallel"
     _assert_matches_one_process(cfg, result, out, steps=6)
+
+
+def _rank_pid(marker: str, rank: int, deadline: float) -> int:
+    """The pid of the torchrun worker of ``rank`` whose command line holds ``marker``."""
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker.encode() in cmdline and f"RANK={rank}".encode() in environ and \
+                    b"-m\0workbench\0train" in cmdline:
+                return int(entry.name)
+        time.sleep(0.1)
+    raise AssertionError(f"no rank {rank} process found")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the ranks' pids in /proc")
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_a_lost_peer_ends_the_run_in_one_line_and_rank_0_keeps_the_last_step(
+        folder, tmp_path, how):
+    """Issue 17, item 11: rank 1 killed (SIGKILL) or stopped (SIGSTOP) mid-run. Rank 0 must
+    end within training.dist_timeout with one line naming rank 1 and its pid (no traceback),
+    and a checkpoint of its last completed step that ``--resume`` continues from."""
+    cfg = tiny_config(folder, "algorithm.name=contrastive", "fusion.name=mean",
+                      "training.batch_size=8", "training.epochs=10000",
+                      "training.checkpoint_every=10000", "training.dist_timeout=5")
+    preset = C.save(cfg, tmp_path / f"lost-{how}.toml")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*_torchrun(preset), "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        pid = _rank_pid(str(preset), 1, deadline)
+        steps = out / "steps.jsonl"
+        while not (steps.is_file() and steps.read_text().count("\n") >= 5):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL if how == "killed" else signal.SIGSTOP)
+        lost_at = time.monotonic()
+        summary = out / "run.json"
+        while json.loads(summary.read_text()).get("status") == "running":
+            assert time.monotonic() < deadline, "rank 0 never ended"
+            time.sleep(0.1)
+        waited = time.monotonic() - lost_at
+    finally:
+        # torchrun starts each rank in a session of its own; a stopped rank 1 would keep
+        # torchrun (and the output pipe) waiting 30 s more
+        for group in (proc.pid, pid):
+            with contextlib.suppress(ProcessLookupError, UnboundLocalError):
+                os.killpg(group, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=60)
+    ours = [line for line in stderr.splitlines() if not line.startswith(("W", "E", "I"))]
+    errors = [line for line in ours if line.startswith("error")]
+    state = "is gone (killed, or crashed)" if how == "killed" else "is stopped"
+    assert len(errors) == 1 and f"rank 1 (pid {pid}) {state}" in errors[0], stderr[-3000:]
+    assert "rank 0 wrote a checkpoint of step" in errors[0]
+    # Only torchrun's own report may hold a traceback, after rank 0's line.
+    assert "Traceback" not in "\n".join(ours[:ours.index(errors[0]) + 1])
+    assert waited < (5 + 15 if how == "stopped" else 15)
+    run = json.loads((out / "run.json").read_text())
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    logged = [json.loads(x)["step"] for x in (out / "steps.jsonl").read_text().splitlines()]
+    assert run["status"] == "failed" and ckpt["step"] == run["steps"] >= logged[-1] >= 5
+    resumed = subprocess.run(
+        [sys.executable, "-m", "workbench", "train", str(preset), "--out", str(out),
+         "--resume", str(out / "checkpoints" / "last.pt"), "--json",
+         "--set", f"training.epochs={ckpt['epoch'] + 1}"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads(resumed.stdout)["epochs"] == ckpt["epoch"] + 1
+
+
+def test_outside_a_group_no_failure_is_taken_for_a_lost_peer():
+    assert distributed.lost_peer(RuntimeError("gloo: Connection reset by peer")) is None
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states in /proc")
+def test_a_peers_state_is_read_as_gone_stopped_or_running():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert distributed._process_state(child.pid) is None
+        os.kill(child.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while distributed._process_state(child.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert distributed._process_state(child.pid).startswith("is stopped")
+    finally:
+        child.kill()
+        child.wait()
+    assert distributed._process_state(child.pid).startswith("is gone")

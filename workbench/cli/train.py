@@ -53,7 +53,7 @@ def run_train(args) -> int:
             problem = distributed.refusal(cfg.algorithm.name)
             if problem:
                 raise WorkbenchError(problem)
-        ctx = distributed.setup(cfg.device)
+        ctx = distributed.setup(cfg.device, cfg.training.dist_timeout)
         try:
             code = _train(cfg, args, ctx)
         finally:

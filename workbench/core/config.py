@@ -189,6 +189,12 @@ class TrainingConfig:
                               "probability (one is always kept), so short queries such as a "
                               "single word find their images too.", min=0.0, max=0.9,
                               label="Word dropout")
+    dist_timeout: int = param(600, "Multi-process (torchrun) runs: seconds a process waits "
+                              "for another at a collective before the run ends naming the "
+                              "lost process (rank 0 checkpoints the last completed step). "
+                              "Longer than rank 0's validation, snapshots and checkpoint "
+                              "writes, which the others wait for.", min=5, max=86_400,
+                              label="Process timeout (s)")
 
 
 @dataclass

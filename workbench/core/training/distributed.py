@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -41,8 +42,21 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-# Long enough for rank 0 to validate and snapshot a large dataset while the others wait.
-TIMEOUT = datetime.timedelta(minutes=30)
+# training.dist_timeout's default: how long a collective waits for a process that does not
+# answer. Longer than anything rank 0 does alone while the others wait at the next
+# collective (validation, snapshots, checkpoint writes); a stopped or hung peer is reported
+# after this long instead of blocking the group for PyTorch's default 30 minutes.
+DEFAULT_TIMEOUT_S = 600
+
+# Every rank's (host, pid), gathered once the group is made: a collective that fails can then
+# say which process of the group is gone or stopped.
+_peers: list[tuple[str, int]] = []
+_timeout_s: float = DEFAULT_TIMEOUT_S
+# Loading the data is not bounded by training.dist_timeout: rank 0 decodes the images and
+# computes pretrained features (a ViT over 100,000 images on a CPU: most of an hour) while
+# the others wait at a barrier of this gloo group of their own, whose timeout is a day.
+LOAD_TIMEOUT = datetime.timedelta(hours=24)
+_load_group = None
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,12 @@ def env_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def setup(device_name: str) -> Context | None:
+def setup(device_name: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Context | None:
     """Join the process group torchrun describes; None when not launched by torchrun.
 
     ``device_name`` is the config's device: ``cuda`` or ``auto`` with a GPU present means one
     GPU per process (``cuda:LOCAL_RANK``) and NCCL; anything else runs on the CPU with gloo.
+    ``timeout_s`` (``training.dist_timeout``): how long a collective waits for a peer.
     """
     if not launched():
         return None
@@ -104,13 +119,76 @@ def setup(device_name: str) -> Context | None:
                               f"{device_name!r}", key="device", value=device_name)
         device, backend = torch.device("cpu"), "gloo"
     kwargs = {"device_id": device} if backend == "nccl" else {}
-    dist.init_process_group(backend, rank=rank, world_size=world, timeout=TIMEOUT, **kwargs)
+    global _timeout_s
+    _timeout_s = timeout_s
+    dist.init_process_group(backend, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=timeout_s), **kwargs)
+    _peers[:] = [None] * world
+    dist.all_gather_object(_peers, (socket.gethostname(), os.getpid()))
+    global _load_group
+    _load_group = dist.new_group(backend="gloo", timeout=LOAD_TIMEOUT)
     return Context(rank, world, local_rank, device, backend)
 
 
 def teardown() -> None:
+    global _load_group
+    _peers.clear()
+    _load_group = None
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# -- a lost peer ----------------------------------------------------------------------------
+# What the backends' errors say when a peer is gone or silent (gloo raises a plain
+# RuntimeError naming its transport; newer PyTorch a DistError subclass).
+_LOST_WORDS = ("gloo", "nccl", "connection reset", "connection closed", "timed out",
+               "broken pipe")
+
+
+def _process_state(pid: int) -> str | None:
+    """What is wrong with process ``pid`` of this host: gone, stopped, or None (running,
+    as far as can be told)."""
+    from ..atomic import process_gone
+    if process_gone(pid):
+        return "is gone (killed, or crashed)"
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+    if state in ("T", "t"):
+        return "is stopped (SIGSTOP, or Ctrl-Z) and does not answer"
+    if state in ("Z", "X"):
+        return "is gone (killed, or crashed)"
+    return None
+
+
+def lost_peer(exc: BaseException) -> str | None:
+    """One line naming the process(es) of the group that a failed collective lost, or None
+    when ``exc`` is not a collective's failure (or this process is in no group)."""
+    ctx = current()
+    text = str(exc)
+    dist_error = getattr(dist, "DistError", ())
+    if ctx is None or not (isinstance(exc, dist_error) or (
+            isinstance(exc, RuntimeError) and any(w in text.lower() for w in _LOST_WORDS))):
+        return None
+    here = socket.gethostname()
+    found = []
+    for rank, peer in enumerate(_peers):
+        if rank == ctx.rank or not peer:
+            continue
+        host, pid = peer
+        state = _process_state(pid) if host == here else None
+        if state:
+            found.append(f"rank {rank} (pid {pid}) {state}")
+    timed_out = "timed out" in text.lower() or "timeout" in text.lower()
+    if not found:
+        found.append(f"a process did not answer within training.dist_timeout = "
+                     f"{_timeout_s:g} s" if timed_out else
+                     f"a process stopped answering ({text.splitlines()[0][:160]})")
+    elif timed_out:
+        found[-1] += f" (waited training.dist_timeout = {_timeout_s:g} s)"
+    return (f"lost a process of the {ctx.world_size}-process group: " + "; ".join(found))
 
 
 def current() -> Context | None:
@@ -150,7 +228,9 @@ def main_first() -> Iterator[None]:
 
 
 def _barrier() -> None:
-    if dist.get_backend() == "nccl":
+    if _load_group is not None:
+        dist.barrier(group=_load_group)
+    elif dist.get_backend() == "nccl":  # a group joined without setup()
         dist.barrier(device_ids=[torch.cuda.current_device()])
     else:
         dist.barrier()

@@ -126,6 +126,7 @@ class Trainer:
         # What makes this data's numbers weak (data_checks.warnings): said at the start and
         # kept among the run's warnings at the end.
         self.data_warnings: list[str] = []
+        self._step_taken = False  # an update made whose step is not counted yet
 
     # -- control from other threads ------------------------------------------------
     def stop(self) -> None:
@@ -165,8 +166,12 @@ class Trainer:
         except Exception as exc:  # any failure inside a step: reported, never a crash
             self._emit("on_exception", exc)
             status = "failed"
-            reason = str(exc) if isinstance(exc, WorkbenchError) else \
-                f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+            lost = distributed.lost_peer(exc) if self.dist is not None else None
+            if lost:  # a peer killed, stopped or hung: one line, and the work kept
+                reason = lost + self._checkpoint_after_lost_peer()
+            else:
+                reason = str(exc) if isinstance(exc, WorkbenchError) else \
+                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         finally:
             if self.grad_sync is not None:  # the model no longer forwards through DDP
                 self.grad_sync.close()
@@ -322,6 +327,7 @@ class Trainer:
                 if dist is not None:
                     self.grad_sync.begin_step(samples)
                 losses = model.training_step(batch, self.optim)
+                self._step_taken = True  # the weights moved: this step counts once agreed
                 values = {k: float(v) for k, v in losses.items()}
                 # Under torchrun only the agreed decision counts: a signal landing between
                 # the all-reduce and the check below would otherwise stop one rank alone and
@@ -334,6 +340,7 @@ class Trainer:
                         self.stop_event.set()
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 self.step += 1
+                self._step_taken = False
                 n_steps += 1
                 if bad:
                     return "failed", self._nan_reason(bad, values)
@@ -440,12 +447,35 @@ class Trainer:
 
     def _stopped(self) -> tuple[str, str]:
         if self.run_dir is not None and self.step > 0:
-            # Mid-epoch, the checkpoint counts only the epochs completed: continuing starts
-            # the interrupted epoch afresh (with the weights as they are now).
-            self.model.fit_score_space(self.dataset, max(self.cfg.training.batch_size,
-                                                         report.EVAL_BATCH), self.device)
-            self._checkpoint(self.epochs_completed)
+            self._checkpoint_now()
         return "stopped", f"stopped by the user at epoch {self.epoch}, step {self.step}"
+
+    def _checkpoint_now(self) -> None:
+        """A checkpoint of the weights as they are. Mid-epoch it counts only the epochs
+        completed: continuing starts the interrupted epoch afresh (with these weights)."""
+        self.model.fit_score_space(self.dataset, max(self.cfg.training.batch_size,
+                                                     report.EVAL_BATCH), self.device)
+        self._checkpoint(self.epochs_completed)
+
+    def _checkpoint_after_lost_peer(self) -> str:
+        """Rank 0's checkpoint of the last completed step once a peer is lost; what became
+        of it, to end the run's one line. The weights are those of a step boundary: every
+        collective sits before the optimiser's update (the gradients' all-reduce, the
+        gathered rows of a batch-coupled loss) or after it (the step's losses), never in it."""
+        if self._step_taken:  # updated, then lost while agreeing on the step's losses
+            self.step += 1
+            self._step_taken = False
+        if not self.is_main:
+            return "; rank 0 keeps the work done"
+        if self.run_dir is None or self.step == 0:
+            return "; no step had completed, so no checkpoint was written"
+        try:
+            self._checkpoint_now()
+        except Exception as exc:  # noqa: BLE001 - said in the run's one line
+            return f"; the checkpoint of step {self.step} could not be written: {exc}"
+        return (f"; rank 0 wrote a checkpoint of step {self.step} ({self.epochs_completed} "
+                f"epoch{'' if self.epochs_completed == 1 else 's'} complete): continue with "
+                f"--resume {self.last_checkpoint}")
 
     def _nan_reason(self, bad: list[str], values: dict[str, float]) -> str:
         shown = ", ".join(f"{k} = {values[k]}" for k in bad)
