@@ -225,3 +225,14 @@ def test_degenerate_data_is_refused_or_warned_about_with_the_figures(tmp_path, c
     start = err.index("training classifier")
     assert err.index("warning: small held-out split (validation 6 pairs)") > start
     assert err.index("warning: small held-out split") < err.index("epoch 1/1")
+
+
+def test_a_damaged_checkpoint_is_refused_before_the_data_loads(tmp_path, capsys):
+    """Resuming from a damaged checkpoint says so first, not after minutes of decoding (here
+    the data would fail too: the checkpoint's message comes first)."""
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"not a checkpoint")
+    code = main(["train", "contrastive-emoji", "--resume", str(bad), "--data",
+                 str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{bad}: not a readable checkpoint" in err and "missing.csv" not in err

@@ -93,6 +93,9 @@ def _train(cfg, args, ctx=None) -> int:
         check_writable(Path(args.out) if args.out else runs_dir())
         if args.out:  # a run folder belongs to one run
             check_out_folder(args.out, resume_from=args.resume, overwrite=args.overwrite)
+    if args.resume:  # a missing or damaged checkpoint, said before minutes of data loading
+        from ..core.training.checkpoint import load_checkpoint
+        load_checkpoint(args.resume)
     with main_first():  # rank 0 fills the image cache, the others then read it
         dataset = load_dataset(cfg, progress=StageProgress() if main else None)
     skipped = dataset.table.skipped

@@ -48,6 +48,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         # weights_only refused something: say so plainly. torch's own text advises loading
         # with weights_only=False, which is exactly what must not be done with such a file.
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if not found and "Unsupported operand" in str(exc):  # not a pickle at all
+            raise CheckpointError(f"{path}: not a readable checkpoint (not a file "
+                                  "torch.save wrote: damaged, or another kind of file)") from None
         what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
             f"{path}: refused: it holds Python objects{what} besides tensors, numbers and "
