@@ -55,7 +55,7 @@ def test_variants_share_the_initial_encoders(tmp_path):
     import torch
 
     from workbench.core.data import load_dataset
-    from workbench.core.training.trainer import build_algorithm
+    from workbench.core.training.model_setup import build_algorithm
 
     folder = make_image_folder(tmp_path / "shapes", n_per_class=2)
     cfg = tiny_config(folder, "algorithm.name=classifier")

@@ -68,7 +68,7 @@ def test_before_training_the_live_models_give_the_cached_features(shapes, vit):
     assert ds.images.shape[-1] == SIZE  # read at the ViT's own side, for the model
     trainer = Trainer(cfg, ds)
     trainer.fit()  # builds the model; compare a fresh one with the cached features
-    from workbench.core.training.trainer import build_algorithm
+    from workbench.core.training.model_setup import build_algorithm
     model = build_algorithm(cfg, ds.info())
     model.eval()
     batch = ds.batch(torch.arange(len(ds)))

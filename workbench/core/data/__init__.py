@@ -146,7 +146,7 @@ def pretrained_captions(cfg: "ExperimentConfig", table: "PairTable", *,
     """The captions of ``table`` through ``cfg``'s pretrained text model, cached (word pieces
     kept: ``preprocess.max_tokens`` plus the model's two markers, [CLS] and [SEP])."""
     from ..pretrained.cache import caption_states
-    from ..training.trainer import resolve_device
+    from ..training.model_setup import resolve_device
     if table.captions is None:
         raise DataError(f"{table.source}: a pretrained text model reads captions, and this "
                         "data holds text feature vectors (an .npz); set model.text_encoder = "
@@ -168,7 +168,7 @@ def pretrained_images(cfg: "ExperimentConfig", table: "PairTable", *, data=None,
     On a miss the model reads them again from ``data`` (default ``cfg.data``) at its own
     input size, not at the table's."""
     from ..pretrained.cache import image_states
-    from ..training.trainer import resolve_device
+    from ..training.model_setup import resolve_device
     from .loader import load_pairs
     data = data if data is not None else cfg.data
     if table.images is None:

@@ -115,7 +115,7 @@ def open_on_other_data(path: str | Path, data: C.DataConfig, *,
 
 def _load(path, check):
     from ..training.checkpoint import load_checkpoint
-    from ..training.trainer import build_algorithm
+    from ..training.model_setup import build_algorithm
 
     payload = load_checkpoint(Path(path))
     cfg = C.from_dict(payload["config"])

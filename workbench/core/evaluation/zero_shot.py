@@ -97,7 +97,7 @@ def encode(cfg: ExperimentConfig, *, prompt: str = DEFAULT_PROMPT, device: str |
     """The data ``cfg`` names through its two-tower ``model.image_model`` (see the module)."""
     from ..data import dataset_for, load_pairs
     from ..pretrained.clip import TwoTowerModel
-    from ..training.trainer import resolve_device
+    from ..training.model_setup import resolve_device
 
     check_prompt(prompt)
     reason = unavailable_reason(cfg)

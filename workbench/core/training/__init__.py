@@ -10,7 +10,7 @@ import importlib
 
 _EXPORTS = {
     "Callback": "callbacks", "EventRecorder": "callbacks",
-    "Trainer": "trainer", "build_algorithm": "trainer", "resolve_device": "trainer",
+    "Trainer": "trainer", "build_algorithm": "model_setup", "resolve_device": "model_setup",
     **{name: "events" for name in (
         "AttentionSnapshot", "CheckpointWritten", "EmbeddingSnapshot", "EpochEnded",
         "FitEnded", "FitStarted", "GeneratedSamples", "Probe", "StepLogged")},

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 
 from .. import config as C
-from ..algorithms import ALGORITHMS, fusion_problem
+from ..algorithms import ALGORITHMS
 from ..algorithms.base import Algorithm
 from ..data.augment import augment_images, drop_words
 from ..data.dataset import PairedDataset, bag_of_words
-from ..data.info import DataInfo
-from ..errors import ConfigError, WorkbenchError
+from ..errors import WorkbenchError
 from ..evaluation import report
 from . import data_checks, distributed
 from .callbacks import Callback
@@ -33,6 +32,7 @@ from .checkpoint import (CheckpointError, checkpoint_differences, load_checkpoin
 from .clock import RunClock
 from .events import (AttentionSnapshot, CheckpointWritten, EmbeddingSnapshot, EpochEnded,
                      FitEnded, FitStarted, Probe, StepLogged)
+from .model_setup import build_algorithm, resolve_device
 from .optim import Optimizers
 from .samples import describe as describe_samples
 
@@ -42,52 +42,9 @@ ATTENTION_INTERVAL_S = 2.0
 MAX_EMBEDDING_SNAPSHOT = 5000
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but no CUDA GPU is available",
-                          key="device", value=name)
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                     and torch.backends.mps.is_available()):
-        raise ConfigError("device 'mps' asked for, but Apple's MPS is not available",
-                          key="device", value=name)
-    return device
-
-
 def trained(epochs: int) -> str:
     """A finished run's reason: "trained 1 epoch", "trained 20 epochs"."""
     return f"trained {epochs} epoch{'' if epochs == 1 else 's'}"
-
-
-def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
-    """The algorithm ``cfg`` names, built for data described by ``info``.
-
-    An invalid algorithm x fusion pair is refused with the registry's reason.
-    """
-    problem = fusion_problem(cfg.algorithm.name, cfg.fusion.name)
-    if problem:
-        raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
-                          f"{problem}", key="fusion.name", value=cfg.fusion.name)
-    spec = ALGORITHMS[cfg.algorithm.name]
-    if spec.needs_labels and info.num_classes < 2:
-        found = "no labels" if not info.has_labels else "only one label class"
-        raise WorkbenchError(f"{spec.title} needs labels with at least two classes, and this "
-                             f"data has {found}; pick a label column (data.label_column) or "
-                             "a label-free algorithm (contrastive, autoencoder, adversarial, "
-                             "graph)")
-    if cfg.fusion.name == "coattention" and not (info.text_has_tokens
-                                                  and info.image_has_patches):
-        raise WorkbenchError("co-attention needs caption tokens and image patches, and this "
-                             "data holds precomputed feature vectors (one 'token' each, so "
-                             "every attention weight would be 1); pick another fusion")
-    return spec.load()(cfg, info)
 
 
 class Trainer:
