@@ -36,11 +36,13 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 @dataclass
 class DataConfig:
     source: str = param("builtin:emoji", "Where the pairs come from: builtin:emoji, an image "
-                        "folder, a CSV, a COCO captions JSON or an .npz of features.")
+                        "folder, a CSV, a COCO captions JSON, an .npz of features, Parquet "
+                        "or Arrow files (Hugging Face) or WebDataset .tar shards.")
     images: str = param("", "Image folder for a COCO captions file (or to resolve a CSV's "
                         "relative paths elsewhere); empty: next to the source.")
     format: str = param("auto", "Source format; auto detects it from the path.",
-                        choices=("auto", "builtin", "imagefolder", "csv", "coco", "npz"))
+                        choices=("auto", "builtin", "imagefolder", "csv", "coco", "npz",
+                                 "parquet", "webdataset"))
     text_column: str = param("", "Caption column; empty: detect (text, caption, title, ...).")
     image_column: str = param("", "Image path column; empty: detect (image, file_name, "
                               "filepath, ...).")

@@ -290,8 +290,8 @@ def test_detect_missing_path(tmp_path: Path):
 
 
 def test_detect_unknown_format_and_non_coco_json(tmp_path: Path):
-    with pytest.raises(DataError, match="unknown format 'parquet'"):
-        detect("x", "parquet")
+    with pytest.raises(DataError, match="unknown format 'hdf5'"):
+        detect("x", "hdf5")
     path = tmp_path / "config.json"
     path.write_text('{"learning_rate": 0.1}')
     with pytest.raises(DataError) as info:

@@ -13,6 +13,10 @@ them and the kernel can drop them again. Each write makes a pixel file with a ne
 then atomically replaces the index, so a reader (or a process still holding a mapping of the
 old pixels) never sees a half-written or overwritten file; a damaged entry is ignored and
 rebuilt.
+
+Images read from shards (Parquet, WebDataset) are cached the same way, each keyed by its
+shard file and its place there, and checked against the shard's size and modification time:
+rewriting a shard decodes its images again.
 """
 
 from __future__ import annotations
@@ -66,7 +70,23 @@ class ImageCache:
         # the same system call. A list of tuples, then one array: item assignment into a
         # numpy array per file costs more than the stat itself.
         stats = np.array([_stat(p) for p in paths], dtype=np.int64).reshape(n, 2)
-        keys = _keys(paths)
+        return self._decode(paths, _keys(paths), stats, size, source, progress)
+
+    def decode_encoded(self, images: Sequence[bytes], places: Sequence[str],
+                       shards: Sequence[str], size: int, *, source: Path,
+                       progress: Callable[[int, int], None] | None = None) -> CachedDecode:
+        """Decode encoded images read from shards, each known to the cache by its shard
+        file and its place in it (key or row): an image is taken from the cache while its
+        shard's size and modification time are unchanged."""
+        shard_stat = {s: _stat(s) for s in dict.fromkeys(shards)}
+        absolute = {s: os.path.abspath(s) for s in shard_stat}
+        stats = np.array([shard_stat[s] for s in shards], dtype=np.int64).reshape(-1, 2)
+        keys = [f"{absolute[s]}|{p}" for s, p in zip(shards, places)]
+        return self._decode(list(images), keys, stats, size, source, progress)
+
+    def _decode(self, paths: list, keys: list[str], stats: np.ndarray, size: int,
+                source: Path, progress: Callable[[int, int], None] | None) -> CachedDecode:
+        n = len(paths)
         cache_file = self.file_for(source, size)
         cached = _read(cache_file, size) if self.enabled else None
         pixels = sizes = None

@@ -10,7 +10,8 @@ and torch's threads.
 The paths are handed out in chunks, to the workers and to the calling process alike, as
 each asks for more: a worker that starts late or runs on a busy core simply takes fewer.
 Workers decode straight into a shared, memory-mapped output file and answer on stdout in
-JSON lines (problems, then the chunk's end). A worker that fails for any reason has its
+JSON lines (problems, then the chunk's end). Encoded images (bytes read from shards) reach
+them the same way: one file of the images end to end, mapped by every worker. A worker that fails for any reason has its
 unfinished chunks decoded here instead: a slower load, never a lost image.
 """
 
@@ -70,8 +71,12 @@ def decode_in_processes(paths: Sequence[Path], size: int, workers: int,
     problems: dict[int, str] = {}
     with tempfile.TemporaryDirectory(prefix="workbench-decode-") as tmp:
         folder = Path(tmp)
-        (folder / "job.json").write_text(json.dumps(
-            {"paths": [str(p) for p in paths], "size": size}), encoding="utf-8")
+        if n and isinstance(paths[0], (bytes, bytearray, memoryview)):
+            _write_blob(folder, paths)
+            job = {"blob": n, "size": size}
+        else:
+            job = {"paths": [str(p) for p in paths], "size": size}
+        (folder / "job.json").write_text(json.dumps(job), encoding="utf-8")
         pixels, sizes = _outputs(folder, n, size, "w+")
         pool = _Workers(folder, workers - 1, chunks)
         done = 0
@@ -100,6 +105,33 @@ def decode_in_processes(paths: Sequence[Path], size: int, workers: int,
     if progress:
         progress(n, n)
     return result[0], result[1], problems
+
+
+def _write_blob(folder: Path, images: Sequence[bytes]) -> None:
+    offsets = np.zeros(len(images) + 1, dtype=np.int64)
+    with open(folder / "images.bin", "wb") as fh:
+        for i, data in enumerate(images):
+            fh.write(data)
+            offsets[i + 1] = offsets[i] + len(data)
+    np.save(folder / "offsets.npy", offsets)
+
+
+class _Blob:
+    """The encoded images of a job, read from its mapped file as a worker asks for each."""
+
+    def __init__(self, folder: Path, n: int):
+        self._offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+        size = int(self._offsets[-1])
+        # An empty file cannot be mapped (every image empty: each is reported as such).
+        self._data = (np.memmap(folder / "images.bin", dtype=np.uint8, mode="r")
+                      if size else np.zeros(0, dtype=np.uint8))
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> bytes:
+        return self._data[self._offsets[i]:self._offsets[i + 1]].tobytes()
 
 
 class _Workers:
@@ -190,7 +222,8 @@ def worker_main(argv: list[str]) -> int:
     """The worker: decode each ``start stop`` chunk read from stdin; end at its close."""
     folder = Path(argv[0])
     job = json.loads((folder / "job.json").read_text(encoding="utf-8"))
-    paths, size = job["paths"], int(job["size"])
+    paths = _Blob(folder, int(job["blob"])) if "blob" in job else job["paths"]
+    size = int(job["size"])
     pixels, sizes = _outputs(folder, len(paths), size, "r+")
     out = sys.stdout
     for line in sys.stdin:

@@ -8,6 +8,7 @@ code, under the GIL.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -46,8 +47,20 @@ def decode_image(path: str | Path, size: int) -> Decoded:
     special = special_file(path)
     if special:  # Pillow would wait for ever on a FIFO
         raise ImageProblem(f"{special}, not an image file")
+    return _decode(path, size)
+
+
+def decode_bytes(data: bytes, size: int) -> Decoded:
+    """An encoded image (a PNG, JPEG, ... file's bytes, as a shard holds it) decoded as
+    :func:`decode_image` decodes a file."""
+    if not data:
+        raise ImageProblem("empty image (0 bytes)")
+    return _decode(io.BytesIO(data), size)
+
+
+def _decode(source, size: int) -> Decoded:
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise ImageProblem(f"image is {w}x{h} pixels, more than the {MAX_PIXELS:,} "
@@ -76,6 +89,10 @@ def decode_image(path: str | Path, size: int) -> Decoded:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageProblem(f"corrupt or truncated image ({exc})") from None
     return Decoded(letterbox(rgb, size), (w, h))
+
+
+def _is_encoded(item) -> bool:
+    return isinstance(item, (bytes, bytearray, memoryview))
 
 
 def _has_exif(im: Image.Image) -> bool:
@@ -149,10 +166,11 @@ def resize_array(images: np.ndarray, size: int) -> np.ndarray:
 
 def decode_into(paths: Sequence, i: int, size: int, pixels: np.ndarray, sizes: np.ndarray,
                 problems: dict[int, str]) -> None:
-    """Decode ``paths[i]`` into row ``i`` of ``pixels`` and ``sizes``, or say why not in
-    ``problems[i]``."""
+    """Decode ``paths[i]`` (a file, or an encoded image's bytes) into row ``i`` of ``pixels``
+    and ``sizes``, or say why not in ``problems[i]``."""
+    item = paths[i]
     try:
-        d = decode_image(paths[i], size)
+        d = decode_bytes(item, size) if _is_encoded(item) else decode_image(item, size)
     except ImageProblem as exc:
         problems[i] = str(exc)
         return
@@ -178,7 +196,7 @@ def _worth_threads(paths: Sequence[Path]) -> bool:
     its header is read)."""
     for path in paths[:8]:
         try:
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(path) if _is_encoded(path) else path) as im:
                 w, h = im.size
         except Exception:  # noqa: BLE001 - unreadable here is reported by the decode itself
             continue
@@ -186,10 +204,12 @@ def _worth_threads(paths: Sequence[Path]) -> bool:
     return True
 
 
-def decode_many(paths: Sequence[Path], size: int, *, workers: int | None = None,
+def decode_many(paths: Sequence[Path] | Sequence[bytes], size: int, *,
+                workers: int | None = None,
                 progress: Callable[[int, int], None] | None = None):
     """Decode ``paths`` in parallel (``workers`` threads; by default, the cores as threads
-    for big images and as processes for many small ones).
+    for big images and as processes for many small ones). ``paths`` may be encoded images
+    (bytes, as read from shards) instead of files: the same decoding, the same problems.
 
     Returns ``(pixels, sizes, problems)``: pixels (N, 3, size, size) uint8 (zeros where a
     file failed), original sizes (N, 2) and ``{index: reason}`` for the files that failed.

@@ -21,7 +21,7 @@ from ..gc_pause import collector_paused
 from .cache import ImageCache
 from .images import resize_array
 from .memory import Budget, DataEstimate, image_refusal, memory_budget
-from .rows import Problems, SourceRows, keep_rows
+from .rows import Problems, SourceRows, keep_rows, problem_order
 from .sources import read_source
 from .text import tokenize
 
@@ -98,9 +98,9 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
     # Every stage leaves its bad rows out and goes on, in "fail" mode too, so that one load
     # lists every bad row of every kind (fields, captions, images) before it stops.
     src = read_source(cfg, problems)
-    src, tokens = _check_rows(src, problems)
+    src, tokens = check_rows(src, problems)
     images, image_index, image_paths, sizes, hits = None, None, None, None, 0
-    if src.image_paths is not None:
+    if src.image_paths is not None or src.image_bytes is not None:
         src, kept, images, image_index, image_paths, sizes, hits = _decode(
             src, image_size, problems, progress, cache or ImageCache(),
             memory_budget(cfg.max_memory_gb))
@@ -119,25 +119,28 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
                         problems.items)
     if image_index is None:
         image_index = np.arange(len(src), dtype=np.int64)
-    labels, names = _label_ids(src)
+    labels, names = label_ids(src)
     return PairTable(
         source=cfg.source, kind=src.kind, file=str(src.file), rows=src.rows,
         captions=src.captions, tokens=tokens, images=images, image_index=image_index,
         image_paths=image_paths, original_sizes=sizes, text_features=src.text_features,
         image_features=src.image_features, labels=labels, label_names=names,
-        label_column=src.label_column, extras=src.extras,
-        skipped=sorted(problems.items, key=lambda p: (p.file, p.row or 0)),
+        label_column=src.label_column,
+        # a sharded source's pairs say where they are (a column in the Data panel's table)
+        extras=src.extras if src.places is None else {**src.extras, "sample": src.places},
+        skipped=sorted(problems.items, key=problem_order),
         notes=list(src.notes), cache_hits=hits, seconds=time.perf_counter() - t0)
 
 
-def _check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list | None]:
+def check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list | None]:
     """Captions, labels and duplicates, row by row. Returns the rows kept and their captions'
     tokens (tokenised once here: tokenising is a good part of a cached load)."""
     keep = np.ones(len(src), dtype=bool)
     tokens: list[list[str]] | None = [] if src.captions is not None else None
     labels = src.labels.get(src.label_column) if src.label_column else None
+    images = src.image_paths if src.image_paths is not None else src.image_bytes
     seen: dict[tuple, int] = {}
-    for i, row in enumerate(src.rows):
+    for i in range(len(src.rows)):
         reason = None
         if src.captions is not None:
             caption = src.captions[i]
@@ -149,14 +152,17 @@ def _check_rows(src: SourceRows, problems: Problems) -> tuple[SourceRows, list |
                 reason = f"caption {caption[:40]!r} has no words"
         if reason is None and labels is not None and labels[i] is None:
             reason = f"no label in column {src.label_column!r}"
-        if reason is None and src.image_paths is not None:
-            key = (src.image_paths[i], src.captions[i] if src.captions else None)
+        if reason is None and images is not None:
+            # encoded images compare by content: the same picture stored twice in shards
+            key = (images[i], src.captions[i] if src.captions else None)
             if key in seen:
-                reason = f"duplicate of row {seen[key]} (same image and caption)"
+                reason = (f"duplicate of {src.where(seen[key])} (same image and caption)"
+                          if src.places is not None else
+                          f"duplicate of row {src.rows[seen[key]]} (same image and caption)")
             else:
-                seen[key] = row
+                seen[key] = i
         if reason:
-            problems.add(src.file, row, reason)
+            src.problem(problems, i, reason)
             keep[i] = False
     if keep.all():
         return src, tokens
@@ -173,29 +179,38 @@ def _check_memory(src: SourceRows, estimate: DataEstimate, budget: Budget) -> No
 
 def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress | None,
             cache: ImageCache, budget: Budget):
-    """Decode each distinct image once. Returns the source with the rows whose image failed
-    left out, the mask of rows kept (None when all were), the pixels, the pair -> image
-    index, the distinct paths, their original sizes and the cache hits."""
-    unique: dict[str, int] = {}
-    index = np.array([unique.setdefault(p, len(unique)) for p in src.image_paths],
-                     dtype=np.int64)
+    """Decode each distinct image once (a file, or encoded bytes read from shards). Returns
+    the source with the rows whose image failed left out, the mask of rows kept (None when
+    all were), the pixels, the pair -> image index, the distinct paths (None for encoded
+    images), their original sizes and the cache hits."""
+    encoded = src.image_paths is None
+    unique: dict = {}  # path, or bytes (equal bytes: one image, shared as a file would be)
+    index = np.array([unique.setdefault(p, len(unique)) for p in
+                      (src.image_bytes if encoded else src.image_paths)], dtype=np.int64)
     paths = list(unique)
     # Before the first image is decoded: the pixels are one array for the whole run.
     _check_memory(src, DataEstimate(len(paths), size), budget)
     report = (lambda done, total: progress("decoding images", done, total)) if progress else None
-    result = cache.decode(paths, size, source=src.file, progress=report)
-    if len(paths) >= 5 and len(result.problems) == len(paths) and all(
+    if encoded:
+        _, first = np.unique(index, return_index=True)  # each image's first pair
+        result = cache.decode_encoded(paths, [src.places[i] for i in first],
+                                      [src.shards[i] for i in first], size, source=src.file,
+                                      progress=report)
+    else:
+        result = cache.decode(paths, size, source=src.file, progress=report)
+    if not encoded and len(paths) >= 5 and len(result.problems) == len(paths) and all(
             r == "image file not found" for r in result.problems.values()):
         # Not a few bad rows (a handful could be): the images are somewhere else.
         raise DataError(f"{src.file}: none of its {len(paths)} images were found under "
-                        f"{src.root} (e.g. {_show(paths[0], src.root)}); if they are in another "
+                        f"{src.root} (e.g. {show_path(paths[0], src.root)}); if they are in another "
                         "folder, give it with --images DIR (data.images)")
     kept = None
     if result.problems:
         for i, img in enumerate(index):
             reason = result.problems.get(int(img))
             if reason:
-                problems.add(src.file, src.rows[i], f"{_show(paths[img], src.root)}: {reason}")
+                src.problem(problems, i, reason if encoded else
+                            f"{show_path(paths[img], src.root)}: {reason}")
         keep_img = np.array([i not in result.problems for i in range(len(paths))])
         kept = keep_img[index]
         src = keep_rows(src, kept)
@@ -205,10 +220,10 @@ def _decode(src: SourceRows, size: int, problems: Problems, progress: Progress |
         paths = [p for p, k in zip(paths, keep_img) if k]
     else:
         pixels, sizes = result.pixels, result.sizes
-    return src, kept, pixels, index, paths, sizes, result.hits
+    return src, kept, pixels, index, None if encoded else paths, sizes, result.hits
 
 
-def _show(path: str, root: Path) -> str:
+def show_path(path: str, root: Path) -> str:
     try:
         return str(Path(path).relative_to(root))
     except ValueError:
@@ -220,7 +235,7 @@ def _natural(name: str):
             for t in re.split(r"(\d+)", name) if t]
 
 
-def _label_ids(src: SourceRows) -> tuple[np.ndarray | None, list[str]]:
+def label_ids(src: SourceRows) -> tuple[np.ndarray | None, list[str]]:
     if not src.label_column:
         return None, []
     values = src.labels[src.label_column]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,13 @@ class SourceRows:
 
     ``rows`` holds each pair's row number in ``file`` (1-based, as an editor shows it) so a
     problem found later still names the right row. Exactly one of ``image_paths`` (files to
-    decode), ``images`` (already decoded) or ``image_features`` (vectors) is set, and
-    ``captions`` or ``text_features``.
+    decode), ``image_bytes`` (encoded images read from shards), ``images`` (already decoded)
+    or ``image_features`` (vectors) is set, and ``captions`` or ``text_features``.
+
+    A sharded source (Parquet, WebDataset) numbers its pairs 1..N across its shards in
+    ``rows`` and says where each one is in ``places`` ("data-000003.tar, key 000123"), which
+    its problems name instead of the file and row; ``shards`` holds each pair's shard file
+    (with its place, what the image cache knows it by).
     """
 
     kind: str
@@ -26,6 +32,7 @@ class SourceRows:
     rows: list[int]
     captions: list[str] | None = None
     image_paths: list[str] | None = None  # normalised path strings (see safepath)
+    image_bytes: list[bytes] | None = None  # encoded images (PNG, JPEG, ...), one per row
     images: np.ndarray | None = None
     text_features: np.ndarray | None = None
     image_features: np.ndarray | None = None
@@ -33,9 +40,24 @@ class SourceRows:
     label_column: str | None = None
     extras: dict[str, list] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the reader ignored or assumed
+    places: list[str] | None = None  # sharded sources: where each pair is, for messages
+    shards: list[str] | None = None  # sharded sources: each pair's shard file
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def where(self, i: int) -> str:
+        """Where pair ``i`` is, as a problem names it."""
+        if self.places is not None:
+            return self.places[i]
+        return f"{self.file}, row {self.rows[i]}"
+
+    def problem(self, problems: "Problems", i: int, reason: str) -> None:
+        """Report pair ``i`` as bad: its file and row, or its shard and key (or row)."""
+        if self.places is not None:
+            problems.add(self.places[i], None, reason)
+        else:
+            problems.add(self.file, self.rows[i], reason)
 
 
 class Problems:
@@ -57,10 +79,21 @@ class Problems:
         """Raise a DataError listing the problems so far when failing on errors."""
         if self.on_error == "fail" and self.items:
             # in file and row order, whichever check found them
-            self.items.sort(key=lambda p: (p.file, p.row if p.row is not None else -1))
+            self.items.sort(key=problem_order)
             n = len(self.items)
             raise DataError(f"{n} bad row{'s' if n != 1 else ''} in {what} (set "
                             "data.on_error = \"skip\" to leave them out):", self.items)
+
+
+def _natural(text: str) -> list:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)
+            if t]
+
+
+def problem_order(p: RowProblem) -> tuple:
+    """Problems in file and row order; numbers in names in numeric order, so a shard's
+    "row 9" comes before its "row 10" (a sharded source's place is the problem's file)."""
+    return (_natural(p.file), p.row if p.row is not None else -1)
 
 
 def keep_rows(src: SourceRows, keep: np.ndarray) -> SourceRows:
@@ -75,7 +108,10 @@ def keep_rows(src: SourceRows, keep: np.ndarray) -> SourceRows:
         kind=src.kind, file=src.file, root=src.root, rows=pick(src.rows),
         captions=None if src.captions is None else pick(src.captions),
         image_paths=None if src.image_paths is None else pick(src.image_paths),
+        image_bytes=None if src.image_bytes is None else pick(src.image_bytes),
         images=arr(src.images), text_features=arr(src.text_features),
         image_features=arr(src.image_features),
         labels={k: pick(v) for k, v in src.labels.items()}, label_column=src.label_column,
-        extras={k: pick(v) for k, v in src.extras.items()})
+        extras={k: pick(v) for k, v in src.extras.items()}, notes=list(src.notes),
+        places=None if src.places is None else pick(src.places),
+        shards=None if src.shards is None else pick(src.shards))

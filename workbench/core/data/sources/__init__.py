@@ -9,7 +9,8 @@ from ...config import DataConfig
 from ...errors import DataError
 from ..rows import Problems, SourceRows
 from ..safepath import special_file
-from . import builtin, coco, csvfile, imagefolder, npz
+from . import builtin, coco, csvfile, imagefolder, npz, parquet, webdataset
+from .shards import ShardedSource
 
 Reader = Callable[[DataConfig, Path, Problems], SourceRows]
 
@@ -19,6 +20,14 @@ SOURCES: dict[str, Reader] = {
     "csv": csvfile.read,
     "coco": coco.read,
     "npz": npz.read,
+    "parquet": parquet.read,
+    "webdataset": webdataset.read,
+}
+
+#: the sources read shard by shard (a sample at a time), by format
+SHARDED: dict[str, type[ShardedSource]] = {
+    "parquet": parquet.ParquetSource,
+    "webdataset": webdataset.WebDatasetSource,
 }
 
 DESCRIPTIONS = {
@@ -27,6 +36,9 @@ DESCRIPTIONS = {
     "csv": "a CSV with image path, caption and optional label columns",
     "coco": "a COCO captions JSON (images + annotations) and its image folder",
     "npz": "an .npz with text (N, Dt) and image (N, Di) feature arrays, optional label",
+    "parquet": "Hugging Face data: a .parquet file, a folder of them, or a save_to_disk folder",
+    "webdataset": "WebDataset shards: a .tar, a folder of them, or a pattern like "
+                  "data-{000000..000009}.tar",
 }
 
 
@@ -40,14 +52,26 @@ def detect(source: str, fmt: str = "auto") -> str:
         return "builtin"
     path = Path(source)
     if not path.exists():
+        if webdataset.is_pattern(source):
+            return "webdataset"
         raise DataError(f"{source}: no such file or folder")
     special = special_file(path)
     if special:
         raise DataError(f"{source}: is {special}, not a regular file; give a data file or "
                         "folder (reading it could wait for ever)")
     if path.is_dir():
-        return "imagefolder"
+        if any((path / name).is_file() for name in imagefolder.METADATA):
+            return "imagefolder"
+        if parquet.looks_like(path):
+            return "parquet"
+        if webdataset.looks_like(path):
+            return "webdataset"
+        return "imagefolder"  # whose error says what a folder needs
     suffix = path.suffix.lower()
+    if suffix in (".parquet", ".arrow"):
+        return "parquet"
+    if webdataset.is_shard(path):
+        return "webdataset"
     if suffix in (".csv", ".tsv"):
         return "imagefolder" if path.name == "metadata.csv" else "csv"
     if suffix == ".jsonl":
