@@ -355,3 +355,28 @@ def test_an_npz_with_other_arrays_loads_and_the_panel_says_what_was_left_out(qtb
     summary = panel.summary_text()
     assert "Note: sk.npz: array 'ids' left out" in summary
     assert "cat (10)" in summary
+
+
+@pytest.mark.parametrize("to", ["parquet", "webdataset"])
+def test_shards_open_from_the_menu_and_preview_with_thumbnails(qtbot, panel, folder, tmp_path,
+                                                               monkeypatch, to):
+    """Issue 18: Parquet files and WebDataset shards open from the Data panel (the menu's own
+    entries, or a folder of shards) and preview like an image folder, each pair saying where
+    in the shards it is."""
+    from workbench.core.config import DataConfig
+    from workbench.core.data.convert import convert
+    out = tmp_path / to
+    result = convert(DataConfig(source=str(folder)), to, out, shard_size=5)
+    first = out / result.shards[0][0]  # (name, pairs, bytes)
+    entry = {"parquet": "Open Parquet / Arrow…", "webdataset": "Open WebDataset shard…"}[to]
+    action = next(a for a in panel.open_button.menu().actions() if a.text() == entry)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(first), ""))
+    with qtbot.waitSignal(panel.session.table_changed, timeout=TIMEOUT) as got:
+        action.trigger()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=TIMEOUT)
+    assert len(got.args[0]) == 5 and panel.model.rowCount() == 5
+    pix = panel.model.index(0, 0).data(Qt.ItemDataRole.DecorationRole)
+    assert isinstance(pix, QPixmap) and pix.width() == 40
+    table = load(qtbot, panel, out)  # the folder of 3 shards
+    assert len(table) == 12 and "4 labels" in panel.summary_text()
+    assert first.name in table.extras["sample"][0]

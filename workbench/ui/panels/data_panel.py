@@ -86,7 +86,9 @@ class DataPanel(QWidget):
         self.source_combo = QComboBox(editable=True, minimumContentsLength=6,
                                       insertPolicy=QComboBox.InsertPolicy.NoInsert,
                                       toolTip="builtin:emoji, an image folder, a CSV, a COCO "
-                                      "captions JSON or an .npz of features; Enter loads it")
+                                      "captions JSON, an .npz of features, Parquet / Arrow "
+                                      "files or WebDataset .tar shards (a file, a folder or "
+                                      "a {000..099} pattern); Enter loads it")
         self.source_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.source_combo.lineEdit().returnPressed.connect(self._on_source_entered)

@@ -13,6 +13,11 @@ _OPEN = {  # menu entry -> (dialog title, file pattern; None: a folder)
     "Open CSV…": ("Open a CSV of image paths and captions", "CSV (*.csv *.tsv)"),
     "Open COCO JSON…": ("Open a COCO captions JSON", "COCO captions (*.json)"),
     "Open features (.npz)…": ("Open precomputed features", "Features (*.npz)"),
+    # a folder of shards (or a save_to_disk folder) opens with "Open folder…"
+    "Open Parquet / Arrow…": ("Open a Parquet or Arrow file (Hugging Face datasets)",
+                              "Parquet / Arrow (*.parquet *.arrow)"),
+    "Open WebDataset shard…": ("Open a WebDataset .tar shard",
+                               "WebDataset (*.tar *.tgz *.tar.gz)"),
 }
 
 
