@@ -91,3 +91,8 @@ def check_dataset(ds, n=len(CAPTIONS), classes=2):
     assert ds.vocab is not None and ds.vocab.words[:2] == ["<pad>", "<unk>"]
     batch = next(ds.batches("train", 4))
     assert batch.images.shape[1:] == (3, SIZE, SIZE)
+
+
+def encoded(pictures: Path) -> list[bytes]:
+    """The ``pictures`` fixture's PNG files, as bytes (what shards store)."""
+    return [(pictures / f"{i}.png").read_bytes() for i in range(len(CAPTIONS))]

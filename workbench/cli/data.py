@@ -44,18 +44,23 @@ def add_parser(sub) -> None:
     add_convert_parser(dsub)
 
 
-def run_inspect(args) -> int:
+def source_config(args):
+    """The config the data subcommands' source options describe (checked like any other)."""
     from ..core.config import ExperimentConfig, apply_overrides
+    return apply_overrides(ExperimentConfig(), [
+        f"data.source={args.source}", f"data.images={args.images}",
+        f"data.on_error={args.on_error}", f"data.format={args.format}",
+        f"data.text_column={args.text_column}", f"data.image_column={args.image_column}",
+        f"data.label_column={args.label_column}",
+        f"data.allow_outside_paths={str(args.allow_outside_paths).lower()}", *args.set])
+
+
+def run_inspect(args) -> int:
     from ..core.data import dataset_for, load_pairs
     from ..core.errors import WorkbenchError
 
     try:
-        cfg = apply_overrides(ExperimentConfig(), [
-            f"data.source={args.source}", f"data.images={args.images}",
-            f"data.on_error={args.on_error}", f"data.format={args.format}",
-            f"data.text_column={args.text_column}", f"data.image_column={args.image_column}",
-            f"data.label_column={args.label_column}",
-            f"data.allow_outside_paths={str(args.allow_outside_paths).lower()}", *args.set])
+        cfg = source_config(args)
         # Parquet and WebDataset sources are read and decoded in full here, as training
         # loads them. A metadata-only inspect (issue 18: a 1,000,000-pair Parquet folder in
         # under 5 s) would take the pair count from core.data.sources.SHARDED[kind]'s
@@ -186,17 +191,11 @@ def add_convert_parser(dsub) -> None:
 
 
 def run_convert(args) -> int:
-    from ..core.config import ExperimentConfig, apply_overrides
     from ..core.data.convert import convert
     from ..core.errors import WorkbenchError
 
     try:
-        cfg = apply_overrides(ExperimentConfig(), [
-            f"data.source={args.source}", f"data.images={args.images}",
-            f"data.on_error={args.on_error}", f"data.format={args.format}",
-            f"data.text_column={args.text_column}", f"data.image_column={args.image_column}",
-            f"data.label_column={args.label_column}",
-            f"data.allow_outside_paths={str(args.allow_outside_paths).lower()}", *args.set])
+        cfg = source_config(args)
         sizes = {} if args.shard_size is None else {"shard_size": args.shard_size}
         result = convert(cfg.data, args.to, args.out, overwrite=args.overwrite,
                          progress=StageProgress(), **sizes)

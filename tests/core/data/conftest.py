@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from data_helpers import CAPTIONS, COLORS, LABELS, save_image, write_jsonl
+from data_helpers import CAPTIONS, COLORS, LABELS, save_image, write_csv, write_jsonl
 
 
 @pytest.fixture
@@ -18,3 +18,16 @@ def folder_jsonl(tmp_path: Path) -> Path:
         {"file_name": f"{i}.png", "text": c, "label": lab}
         for i, (c, lab) in enumerate(zip(CAPTIONS, LABELS))])
     return root
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> Path:
+    """The six-colour squares as PNG files, and a CSV naming them (the reference load of the
+    sharded sources' tests)."""
+    root = tmp_path_factory.mktemp("pictures")
+    for i in range(len(CAPTIONS)):
+        save_image(root / f"{i}.png", COLORS[i])
+    write_csv(root / "pairs.csv", ["image", "text", "label"],
+              [[f"{i}.png", c, lab] for i, (c, lab) in enumerate(zip(CAPTIONS, LABELS))])
+    return root
+

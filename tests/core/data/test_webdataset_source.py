@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_helpers import CAPTIONS, COLORS, LABELS, SIZE, save_image, write_csv
+from data_helpers import CAPTIONS, LABELS, SIZE, encoded
 from fixtures import make_image_folder, tiny_config
 from workbench.core import config as C
 from workbench.core.config import DataConfig
@@ -22,21 +22,6 @@ from workbench.core.data.sources import SHARDED
 wds = pytest.importorskip("webdataset")
 
 MODES = pytest.mark.parametrize("mode", ["fail", "skip"])
-
-
-@pytest.fixture(scope="module")
-def pictures(tmp_path_factory) -> Path:
-    """The six-colour squares as PNG files, and a CSV naming them (the reference load)."""
-    root = tmp_path_factory.mktemp("pictures")
-    for i in range(len(CAPTIONS)):
-        save_image(root / f"{i}.png", COLORS[i])
-    write_csv(root / "pairs.csv", ["image", "text", "label"],
-              [[f"{i}.png", c, lab] for i, (c, lab) in enumerate(zip(CAPTIONS, LABELS))])
-    return root
-
-
-def encoded(pictures: Path) -> list[bytes]:
-    return [(pictures / f"{i}.png").read_bytes() for i in range(len(CAPTIONS))]
 
 
 def write_tar(path: Path, samples: list[dict]) -> Path:

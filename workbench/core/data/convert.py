@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..atomic import atomic_write, atomic_write_bytes
 from ..config import DataConfig
 from ..errors import DataError, RowProblem
-from .images import MAX_PIXELS, ImageProblem
+from .images import ImageProblem, check_pixels, image_problems
 from .loader import Progress, check_rows, label_ids, show_path
 from .rows import Problems, SourceRows, keep_rows, problem_order
 from .safepath import special_file
@@ -254,26 +254,9 @@ def image_extension(image: str | Path | bytes) -> str:
         raise ImageProblem(f"{special}, not an image file")
     if encoded and not image:
         raise ImageProblem("empty image (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(image) if encoded else image) as im:
-            (w, h), kind = im.size, im.format
-    except FileNotFoundError:
-        raise ImageProblem("image file not found") from None
-    except IsADirectoryError:
-        raise ImageProblem("expected an image file, found a folder") from None
-    except PermissionError:
-        raise ImageProblem("image file cannot be read (permission denied)") from None
-    except UnidentifiedImageError:
-        raise ImageProblem("not an image Pillow can read (empty, corrupt or another kind "
-                           "of file)") from None
-    except Image.DecompressionBombError:
-        raise ImageProblem(f"image declares more than the {MAX_PIXELS:,} pixels allowed "
-                           "(a decompression bomb or a huge scan)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageProblem(f"corrupt or truncated image ({exc})") from None
-    if w * h > MAX_PIXELS:
-        raise ImageProblem(f"image is {w}x{h} pixels, more than the {MAX_PIXELS:,} allowed "
-                           "(a decompression bomb or a huge scan)")
+    with image_problems(), Image.open(io.BytesIO(image) if encoded else image) as im:
+        (w, h), kind = im.size, im.format
+    check_pixels(w, h)
     suffix = "" if encoded else Path(image).suffix.lstrip(".").lower()
     return EXTENSIONS.get(kind) or suffix or kind.lower()
 

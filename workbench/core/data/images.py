@@ -8,13 +8,14 @@ code, under the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -58,19 +59,12 @@ def decode_bytes(data: bytes, size: int) -> Decoded:
     return _decode(io.BytesIO(data), size)
 
 
-def _decode(source, size: int) -> Decoded:
+@contextlib.contextmanager
+def image_problems() -> Iterator[None]:
+    """Pillow's and the file system's errors while opening or decoding one image, as the
+    :class:`ImageProblem` a user reads (shared by decoding and by header-only checks)."""
     try:
-        with Image.open(source) as im:
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise ImageProblem(f"image is {w}x{h} pixels, more than the {MAX_PIXELS:,} "
-                                   "allowed (a decompression bomb or a huge scan)")
-            # JPEG can decode straight at a reduced scale: much faster for big photos.
-            im.draft("RGB", (size, size))
-            im.load()
-            if _has_exif(im):  # reading EXIF costs a fifth of a small PNG's decode
-                im = ImageOps.exif_transpose(im)
-            rgb = to_rgb(im)
+        yield
     except ImageProblem:
         raise
     except FileNotFoundError:
@@ -88,6 +82,24 @@ def _decode(source, size: int) -> Decoded:
                            "(a decompression bomb or a huge scan)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageProblem(f"corrupt or truncated image ({exc})") from None
+
+
+def check_pixels(w: int, h: int) -> None:
+    if w * h > MAX_PIXELS:
+        raise ImageProblem(f"image is {w}x{h} pixels, more than the {MAX_PIXELS:,} allowed "
+                           "(a decompression bomb or a huge scan)")
+
+
+def _decode(source, size: int) -> Decoded:
+    with image_problems(), Image.open(source) as im:
+        w, h = im.size
+        check_pixels(w, h)
+        # JPEG can decode straight at a reduced scale: much faster for big photos.
+        im.draft("RGB", (size, size))
+        im.load()
+        if _has_exif(im):  # reading EXIF costs a fifth of a small PNG's decode
+            im = ImageOps.exif_transpose(im)
+        rgb = to_rgb(im)
     return Decoded(letterbox(rgb, size), (w, h))
 
 
