@@ -39,6 +39,10 @@ def add_parser(sub) -> None:
                      "paths)")
     ins.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any other config setting, e.g. preprocess.vocab_size=2000")
+    ins.add_argument("--full", action="store_true",
+                     help="load every pair even of a large Parquet or WebDataset source "
+                     "(by default one of more than 20,000 pairs is looked at: counts from "
+                     "its metadata, the rest from its first 1,000 samples)")
     ins.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ins.set_defaults(run=run_inspect)
     add_convert_parser(dsub)
@@ -57,22 +61,23 @@ def source_config(args):
 
 def run_inspect(args) -> int:
     from ..core.data import dataset_for, load_pairs
+    from ..core.data.quick_look import quick_look
     from ..core.errors import WorkbenchError
 
     try:
         cfg = source_config(args)
-        # Parquet and WebDataset sources are read and decoded in full here, as training
-        # loads them. A metadata-only inspect (issue 18: a 1,000,000-pair Parquet folder in
-        # under 5 s) would take the pair count from core.data.sources.SHARDED[kind]'s
-        # total() (Parquet footers, tar headers), read the first rows' samples for the
-        # preview, the label column alone for the counts, and say that vocabulary, image
-        # sizes and bad rows come from those first rows, not from every one.
-        table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=StageProgress())
+        # A large sharded source is looked at (its metadata and first samples), not loaded.
+        look = None if args.full else quick_look(cfg.data, cfg.preprocess.image_size)
+        table = look.table if look else load_pairs(cfg.data, cfg.preprocess.image_size,
+                                                   progress=StageProgress())
         ds = dataset_for(cfg, table)
     except (WorkbenchError, OSError) as exc:
         return fail(exc)
     report = summarize(table, ds)
-    report.update(training_checks(cfg, ds))
+    if look:
+        report.update(looked_at(look, cfg))
+    else:
+        report.update(training_checks(cfg, ds))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -113,6 +118,28 @@ def summarize(table, ds) -> dict:
     return out
 
 
+def looked_at(look, cfg) -> dict:
+    """What a quick look at a large sharded source reports instead of a full load's
+    figures: every pair counted, labels counted where the column alone tells, the split's
+    sizes as a full load would cut them, and what came from the first samples only."""
+    from ..core.data.split import split_counts
+    val, test = split_counts(look.total, cfg.data.val_fraction, cfg.data.test_fraction)
+    sampled = len(look.table)
+    out = {"pairs": look.total, "sampled": sampled, "shards": look.shards,
+           "split": {"train": look.total - val - test, "val": val, "test": test},
+           "split_notes": [], "cannot_train": None, "warnings": []}
+    if look.label_counts is not None:
+        out["labels"] = dict(sorted(look.label_counts.items()))
+    else:
+        out["labels_sampled"] = True
+    out["notes"] = [f"a quick look: {look.total:,} pairs in {look.shards:,} shards by their "
+                    f"metadata; captions, images, vocabulary"
+                    + ("" if look.label_counts is not None else ", labels")
+                    + f" and skipped rows from the first {sampled:,} (--full loads every "
+                    "pair)"]
+    return out
+
+
 def training_checks(cfg, ds) -> dict:
     """What training would refuse or warn about on this data with these settings (the
     classifier's warning about examples per label only when there are labels)."""
@@ -122,10 +149,13 @@ def training_checks(cfg, ds) -> dict:
 
 
 def format_report(r: dict) -> str:
-    lines = [f"Source       {r['source']} ({r['format']})", f"Pairs        {r['pairs']}"]
+    lines = [f"Source       {r['source']} ({r['format']})", f"Pairs        {r['pairs']}"
+             + (f" in {r['shards']:,} shards; the figures below marked * come from the "
+                f"first {r['sampled']:,}" if "sampled" in r else "")]
+    mark = "*" if "sampled" in r else ""  # a quick look: from the first samples only
     if "images" in r:
         im = r["images"]
-        lines.append(f"Images       {im['distinct']} distinct; most are {im['most_common_size'][0]}"
+        lines.append(f"Images{mark:<7}{im['distinct']} distinct; most are {im['most_common_size'][0]}"
                      f"x{im['most_common_size'][1]} ({im['most_common_count']}), smallest "
                      f"{im['min_size'][0]}x{im['min_size'][1]}, largest {im['max_size'][0]}x"
                      f"{im['max_size'][1]}; resized to {im['resized_to']}x{im['resized_to']}"
@@ -135,18 +165,18 @@ def format_report(r: dict) -> str:
         lines.append(f"Features     text {f['text_dim']}-d, image {f['image_dim']}-d")
     if "caption_words" in r:
         c = r["caption_words"]
-        lines.append(f"Captions     {c['min']} to {c['max']} words (median {c['median']:g})")
-    lines.append(f"Vocabulary   {r['vocab_size']} (built on the training split)")
+        lines.append(f"Captions{mark:<5}{c['min']} to {c['max']} words (median {c['median']:g})")
+    lines.append(f"Vocabulary{mark:<3}{r['vocab_size']} (built on the training split)")
     s = r["split"]
     lines.append(f"Split        train {s['train']}, val {s['val']}, test {s['test']}")
     lines += [f"  note: {note}" for note in r.get("split_notes", [])]
     if r["labels"]:
-        lines.append(f"Labels       {len(r['labels'])} in column {r['label_column']!r}")
+        lines.append(f"Labels{'*' if r.get('labels_sampled') else '':<7}{len(r['labels'])} in column {r['label_column']!r}")
         width = max(len(k) for k in r["labels"])
         lines += [f"  {name:<{width}}  {count}" for name, count in r["labels"].items()]
     else:
         lines.append("Labels       none (label-free algorithms only)")
-    lines.append(f"Skipped      {len(r['skipped'])} rows")
+    lines.append(f"Skipped{mark:<6}{len(r['skipped'])} rows")
     lines += skipped_lines(r["skipped"])
     lines += [f"Note         {note}" for note in r.get("notes", [])]
     if r.get("cannot_train"):

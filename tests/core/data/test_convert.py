@@ -303,3 +303,32 @@ def test_shards_convert_to_the_other_layout_byte_for_byte(folder, tmp_path):
                                           for r in expected]
     names = (tmp_path / "w" / "classnames.txt").read_text().splitlines()
     assert [names[int(s["cls"])] for s in samples] == [r["label"] for r in expected]
+
+
+@pytest.mark.parametrize("to", ["parquet", "webdataset"])
+def test_a_large_sharded_source_is_looked_at_not_loaded(tmp_path, capsys, monkeypatch, to):
+    """Issue 18: ``data inspect`` of a sharded source past QUICK_ABOVE pairs counts them from
+    the shards' metadata, labels from the label column alone (Parquet), and decodes only the
+    first samples, saying which figures came from them; --full loads every pair."""
+    from workbench.core.data import quick_look as quick
+    folder = make_image_folder(tmp_path / "shapes", n_per_class=5)  # 20 pairs, 4 labels
+    out = tmp_path / to
+    C.convert(DataConfig(source=str(folder)), to, out, shard_size=6)
+    monkeypatch.setattr(quick, "QUICK_ABOVE", 10)
+    monkeypatch.setattr(quick, "SAMPLE", 7)
+    assert main(["data", "inspect", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pairs"] == 20 and report["sampled"] == 7 and report["shards"] == 4
+    assert report["split"] == {"train": 16, "val": 2, "test": 2}
+    if to == "parquet":  # every shard's label column, no image read
+        assert report["labels"] == {"blue": 5, "green": 5, "red": 5, "yellow": 5}
+    else:  # a tar cannot tell without reading whole samples: the first ones' labels
+        assert report["labels_sampled"] and sum(report["labels"].values()) == 7
+    assert "first 7" in report["notes"][-1]
+    assert main(["data", "inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Pairs        20 in 4 shards; the figures below marked * come from the first 7" \
+        in text and "Images*" in text
+    assert main(["data", "inspect", str(out), "--json", "--full"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["pairs"] == 20 and "sampled" not in full

@@ -98,6 +98,14 @@ def _load_pairs(cfg: DataConfig, image_size: int, progress: Progress | None,
     # Every stage leaves its bad rows out and goes on, in "fail" mode too, so that one load
     # lists every bad row of every kind (fields, captions, images) before it stops.
     src = read_source(cfg, problems)
+    return table_from_rows(cfg, src, problems, image_size, progress, cache, t0)
+
+
+def table_from_rows(cfg: DataConfig, src: SourceRows, problems: Problems, image_size: int,
+                    progress: Progress | None, cache: ImageCache | None,
+                    t0: float) -> PairTable:
+    """The rows a source read, checked and decoded into a table (``t0``: when reading
+    began, for the table's ``seconds``)."""
     src, tokens = check_rows(src, problems)
     images, image_index, image_paths, sizes, hits = None, None, None, None, 0
     if src.image_paths is not None or src.image_bytes is not None:

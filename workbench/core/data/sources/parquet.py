@@ -90,6 +90,25 @@ class ParquetSource(ShardedSource):
         except (self._pa.ArrowException, OSError):
             return None
 
+    def label_counts(self) -> dict[str, int] | None:
+        if not self.label_column:
+            return None
+        counts: dict = {}
+        for shard in self.shards:
+            try:
+                for batch in self._batches(shard, [self.label_column]):
+                    values = batch.column(0).value_counts().to_pylist()
+                    for item in values:
+                        counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+            except (self._pa.ArrowException, OSError):
+                return None  # a damaged shard: the sampled look reports it
+        named: dict[str, int] = {}
+        for value, n in counts.items():
+            name = self._label(value, "", lambda *_: None)
+            if name:  # None: no label; False: a value no class has (reported when read)
+                named[name] = named.get(name, 0) + n
+        return named
+
     def encoded_bytes(self) -> int:
         total = 0
         for shard in self.shards:

@@ -99,6 +99,11 @@ class ShardedSource(ABC):
         """``shard``'s complete samples (image and caption), in order; a bad sample, or the
         rest of a shard that cannot be read, is reported and left out."""
 
+    def label_counts(self) -> dict[str, int] | None:
+        """Every shard's label counts read from the label column alone (no image read);
+        None when the format cannot tell without reading whole samples."""
+        return None
+
     @abstractmethod
     def encoded_bytes(self) -> int:
         """About how many bytes the encoded images take in memory (before decoding)."""
@@ -137,10 +142,12 @@ def check_encoded_memory(src: ShardedSource) -> None:
                         "data.max_memory_gb")
 
 
-def read_rows(src: ShardedSource, problems: Problems) -> SourceRows:
+def read_rows(src: ShardedSource, problems: Problems, limit: int | None = None) -> SourceRows:
     """Every shard's samples as the loader's rows: encoded images, captions, labels, and
-    where each pair is. Samples are numbered 1..N across the shards in ``rows``."""
-    check_encoded_memory(src)
+    where each pair is. Samples are numbered 1..N across the shards in ``rows``. ``limit``:
+    only the first that many samples (a quick look at a large source)."""
+    if limit is None:
+        check_encoded_memory(src)
 
     def report(where: str, reason: str) -> None:
         problems.add(where, None, reason)
@@ -150,7 +157,11 @@ def read_rows(src: ShardedSource, problems: Problems) -> SourceRows:
     captions, images, labels, places, shards = [], [], [], [], []
     for shard in src.shards:
         path = str(shard)
+        if limit is not None and len(captions) >= limit:
+            break
         for s in src.samples(shard, report):
+            if limit is not None and len(captions) >= limit:
+                break
             captions.append(s.caption)
             images.append(s.image)
             labels.append(s.label)
