@@ -263,7 +263,7 @@ CASES = {
         ("huge.npz: array 'text' declares shape (1000000000, 10000)", "192 bytes")),
     "npz-zip-bomb": Case(7, lambda t, s: _inspect(_forged_npz(
         t, "bomb.npz", text_shape=(1 << 40,), declared_size=4 << 40)),
-        ("bomb.npz: its arrays take", "more than half of the memory available")),
+        ("bomb.npz: its arrays take", "data may take (half of the")),
     "npz-not-a-zip": Case(7, lambda t, s: _inspect(_write(
         t / "text.npz", b"\x80\x04 a pickle, not a zip")), ("text.npz", "not a zip archive")),
     # 8. Decoded images are estimated before decoding, and refused over the limit.

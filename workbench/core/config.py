@@ -390,7 +390,7 @@ def _build_component(key: str, table: Any, file: str | None):
         raise ConfigError("unknown key (known keys here: name, params)", file=file,
                           key=f"{key}.{sorted(unknown)[0]}", allowed="name, params")
     name = table.get("name", cls.name)
-    if name not in registry:
+    if not isinstance(name, str) or name not in registry:  # a list cannot even be looked up
         allowed = ", ".join(repr(n) for n in registry)
         raise ConfigError(f"got {name!r}, expected one of {allowed}", file=file,
                           key=f"{key}.name", value=name, allowed=allowed)
@@ -444,6 +444,11 @@ def loads(text: str, *, file: str | Path | None = None) -> ExperimentConfig:
     except RecursionError:  # arrays or tables nested thousands deep: no preset is
         raise ConfigError("not a preset: its arrays or tables are nested too deeply to read",
                           file=file) from None
+    except ValueError as exc:  # int() refuses over sys.get_int_max_str_digits() digits
+        if "digits" not in str(exc):
+            raise
+        raise ConfigError("not a preset: it holds a number thousands of digits long, which no "
+                          "setting takes", file=file) from None
     if not raw:  # an empty (or comments-only) file would train the defaults without a word
         raise ConfigError("the preset holds no settings (an empty file, or comments only); "
                           "expected at least its [algorithm] and [fusion] tables, as a "

@@ -93,7 +93,10 @@ class ParamInfo:
         elif t is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise fail()
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer past a float's range (TOML's are unbounded)
+                raise fail() from None
             if not math.isfinite(value):
                 raise fail()
         elif t is str:

@@ -59,7 +59,11 @@ def find(name_or_path: str | Path) -> Path:
     """The file of a preset given by name (user presets shadow nothing: names are unique) or
     by path."""
     text = str(name_or_path)
-    candidate = Path(text).expanduser()
+    try:
+        candidate = Path(text).expanduser()
+    except (RuntimeError, ValueError):  # "~name": no such user (ValueError: a NUL in name)
+        raise ConfigError(f"no preset named {text!r}: {Path(text).parts[0]!r} names no "
+                          "user's home folder") from None
     if text.endswith(".toml") or candidate.is_file():
         if not candidate.is_file():
             raise ConfigError("preset file not found", file=candidate)

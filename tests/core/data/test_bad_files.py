@@ -132,8 +132,183 @@ def test_npz_headers_are_read_before_any_array(tmp_path: Path, monkeypatch):
     with pytest.raises(DataError, match="not a readable .npz: it is not a zip archive"):
         load_pairs(DataConfig(source=str(tmp_path / "text.npz")), SIZE)
     np.savez(tmp_path / "ok.npz", text=text, image=image)
-    from workbench.core.data.sources import npz
-    monkeypatch.setattr(npz, "available_memory", lambda: 200)  # a machine with 200 bytes
+    from workbench.core.data import memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 400)  # a machine with 400 bytes
     with pytest.raises(DataError, match=r"ok.npz: its arrays take 336 bytes once read, more "
-                                        r"than half of the memory available \(200 bytes\)"):
+                                        r"than the 200 bytes data may take \(half of the "
+                                        r"400 bytes available"):
         load_pairs(DataConfig(source=str(tmp_path / "ok.npz")), SIZE)
+    # data.max_memory_gb sets the limit instead
+    with pytest.raises(DataError, match=r"more than the 107 bytes data may take "
+                                        r"\(data.max_memory_gb = 1e-07\)"):
+        load_pairs(DataConfig(source=str(tmp_path / "ok.npz"), max_memory_gb=1e-7), SIZE)
+
+
+# ---------------------------------------------------------------- found by the fuzz
+# Each input below was found by test_fuzz_readers.py and raised something other than a
+# DataError (the exception it raised is in the docstring).
+
+def _npy(a: np.ndarray) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _zip(path: Path, members: dict[str, bytes], *, deflate: bool = False) -> Path:
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _features_zip(path: Path, **kw) -> Path:
+    return _zip(path, {"text.npy": _npy(np.ones((3, 2), np.float32)),
+                       "image.npy": _npy(np.ones((3, 2), np.float32))}, **kw)
+
+
+def _set_in_central_directory(path: Path, offset: int, value: bytes) -> None:
+    """Overwrite a field of every central directory entry (zipfile reads them from there)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        data[at + offset: at + offset + len(value)] = value
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+
+
+def _damage_deflate_stream(path: Path) -> None:
+    # The first byte of a deflate stream names the block type; 0xff names type 3, reserved.
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = np.frombuffer(bytes(data[26:30]), "<u2")
+    data[30 + name_len + extra_len] = 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, message", [
+    # zlib.error: Error -3 while decompressing data: invalid block type
+    ("deflate", r"not a readable .npz: damaged compressed data \(Error -3"),
+    # NotImplementedError: That compression method is not supported
+    ("method", r"its zip uses a feature Python's zipfile cannot read \(That compression "
+               r"method is not supported\)"),
+    # NotImplementedError: zip file version 17.8
+    ("version", r"its zip uses a feature Python's zipfile cannot read \(zip file version "
+                r"17.8\)"),
+    # RuntimeError: File 'text.npy' is encrypted, password required for extraction
+    ("encrypted", r"array 'text' is encrypted; save the .npz without a password"),
+])
+def test_npz_whose_zip_cannot_be_read_is_a_data_error(tmp_path: Path, damage, message):
+    path = _features_zip(tmp_path / "feats.npz", deflate=damage == "deflate")
+    if damage == "deflate":
+        _damage_deflate_stream(path)
+    else:
+        offset, value = {"method": (10, b"\x63\x00"), "version": (6, b"\xb2\x00"),
+                         "encrypted": (8, b"\x01\x00")}[damage]
+        _set_in_central_directory(path, offset, value)
+    with pytest.raises(DataError, match="feats.npz: .*" + message):
+        load_pairs(DataConfig(source=str(path)), SIZE)
+
+
+@pytest.mark.parametrize("shape", [
+    (10**200, 10**200),  # OverflowError: cannot convert float infinity to integer
+    (0, 2**70),  # OverflowError: Python int too large to convert to C long (in np.load)
+    (-2, 3),
+])
+def test_npz_header_declaring_an_impossible_shape_is_a_data_error(tmp_path: Path, shape):
+    import io
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(forged, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": shape})
+    path = _zip(tmp_path / "forged.npz", {"text.npy": forged.getvalue() + b"\0" * 32,
+                                          "image.npy": _npy(np.ones((3, 2)))})
+    with pytest.raises(DataError, match=rf"forged.npz: array 'text' declares shape "
+                                        rf"\({shape[0]}, {shape[1]}\) of float32, which no "
+                                        rf"array can have: a damaged or forged file"):
+        load_pairs(DataConfig(source=str(path)), SIZE)
+
+
+@pytest.mark.parametrize("key", ["label", "caption"])
+def test_npz_label_or_caption_of_one_value_is_a_data_error(tmp_path: Path, key):
+    """TypeError: len() of unsized object."""
+    np.savez(tmp_path / "one.npz", text=np.ones((3, 2)), image=np.ones((3, 2)),
+             **{key: np.array(5 if key == "label" else "a caption")})
+    with pytest.raises(DataError, match=rf"one.npz: '{key}' has shape \(\), expected \(N,\): "
+                                        r"one per pair"):
+        load_pairs(DataConfig(source=str(tmp_path / "one.npz")), SIZE)
+
+
+def test_npz_members_that_are_not_arrays_are_left_out_with_a_note(tmp_path: Path):
+    """np.load hands a member without .npy out as its bytes: a raw "text" raised
+    AttributeError: 'bytes' object has no attribute 'ndim'; a raw "label" of 12 bytes was
+    read as 12 labels."""
+    ones = _npy(np.ones((3, 2), np.float32))
+    path = _zip(tmp_path / "raw.npz", {"text.npy": ones, "image.npy": ones,
+                                       "label": b"not an array", "README": b"hello"})
+    table = load_pairs(DataConfig(source=str(path)), SIZE)
+    assert len(table) == 3 and table.labels is None
+    assert table.notes == ["raw.npz: 'label', 'README' left out (not .npy arrays)"]
+    # Named "text" but not .npy: "text.npy" is what is missing, and the message says so.
+    path = _zip(tmp_path / "raw2.npz", {"text": ones, "image.npy": ones})
+    with pytest.raises(DataError, match=r"raw2.npz: missing array 'text'; .* it has: image "
+                                        r"\(and 'text', not a .npy array\)"):
+        load_pairs(DataConfig(source=str(path)), SIZE)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "coco"])
+def test_an_image_path_holding_a_nul_is_a_bad_row(tmp_path: Path, fmt):
+    """ValueError: embedded null byte (os.stat in safepath.special_file)."""
+    import json
+    save_image(tmp_path / "a.png", COLORS[0])
+    if fmt == "csv":
+        path = tmp_path / "pairs.csv"
+        path.write_text("image,text\na.png,a red square\na\x00.png,a nul\n")
+    else:
+        path = tmp_path / "captions.json"
+        path.write_text(json.dumps({
+            "images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "a\x00.png"}],
+            "annotations": [{"image_id": 1, "caption": "a red square"},
+                            {"image_id": 2, "caption": "a nul"}]}))
+    table = load_pairs(DataConfig(source=str(path), on_error="skip"), SIZE)
+    assert table.captions == ["a red square"]
+    assert [(p.row, p.reason) for p in table.skipped] == ([
+        (3, "image path 'a\\x00.png' holds a NUL character")] if fmt == "csv" else [
+        (2, "images entry 2: image path 'a\\x00.png' holds a NUL character"),
+        (2, "annotation 2: image_id 2 has a refused images entry")])
+
+
+def test_a_coco_file_holding_a_number_thousands_of_digits_long_is_a_data_error(tmp_path):
+    """ValueError: Exceeds the limit (4300 digits) for integer string conversion."""
+    path = tmp_path / "captions.json"
+    path.write_text('{"images": [{"id": ' + "1" * 5000 + ', "file_name": "a.png"}], '
+                    '"annotations": []}')
+    with pytest.raises(DataError, match=r"captions.json: not a COCO captions file: it holds a "
+                                        r"number thousands of digits long \(no id is\)"):
+        load_pairs(DataConfig(source=str(path)), SIZE)
+
+
+@pytest.mark.parametrize("value, reason", [
+    # RecursionError: maximum recursion depth exceeded while decoding a JSON array
+    ("[" * 5000 + "]" * 5000, "nested too deeply to read"),
+    # ValueError: Exceeds the limit (4300 digits) for integer string conversion
+    ("1" * 5000, "a number thousands of digits long"),
+])
+def test_a_jsonl_line_json_cannot_read_is_a_bad_row(tmp_path: Path, value, reason):
+    save_image(tmp_path / "a.png", COLORS[0])
+    (tmp_path / "metadata.jsonl").write_text(
+        '{"file_name": "a.png", "text": "a red square"}\n'
+        '{"file_name": "a.png", "text": "two", "label": ' + value + "}\n")
+    table = load_pairs(DataConfig(source=str(tmp_path), on_error="skip"), SIZE)
+    assert [(p.row, p.reason) for p in table.skipped] == [(2, f"not valid JSON ({reason})")]
+
+
+def test_labels_int_cannot_read_are_sorted_as_text(tmp_path: Path):
+    """ValueError: invalid literal for int() with base 10: '²' ("²".isdigit() is true), and
+    ValueError: Exceeds the limit (4300 digits) for integer string conversion."""
+    for i in range(2):
+        save_image(tmp_path / f"{i}.png", COLORS[i])
+    long = "1" * 5000
+    (tmp_path / "pairs.csv").write_text(
+        f"image,text,label\n0.png,one,\u00b2\n1.png,two,10\n0.png,three,{long}\n1.png,four,9\n")
+    table = load_pairs(DataConfig(source=str(tmp_path / "pairs.csv")), SIZE)
+    assert table.label_names == ["9", "10", long, "\u00b2"]

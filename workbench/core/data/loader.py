@@ -7,7 +7,6 @@ re-runs :func:`workbench.core.data.dataset.build_dataset`.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from ..gc_pause import collector_paused
 from .cache import ImageCache
 from .images import resize_array
 from .memory import Budget, DataEstimate, image_refusal, memory_budget
-from .rows import Problems, SourceRows, keep_rows, problem_order
+from .rows import Problems, SourceRows, keep_rows, natural_key, problem_order
 from .sources import read_source
 from .text import tokenize
 
@@ -238,15 +237,10 @@ def show_path(path: str, root: Path) -> str:
         return str(path)
 
 
-def _natural(name: str):
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower())
-            for t in re.split(r"(\d+)", name) if t]
-
-
 def label_ids(src: SourceRows) -> tuple[np.ndarray | None, list[str]]:
     if not src.label_column:
         return None, []
     values = src.labels[src.label_column]
-    names = sorted(set(values), key=_natural)
+    names = sorted(set(values), key=natural_key)
     ids = {n: i for i, n in enumerate(names)}
     return np.array([ids[v] for v in values], dtype=np.int64), names

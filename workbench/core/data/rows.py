@@ -85,15 +85,18 @@ class Problems:
                             "data.on_error = \"skip\" to leave them out):", self.items)
 
 
-def _natural(text: str) -> list:
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)
-            if t]
+def natural_key(text: str) -> list:
+    """Sorts names with their numbers in numeric order ("data-9" before "data-10"), case
+    aside. Numbers compare by length, then digit by digit: int() refuses more than 4300
+    digits, and "\u00b2".isdigit() is true though int() refuses it, so ASCII digits only."""
+    return [(0, len(t.lstrip("0")), t.lstrip("0")) if t.isascii() and t.isdigit()
+            else (1, 0, t.lower()) for t in re.split(r"([0-9]+)", text) if t]
 
 
 def problem_order(p: RowProblem) -> tuple:
     """Problems in file and row order; numbers in names in numeric order, so a shard's
     "row 9" comes before its "row 10" (a sharded source's place is the problem's file)."""
-    return (_natural(p.file), p.row if p.row is not None else -1)
+    return (natural_key(p.file), p.row if p.row is not None else -1)
 
 
 def keep_rows(src: SourceRows, keep: np.ndarray) -> SourceRows:

@@ -25,6 +25,8 @@ def resolve_image_path(root: str | Path, value: str, *, allow_outside: bool) -> 
     value = value.strip()
     if not value:
         raise PathRefused("empty image path")
+    if "\x00" in value:  # no file system takes it, and os.stat() raises ValueError on it
+        raise PathRefused(f"image path {value!r} holds a NUL character")
     raw = value.replace("\\", "/") if os.sep == "/" else value
     base = _base(os.fspath(root))
     # The common case, a plain relative name like "images/000001.png": joining it to the
@@ -61,7 +63,7 @@ def special_file(path: str | Path) -> str | None:
     device, a socket: reading one can block for ever), else None."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name (e.g. in data.images)
         return None  # missing or unreadable: reported where it is opened
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None

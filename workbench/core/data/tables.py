@@ -134,7 +134,7 @@ def _decode_lines(lines: list[tuple[int, str]]):
     if all(line.lstrip()[:1] == "{" and line.rstrip()[-1:] == "}" for _, line in lines):
         try:
             objs = _json_decode("[" + ",".join(line for _, line in lines) + "]")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # each line alone says which is bad
             pass
     if objs is not None and len(objs) == len(lines):
         return zip((no for no, _ in lines), objs)
@@ -146,6 +146,10 @@ def _decode_or_error(line: str):
         return _json_decode(line)
     except json.JSONDecodeError as exc:
         return exc
+    except RecursionError:  # lists or objects nested thousands deep: no record is
+        return json.JSONDecodeError("nested too deeply to read", line, 0)
+    except ValueError:  # past JSONDecodeError, only int()'s limit of 4300 digits is left
+        return json.JSONDecodeError("a number thousands of digits long", line, 0)
 
 
 def _cell(value) -> str:

@@ -31,6 +31,9 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
     except RecursionError:  # lists or objects nested thousands deep: no COCO file is
         raise DataError(f"{path}: not a COCO captions file: its JSON is nested too deeply to "
                         "read") from None
+    except ValueError:  # past JSONDecodeError, only int()'s limit of 4300 digits is left
+        raise DataError(f"{path}: not a COCO captions file: it holds a number thousands of "
+                        "digits long (no id is)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) \
             or not isinstance(doc.get("annotations"), list):
         raise DataError(f"{path}: expected a COCO captions JSON object with 'images' and "

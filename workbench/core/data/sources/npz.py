@@ -8,13 +8,16 @@ loads."""
 
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ...config import DataConfig
 from ...errors import DataError
+from ..memory import Budget, memory_budget, size_text
 from ..rows import Problems, SourceRows, keep_rows
 from ..safepath import special_file
 
@@ -24,22 +27,30 @@ NAMES = ("label_names", "target_names")  # the class names of integer labels, in
 
 
 def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
-    arrays = _load(path)
+    arrays, others = _load(path, memory_budget(cfg.max_memory_gb))
     missing = [k for k in REQUIRED if k not in arrays]
     if missing:
         raise DataError(f"{path}: missing array {missing[0]!r}; an .npz needs 'text' (N, Dt) "
                         f"and 'image' (N, Di), optionally 'label' and 'caption'; it has: "
-                        f"{', '.join(arrays) or 'nothing'}")
+                        f"{', '.join(arrays) or 'nothing'}"
+                        + "".join(f" (and {k!r}, not a .npy array)" for k in others[:3]))
     names_key = next((k for k in NAMES if k in arrays), None)
     unknown = [k for k in arrays if k not in REQUIRED + OPTIONAL + NAMES]
     notes = [f"{path.name}: array{'s' if len(unknown) > 1 else ''} "
              f"{', '.join(repr(k) for k in unknown)} left out (read: text, image, label, "
              f"caption, {' or '.join(NAMES)})"] if unknown else []
+    if others:
+        notes.append(f"{path.name}: {', '.join(repr(k) for k in others)} left out (not "
+                     ".npy arrays)")
     extra_names = [k for k in NAMES if k in arrays and k != names_key]
     if extra_names:
         notes.append(f"{path.name}: {extra_names[0]!r} left out ({names_key!r} names the "
                      "labels)")
     feats = {k: _features(path, k, arrays[k]) for k in REQUIRED}
+    for k in OPTIONAL:
+        if k in arrays and arrays[k].ndim != 1:  # a 0-d array has no length to compare
+            raise DataError(f"{path}: {k!r} has shape {arrays[k].shape}, expected (N,): one "
+                            "per pair")
     n = len(feats["text"])
     lengths = {k: len(v) for k, v in arrays.items() if k in REQUIRED + OPTIONAL}
     if len(set(lengths.values())) != 1:
@@ -82,11 +93,14 @@ def read(cfg: DataConfig, path: Path, problems: Problems) -> SourceRows:
     return keep_rows(src, ~bad) if bad.any() else src
 
 
-def _load(path: Path) -> dict[str, np.ndarray]:
-    _check_headers(path)
+def _load(path: Path, budget: Budget) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The arrays by name, and the names of the members that are not .npy arrays."""
+    arrays, others = _check_headers(path, budget)
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            # By member name: z["text"] reads a member named "text" (raw bytes, no array)
+            # before "text.npy". Only the members whose headers were checked are read.
+            return {k: z[f"{k}.npy"] for k in arrays}, others
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except ValueError as exc:
@@ -97,6 +111,8 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: not a readable .npz ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz ({exc})") from None
+    except zlib.error as exc:  # a compressed member damaged past its header
+        raise DataError(f"{path}: not a readable .npz: damaged compressed data ({exc})") from None
 
 
 def _features(path: Path, key: str, a: np.ndarray) -> np.ndarray:
@@ -147,13 +163,11 @@ def _named(path: Path, a: np.ndarray, names: np.ndarray, key: str) -> list[str |
     return [text[i] for i in a.tolist()]
 
 
-MEMORY_SHARE = 0.5  # an .npz may take at most this share of the memory available
-
-
-def _check_headers(path: Path) -> None:
+def _check_headers(path: Path, budget: Budget) -> tuple[list[str], list[str]]:
     """Read each array's header before any array: refuse a file that is not a zip archive,
     an array whose declared shape needs more bytes than its member holds (a forged header
-    asked for terabytes), object arrays, and a total above half of the memory available."""
+    asked for terabytes), object arrays, and a total above the memory ``budget``.
+    Returns the names of the .npy members (checked) and of the other members."""
     special = special_file(path)
     if special:
         raise DataError(f"{path}: is {special}, not a regular file")
@@ -162,11 +176,17 @@ def _check_headers(path: Path) -> None:
             raise DataError(f"{path}: not a readable .npz: it is not a zip archive (an .npz "
                             "is a zip of .npy arrays, as numpy.savez writes it)")
         total = 0
+        arrays, others = [], []
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if not info.filename.endswith(".npy"):
+                    others.append(info.filename)
                     continue
                 name = info.filename[:-4]
+                arrays.append(name)
+                if info.flag_bits & 0x1:  # zipfile would ask for a password
+                    raise DataError(f"{path}: array {name!r} is encrypted; save the .npz "
+                                    "without a password (numpy.savez)")
                 with archive.open(info) as fh:
                     version = np.lib.format.read_magic(fh)
                     reader = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
@@ -176,35 +196,25 @@ def _check_headers(path: Path) -> None:
                     raise DataError(f"{path}: array {name!r} is an object (pickled) array; "
                                     "save plain numeric arrays (object arrays are refused "
                                     "because loading them can run code)")
-                needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                # Exact Python ints: a forged shape overflows a float or an int64 product.
+                needed = math.prod(shape) * dtype.itemsize
+                if any(d < 0 for d in shape) or max((*shape, needed)) > np.iinfo(np.intp).max:
+                    raise DataError(f"{path}: array {name!r} declares shape {shape} of "
+                                    f"{dtype}, which no array can have: a damaged or forged "
+                                    "file")
                 if needed > info.file_size:
                     raise DataError(f"{path}: array {name!r} declares shape {shape} of "
-                                    f"{dtype} ({_size(needed)}) but its member holds "
-                                    f"{_size(info.file_size)}: a damaged or forged file")
+                                    f"{dtype} ({size_text(needed)}) but its member holds "
+                                    f"{size_text(info.file_size)}: a damaged or forged file")
                 total += info.file_size
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz ({exc})") from None
-    budget = available_memory()
-    if budget is not None and total > MEMORY_SHARE * budget:
-        raise DataError(f"{path}: its arrays take {_size(total)} once read, more than half "
-                        f"of the memory available ({_size(budget)})")
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (Linux: MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+    except zlib.error as exc:  # a compressed member damaged within its header
+        raise DataError(f"{path}: not a readable .npz: damaged compressed data ({exc})") from None
+    except NotImplementedError as exc:  # a compression method or zip version zipfile lacks
+        raise DataError(f"{path}: not a readable .npz: its zip uses a feature Python's "
+                        f"zipfile cannot read ({exc}); save it with numpy.savez") from None
+    if not budget.allows(total):
+        raise DataError(f"{path}: its arrays take {size_text(total)} once read, more than the "
+                        f"{size_text(budget.bytes)} data may take ({budget.origin})")
+    return arrays, others

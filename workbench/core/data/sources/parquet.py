@@ -21,7 +21,7 @@ from ...errors import DataError
 from ..columns import choose_column
 from ..rows import Problems, SourceRows
 from ..safepath import PathRefused, resolve_image_path, special_file
-from .shards import Report, Sample, ShardedSource, natural_key, read_rows, require
+from .shards import Report, Sample, ShardedSource, shard_order, read_rows, require
 
 SAVED = ("state.json", "dataset_info.json")  # what marks a save_to_disk folder
 BATCH_ROWS = 512  # rows converted to Python at a time: bounded memory, few calls
@@ -76,7 +76,7 @@ class ParquetSource(ShardedSource):
             return [path / name for name in files]
         for pattern in ("*.parquet", "*.arrow", "data/*.parquet"):
             # regular files only: opening a FIFO named .parquet would wait for ever
-            found = sorted((p for p in path.glob(pattern) if p.is_file()), key=natural_key)
+            found = sorted((p for p in path.glob(pattern) if p.is_file()), key=shard_order)
             if found:
                 return found
         raise DataError(f"{path}: no .parquet or .arrow files in this folder")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Callable, ClassVar, Iterator
 from ...config import DataConfig
 from ...errors import DataError
 from ..memory import memory_budget, size_text
-from ..rows import Problems, SourceRows
+from ..rows import Problems, SourceRows, natural_key
 
 #: what installs the optional readers (pyarrow, webdataset)
 INSTALL = 'pip install "multimodal-workbench[formats]"'
@@ -56,10 +55,9 @@ def require(module: str, what: str):
                         f"installed; install it with: {INSTALL}") from None
 
 
-def natural_key(path: Path) -> list:
+def shard_order(path: Path) -> list:
     """Shards in number order: data-9 before data-10."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower())
-            for t in re.split(r"(\d+)", path.name) if t]
+    return natural_key(path.name)
 
 
 class ShardedSource(ABC):

@@ -22,7 +22,7 @@ from typing import Iterator
 from ...config import DataConfig
 from ...errors import DataError
 from ..rows import Problems, SourceRows
-from .shards import Report, Sample, ShardedSource, natural_key, read_rows, require
+from .shards import Report, Sample, ShardedSource, shard_order, read_rows, require
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 SHARD_SUFFIXES = (".tar", ".tgz", ".tar.gz")
@@ -85,7 +85,7 @@ class WebDatasetSource(ShardedSource):
             return [path]
         if path.is_dir():
             found = sorted((p for p in path.iterdir() if p.is_file() and is_shard(p)),
-                           key=natural_key)
+                           key=shard_order)
             if not found:
                 raise DataError(f"{path}: no .tar shards in this folder")
             return found
