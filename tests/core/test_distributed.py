@@ -396,3 +396,22 @@ def test_a_peers_state_is_read_as_gone_stopped_or_running():
         child.kill()
         child.wait()
     assert distributed._process_state(child.pid).startswith("is gone")
+
+
+def test_streamed_shards_train_in_two_processes(folder, tmp_path):
+    """Issue 18: the training split streamed from Parquet shards of uneven sizes, split
+    between two processes: both run the same steps (no hang) and the run finishes, with as
+    many steps as the split needs (which pairs each rank takes: test_streamed_training)."""
+    pytest.importorskip("pyarrow")
+    from workbench.core.config import DataConfig
+    from workbench.core.data.convert import convert
+    convert(DataConfig(source=str(folder)), "parquet", tmp_path / "pq", shard_size=7)
+    cfg = tiny_config(tmp_path / "pq", "algorithm.name=contrastive", "fusion.name=mean",
+                      "data.streaming=on", "training.batch_size=4", "training.epochs=2",
+                      "training.drop_last=false")
+    result, out, stderr = _torchrun_train(cfg, tmp_path)
+    assert "streams from 4 shards" in stderr
+    train = load_dataset(cfg).split.sizes()["train"]
+    epochs = [json.loads(x)["epoch"] for x in (out / "steps.jsonl").read_text().splitlines()]
+    per_rank = -(-train // 2)  # every rank the same share, one pair repeated at most
+    assert epochs.count(1) == epochs.count(2) == -(-per_rank // 2)  # 2 pairs a rank a step

@@ -380,3 +380,25 @@ def test_shards_open_from_the_menu_and_preview_with_thumbnails(qtbot, panel, fol
     table = load(qtbot, panel, out)  # the folder of 3 shards
     assert len(table) == 12 and "4 labels" in panel.summary_text()
     assert first.name in table.extras["sample"][0]
+
+
+def test_a_large_sharded_source_previews_its_first_pairs_at_once(qtbot, panel, folder, tmp_path,
+                                                                 monkeypatch):
+    """Issue 18: a Parquet source past QUICK_ABOVE pairs shows its first ones at once, the
+    summary giving the whole count and what training will do (stream, or load them all)."""
+    from workbench.core.config import DataConfig
+    from workbench.core.data import quick_look as quick
+    from workbench.core.data.convert import convert
+    convert(DataConfig(source=str(folder)), "parquet", tmp_path / "pq", shard_size=5)
+    monkeypatch.setattr(quick, "QUICK_ABOVE", 8)
+    monkeypatch.setattr(quick, "SAMPLE", 6)
+    table = load(qtbot, panel, tmp_path / "pq")
+    assert len(table) == 6 and table.sampled_of == 12 and panel.model.rowCount() == 6
+    text = panel.summary_text()
+    assert "12 in pq (parquet); the figures below are of the first 6" in text
+    assert "showing the first 6 of 12 pairs in 3 shards; training loads them all" in text
+    with qtbot.waitSignal(panel.session.table_changed, timeout=TIMEOUT):  # reloads
+        # 6.4 KB: the 6 pairs shown fit (4.6 KB decoded), the 12 do not (9.2 KB)
+        panel.session.set_value("data.max_memory_gb", 0.000006)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=TIMEOUT)
+    assert "training streams them from the shards" in panel.summary_text()

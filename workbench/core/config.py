@@ -68,6 +68,13 @@ class DataConfig:
                                  "images and arrays, estimated before decoding and refused "
                                  "above it; 0: half the memory available.", min=0.0,
                                  max=1_000_000.0, label="Max data memory (GiB)")
+    streaming: str = param("auto", "Parquet / WebDataset shards: stream the training split "
+                           "from the shards instead of holding it in memory (validation and "
+                           "test stay in memory). auto: when decoding every image would "
+                           "pass the memory limit.", choices=("auto", "on", "off"))
+    shuffle_buffer: int = param(10_000, "Streaming: training samples shuffled together (the "
+                                "shards' order is shuffled every epoch too).", min=1,
+                                max=10_000_000)
 
 
 @dataclass

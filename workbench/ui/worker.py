@@ -229,17 +229,23 @@ class TrainingWorker(QObject):
     def _trainer(self, cfg, run_dir: Path | None, resume_from: str | None):
         from ..core.data import load_pairs
         from ..core.data import dataset_for
+        from ..core.data.streamed import load_streamed, wants_streaming
         from ..core.runs.writer import RunWriter
         from ..core.training.trainer import Trainer
 
         table = self.table
-        if table is None or table.source != cfg.data.source or (
-                table.images is not None and table.images.shape[-1] != cfg.preprocess.image_size):
-            table = load_pairs(cfg.data, cfg.preprocess.image_size, progress=self._preparing)
-            self.table = table  # decoded once for the whole sequence
-        # pretrained features are computed here when the Data panel has not cached them:
-        # shown in the training bar, and Stop stops it
-        dataset = dataset_for(cfg, table, progress=self._preparing)
+        if wants_streaming(cfg):  # the training split read from the shards every epoch
+            dataset = load_streamed(cfg, progress=self._preparing)
+        else:
+            if table is None or table.source != cfg.data.source or table.sampled_of or (
+                    table.images is not None and
+                    table.images.shape[-1] != cfg.preprocess.image_size):
+                table = load_pairs(cfg.data, cfg.preprocess.image_size,
+                                   progress=self._preparing)
+                self.table = table  # decoded once for the whole sequence
+            # pretrained features are computed here when the Data panel has not cached
+            # them: shown in the training bar, and Stop stops it
+            dataset = dataset_for(cfg, table, progress=self._preparing)
         # The run folder is written before the window hears of an event, so what the window
         # reads there on hearing it (the Runs tab: "running", then the final status) is there.
         callbacks = [self.buffer]

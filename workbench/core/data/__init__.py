@@ -37,8 +37,12 @@ __all__ = ["DataError", "RowProblem", "PairTable", "load_pairs", "load_dataset",
 
 def load_dataset(cfg: "ExperimentConfig", *, progress: "Progress | None" = None
                  ) -> "PairedDataset":
-    """The dataset ``cfg`` describes, ready for training."""
+    """The dataset ``cfg`` describes, ready for training (its training split streamed from
+    shards when ``data.streaming`` says so: ``streamed``)."""
     from .loader import load_pairs
+    from .streamed import load_streamed, wants_streaming
+    if wants_streaming(cfg):
+        return load_streamed(cfg, progress=progress)
     return dataset_for(cfg, load_pairs(cfg.data, cfg.preprocess.image_size, progress=progress),
                        progress=progress)
 

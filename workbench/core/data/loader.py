@@ -58,6 +58,9 @@ class PairTable:
     #: (M, P, D) float16 a frozen pretrained image model's patch states of each image (then
     #: ``image_features`` holds its vectors and ``images`` are for display only)
     image_states: np.ndarray | None = None
+    #: a quick look (``quick_look``): the pairs the whole source holds, of which this table
+    #: is the first few; None: the table is the whole source
+    sampled_of: int | None = None
 
     def __len__(self) -> int:
         return len(self.rows)

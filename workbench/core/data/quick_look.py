@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..config import DataConfig
 from .loader import PairTable, table_from_rows
+from .memory import DataEstimate, memory_budget
 from .rows import Problems
 from .sources import SHARDED, detect
 from .sources.shards import read_rows
@@ -46,4 +47,18 @@ def quick_look(cfg: DataConfig, image_size: int, *, above: int | None = None,
     problems = Problems("skip")
     rows = read_rows(source, problems, limit=sample)
     table = table_from_rows(cfg, rows, problems, image_size, None, None, t0)
+    table.sampled_of = total
+    streams = cfg.streaming == "on" or (cfg.streaming == "auto" and
+                                        needs_streaming(source, total, image_size))
+    table.notes.append(f"showing the first {len(table):,} of {total:,} pairs in "
+                       f"{len(source.shards):,} shards; training "
+                       + ("streams them from the shards (decoding them all would pass the "
+                          "memory limit)" if streams else "loads them all"))
     return QuickLook(table, total, len(source.shards), source.label_counts())
+
+
+def needs_streaming(source, total: int, image_size: int) -> bool:
+    """Whether decoding all ``total`` pairs of ``source`` (a ShardedSource) would pass the
+    memory limit: ``data.streaming = auto`` then streams."""
+    estimate = DataEstimate(total, image_size, source.encoded_bytes())
+    return not estimate.fits(memory_budget(source.cfg.max_memory_gb))

@@ -231,7 +231,7 @@ class Trainer:
                                                        cfg.training.drop_last),
             epoch_pairs=self.model.epoch_pairs(self.dataset, cfg.training.batch_size,
                                                cfg.training.drop_last),
-            train_size=len(self.dataset.indices("train")),
+            train_size=self.dataset.split.sizes()["train"],
             val_size=len(self.dataset.indices("val")), device=str(self.device),
             parameters=sum(p.numel() for p in self.model.parameters()),
             run_dir=str(self.run_dir) if self.run_dir else None, primary=primary,

@@ -8,6 +8,7 @@ import threading
 
 from ...core import config as C
 from ...core.data import load_pairs
+from ...core.data.quick_look import quick_look
 from ...core.data.sources.builtin import BUILTINS
 from ..thread_priority import lower_current_thread
 
@@ -69,7 +70,9 @@ def prepare_features(cfg: C.ExperimentConfig, table, progress: CancellableProgre
 
 def load_table(data: C.DataConfig, image_size: int, progress: LoadProgress):
     """Runs on the worker thread: the table and the label columns it could use instead."""
-    table = load_pairs(data, image_size, progress=progress)
+    # A large Parquet / WebDataset source: its first pairs, at once (training reads them all)
+    look = quick_look(data, image_size)
+    table = look.table if look else load_pairs(data, image_size, progress=progress)
     choices = [table.label_column] if table.label_column else []
     if table.kind == "builtin":
         name = data.source.partition(":")[2]

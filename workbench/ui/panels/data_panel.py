@@ -41,8 +41,11 @@ from .skipped_dialog import SkippedRowsDialog
 
 log = logging.getLogger(__name__)
 
+# the data.* keys that change what is loaded (the memory limit and streaming: whether it
+# loads at all, and whether a large sharded source streams)
 LOAD_KEYS = ("source", "images", "format", "text_column", "image_column", "label_column",
-             "on_error", "allow_outside_paths")  # the data.* keys that change what is loaded
+             "on_error", "allow_outside_paths", "max_caption_lines", "max_memory_gb",
+             "streaming")
 BUILTIN_SOURCES = [f"builtin:{name}" for name in BUILTINS]
 THUMBNAIL = 40
 

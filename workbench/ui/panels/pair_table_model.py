@@ -174,7 +174,10 @@ def _pixmap(chw: np.ndarray, size: int) -> QPixmap:
 def summary_rows(table) -> list[tuple[str, str]]:
     """What the panel says about ``table``: (heading, text) rows. The vocabulary is built
     by the split, so word counts stand in for it here."""
-    rows = [("Pairs", f"{len(table):,} from {short_source(table.source)} ({table.kind})")]
+    rows = [("Pairs", f"{len(table):,} from {short_source(table.source)} ({table.kind})"
+             if table.sampled_of is None else
+             f"{table.sampled_of:,} in {short_source(table.source)} ({table.kind}); the "
+             f"figures below are of the first {len(table):,}")]
     if table.images is not None and table.original_sizes is not None:
         sizes, counts = np.unique(table.original_sizes, axis=0, return_counts=True)
         (w, h), s = sizes[counts.argmax()], table.images.shape[-1]

@@ -1,0 +1,114 @@
+"""Training that streams from shards (issue 18): the training split read from Parquet or
+WebDataset shards each epoch, validation and test in memory, every training sample once an
+epoch and never a validation or test one."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures import make_image_folder, tiny_config
+from workbench.core.config import DataConfig
+from workbench.core.data import load_dataset
+from workbench.core.data.convert import convert
+from workbench.core.data.streaming import split_of
+from workbench.core.errors import ConfigError
+from workbench.core.training import Trainer
+from workbench.core.training.callbacks import Callback
+
+pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("streamed")
+    folder = make_image_folder(root / "shapes", n_per_class=6)  # 24 pairs
+    convert(DataConfig(source=str(folder)), "parquet", root / "pq", shard_size=5)
+    return root / "pq"
+
+
+class Seen(Callback):
+    def __init__(self):
+        self.steps, self.started = [], None
+
+    def on_fit_start(self, trainer, event):
+        self.started = event
+
+    def on_step_end(self, trainer, event):
+        self.steps.append(event)
+
+
+@pytest.mark.parametrize("algorithm, fusion", [("contrastive", "mean"),
+                                               ("classifier", "late")])
+def test_a_streamed_run_trains_every_training_pair_once_an_epoch(shards, algorithm, fusion):
+    cfg = tiny_config(shards, f"algorithm.name={algorithm}", f"fusion.name={fusion}",
+                      "data.streaming=on", "training.epochs=2", "training.batch_size=4",
+                      "training.drop_last=false", "data.shuffle_buffer=3",
+                      "data.test_fraction=0.2")
+    ds = load_dataset(cfg)
+    assert getattr(ds, "streamed", False)
+    seed = cfg.data.split_seed if cfg.data.split_seed >= 0 else cfg.seed
+    keys = [f"{i:09d}" for i in range(24)]
+    train = sum(split_of(k, 0.25, 0.2, seed) == "train" for k in keys)
+    held = {s: sum(split_of(k, 0.25, 0.2, seed) == s for k in keys) for s in ("val", "test")}
+    assert ds.split.sizes() == {"train": train, **held}
+    assert len(ds.indices("val")) == held["val"]  # scored from memory
+    seen = Seen()
+    end = Trainer(cfg, ds, callbacks=[seen]).fit()
+    assert end.status == "finished", end.reason
+    assert seen.started.train_size == train
+    assert any("streams from 5 shards" in n for n in seen.started.split_notes)
+    for epoch in (1, 2):
+        assert sum(e.samples for e in seen.steps if e.epoch == epoch) == train
+    assert end.scores["val"]["size"] == held["val"]
+
+
+def test_streaming_refuses_what_it_cannot_stream(shards, tmp_path):
+    folder = make_image_folder(tmp_path / "shapes", n_per_class=2)
+    with pytest.raises(ConfigError, match="streaming reads Parquet or WebDataset shards"):
+        load_dataset(tiny_config(folder, "data.streaming=on"))
+    with pytest.raises(ConfigError, match="cannot train graph"):
+        load_dataset(tiny_config(shards, "data.streaming=on", "algorithm.name=graph",
+                                 "fusion.name=mean"))
+
+
+def test_auto_streams_only_past_the_memory_limit(shards, monkeypatch):
+    from workbench.core.data import streamed
+    assert not getattr(load_dataset(tiny_config(shards)), "streamed", False)
+    # 24 pairs at 16 px take 18 KB decoded (and their PNGs): past a 12.9 KB limit, which the
+    # in-memory part (validation, test and a 2-pair training sample) fits
+    monkeypatch.setattr(streamed, "TRAIN_SAMPLE", 2)
+    ds = load_dataset(tiny_config(shards, "data.max_memory_gb=0.000012"))
+    assert ds.streamed and len(ds.indices("train")) == 2
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_each_rank_streams_the_same_number_of_batches_covering_the_training_split(
+        shards, monkeypatch, world):
+    """Under torchrun every rank must run the same number of steps (a rank that ran out
+    first would leave the others waiting at a collective): with shards of uneven sizes, the
+    ranks together see every training pair, at most world - 1 twice."""
+    import torch
+    from collections import Counter
+    from workbench.core.data import streamed
+    cfg = tiny_config(shards, "data.streaming=on", "data.shuffle_buffer=4")
+    ds = load_dataset(cfg)
+    seen: dict[int, list[str]] = {}
+    real = streamed.StreamedDataset._batch
+
+    def record(self, chunk):
+        seen.setdefault(rank, []).extend(s.key for s, _ in chunk)
+        return real(self, chunk)
+
+    monkeypatch.setattr(streamed.StreamedDataset, "_batch", record)
+    steps = {}
+    for epoch in (1, 2):
+        seen.clear()
+        for rank in range(world):
+            generator = torch.Generator().manual_seed(epoch)  # the run's, shared by the ranks
+            steps[rank] = len(list(ds.batches("train", 2 * world, shuffle=True,
+                                              generator=generator, shard=(rank, world))))
+        assert len(set(steps.values())) == 1
+        counts = Counter(k for keys in seen.values() for k in keys)
+        train = ds.split.sizes()["train"]
+        assert len(counts) == train  # every training pair (keys are unique here)
+        assert sum(counts.values()) - train <= world - 1 and max(counts.values()) <= 2

@@ -1,0 +1,302 @@
+"""Training that streams from shards instead of holding every pair in memory (issue 18).
+
+A sharded source (Parquet / WebDataset) is read once when it loads (``streaming.scan``):
+each sample's split comes from a hash of its key, the validation and test samples and a
+bounded sample of the training split are decoded into an ordinary in-memory
+:class:`PairedDataset` (validation, test, the vocabulary, input statistics, probes and
+snapshots use it), and only the number of training samples per shard is kept of the rest.
+Each training epoch then reads the shards again in a shuffled order, through a bounded
+shuffle buffer, decoding on a thread of its own while the model trains.
+
+Not streamed (refused with the reason): the graph algorithm (one full-graph step over every
+node) and pretrained encoders (their features are computed for the whole data set at once).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .. import config as C
+from ..errors import ConfigError, DataError
+from .dataset import Batch, PairedDataset, bag_of_words
+from .images import ImageProblem, decode_bytes
+from .loader import table_from_rows
+from .quick_look import needs_streaming
+from .rows import Problems, SourceRows, natural_key
+from .sources import SHARDED, detect
+from .split import Split
+from .streaming import epoch_plan, iter_plan, per_rank, scan, shuffled
+from .text import PAD, Vocabulary, tokenize
+
+# Training samples decoded into memory at load: the vocabulary is built on them, and input
+# statistics, probes and snapshots read them.
+TRAIN_SAMPLE = 5_000
+# Batches decoded ahead of the training step.
+PREFETCH = 4
+
+STREAM_REFUSED = {
+    "graph": "the graph algorithm takes one full-graph step over every node each epoch, so "
+             "it needs every pair in memory",
+}
+
+
+def wants_streaming(cfg: C.ExperimentConfig) -> bool:
+    """Whether ``cfg``'s training split streams: ``data.streaming`` on, or auto and decoding
+    every image would pass the memory limit (a sharded source only)."""
+    mode = cfg.data.streaming
+    if mode == "off":
+        return False
+    kind = detect(cfg.data.source, cfg.data.format)
+    if kind not in SHARDED:
+        if mode == "on":
+            raise ConfigError("streaming reads Parquet or WebDataset shards, and this source "
+                              f"is {kind}; write it as shards first (workbench data convert "
+                              "SOURCE --to parquet OUT) or set data.streaming = off",
+                              key="data.streaming", value=mode)
+        return False
+    if mode == "on":
+        return True
+    source = SHARDED[kind](cfg.data)
+    total = source.total()
+    return total is not None and needs_streaming(source, total, cfg.preprocess.image_size)
+
+
+def check_streamable(cfg: C.ExperimentConfig) -> None:
+    reason = STREAM_REFUSED.get(cfg.algorithm.name)
+    if reason:
+        raise ConfigError(f"streamed data cannot train {cfg.algorithm.name}: {reason}; set "
+                          "data.streaming = off (and data.max_memory_gb) or pick another "
+                          "algorithm", key="algorithm.name", value=cfg.algorithm.name)
+    for side in ("text", "image"):
+        encoder = getattr(cfg.model, f"{side}_encoder")
+        if encoder == "pretrained":
+            raise ConfigError(f"streamed data cannot use a pretrained {side} model yet (its "
+                              "features are computed for the whole data set at once); set "
+                              "data.streaming = off", key=f"model.{side}_encoder",
+                              value=encoder)
+
+
+class StreamSplit(Split):
+    """The in-memory split, but with the training split's true size (streamed)."""
+
+    def __init__(self, train, val, test, streamed_train: int):
+        super().__init__(train, val, test)
+        object.__setattr__(self, "streamed_train", streamed_train)
+
+    def sizes(self) -> dict[str, int]:
+        return {**super().sizes(), "train": self.streamed_train}
+
+
+class StreamedDataset(PairedDataset):
+    """A dataset whose training batches stream from the shards; everything else (validation,
+    test, a training sample) is the in-memory dataset it extends."""
+
+    streamed = True
+
+    def setup_stream(self, source, counts, cfg: C.ExperimentConfig, seed: int,
+                     label_ids: dict[str, int]) -> None:
+        self.source, self.counts, self.seed = source, counts, seed
+        self.val_fraction, self.test_fraction = cfg.data.val_fraction, cfg.data.test_fraction
+        self.buffer = cfg.data.shuffle_buffer
+        self.decode_size = cfg.preprocess.image_size
+        self.on_error = cfg.data.on_error
+        self.label_ids = label_ids
+        self.stream_skipped = 0  # bad samples left out while streaming (skip mode)
+
+    @property
+    def split_notes(self) -> list[str]:
+        n = len(self.source.shards)
+        sample = len(self.split.train)
+        return super().split_notes + [
+            f"the training split streams from {n:,} shard{'s' if n != 1 else ''} "
+            f"({self.split.sizes()['train']:,} pairs, shuffled {self.buffer:,} at a time); "
+            f"the vocabulary and input statistics come from {sample:,} of them; splits are "
+            "drawn by a hash of each sample's key, not stratified by label"]
+
+    def kept_pairs(self, split: str, batch_size: int, drop_last: bool = False) -> int:
+        if split != "train":
+            return super().kept_pairs(split, batch_size, drop_last)
+        n = per_rank(self.counts, 1)
+        return n - n % batch_size if drop_last and n >= batch_size else n
+
+    def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
+                generator: torch.Generator | None = None, drop_last: bool = False,
+                shard: tuple[int, int] | None = None, states: bool = True) -> Iterator[Batch]:
+        """Training batches (shuffled) stream from the shards; any other pass over a split
+        (statistics, scores) reads the in-memory part."""
+        if split != "train" or not shuffle:
+            yield from super().batches(split, batch_size, shuffle=shuffle, generator=generator,
+                                       drop_last=drop_last, shard=shard, states=states)
+            return
+        rank, world = shard or (0, 1)
+        # One draw from the run's shuffling generator per epoch: every rank draws the same,
+        # so all cut the same epoch plan, and a resumed run continues the sequence.
+        epoch_seed = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
+        local = max(1, batch_size // world)  # every rank the same: the same step count
+        plan = epoch_plan(self.counts, epoch_seed, self.seed, rank, world)
+        # A bad sample of a shard's structure was reported when the shards were scanned (and
+        # failed the load in fail mode): not again every epoch.
+        samples = shuffled(iter_plan(self.source, plan, self.val_fraction, self.test_fraction,
+                                     self.seed, lambda where, reason: None),
+                           self.buffer, np.random.default_rng(epoch_seed + rank))
+        n = per_rank(self.counts, world)
+        stop = n - n % local if drop_last and n >= local else n
+        yield from _prefetched(self._batches(samples, local, stop), PREFETCH)
+
+    def _bad(self, where: str, reason: str) -> None:
+        if self.on_error == "fail":
+            raise DataError(f"{where}: {reason} (set data.on_error = \"skip\" to leave bad "
+                            "samples out)")
+        self.stream_skipped += 1
+
+    def _batches(self, samples, size: int, stop: int) -> Iterator[Batch]:
+        """Exactly ``stop`` samples in batches of ``size``, whatever the shards hold now:
+        under torchrun a rank with fewer batches than the others would leave them waiting at
+        a collective. A sample whose image does not decode (skip mode), or a shard that
+        yields fewer samples than when it was scanned, is made up by repeating the last
+        good sample."""
+        chunk, taken, last = [], 0, None
+        for sample in samples:
+            if taken >= stop:
+                break
+            try:
+                item = (sample, decode_bytes(sample.image, self.decode_size).pixels)
+            except ImageProblem as exc:
+                self._bad(sample.where, str(exc))
+                if last is None:
+                    continue  # nothing to repeat yet: the shortfall is made up at the end
+                item = last
+            last = item
+            chunk.append(item)
+            taken += 1
+            if len(chunk) == size:
+                yield self._batch(chunk)
+                chunk = []
+        while taken < stop and last is not None:
+            chunk.append(last)
+            taken += 1
+            if len(chunk) == size:
+                yield self._batch(chunk)
+                chunk = []
+        if chunk:
+            yield self._batch(chunk)
+
+    def _batch(self, chunk) -> Batch:
+        """A batch built as :meth:`PairedDataset.batch` builds one from memory."""
+        samples = [s for s, _ in chunk]
+        b = Batch(index=torch.full((len(chunk),), -1, dtype=torch.int64))
+        if self.vocab is not None:
+            ids, lengths = self.vocab.encode_batch([tokenize(s.caption) for s in samples],
+                                                   self.max_tokens)
+            length = max(1, int(lengths.max()))
+            b.tokens = torch.from_numpy(ids[:, :length])
+            b.mask = b.tokens != PAD
+            b.bow = bag_of_words(b.tokens, len(self.vocab))
+        keys: dict[str, int] = {}
+        b.image_ids = torch.tensor([keys.setdefault(s.key, len(keys)) for s in samples])
+        b.images = torch.from_numpy(np.stack([p for _, p in chunk])).float().div_(255.0)
+        if self.labels is not None:
+            b.labels = torch.tensor([self.label_ids.get(s.label, 0) for s in samples])
+        return b
+
+
+def _prefetched(batches: Iterator[Batch], depth: int) -> Iterator[Batch]:
+    """``batches`` made on a thread of its own, ``depth`` ahead of the consumer (decoding
+    and training overlap; an error on the thread is raised here)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for b in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(b, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=work, name="stream-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def load_streamed(cfg: C.ExperimentConfig, *, progress=None) -> StreamedDataset:
+    """Scan ``cfg``'s shards and build the dataset whose training split streams."""
+    from ..config import split_seed
+    check_streamable(cfg)
+    kind = detect(cfg.data.source, cfg.data.format)
+    source = SHARDED[kind](cfg.data)
+    problems = Problems(cfg.data.on_error)
+    seed = split_seed(cfg)
+    labels: set[str] = set()
+    kept = 0
+
+    def keep(sample) -> bool:
+        nonlocal kept
+        if sample.label is not None:
+            labels.add(sample.label)
+        kept += 1
+        return kept <= TRAIN_SAMPLE
+
+    def report(where: str, reason: str) -> None:
+        problems.add(where, None, reason)
+
+    counts, val, test, train = scan(source, cfg.data.val_fraction, cfg.data.test_fraction,
+                                    seed, report, keep=keep)
+    problems.check(str(source.source))
+    groups = (("train", train), ("val", val), ("test", test))
+    samples = [s for _, part in groups for s in part]
+    if not samples:
+        raise DataError(f"{source.source}: no usable samples in its shards")
+    labels.update(s.label for s in val + test if s.label is not None)
+    has_labels = bool(labels)
+    src = SourceRows(
+        kind=kind, file=_path(source), root=_path(source), rows=list(range(1, len(samples) + 1)),
+        captions=[s.caption for s in samples], image_bytes=[s.image for s in samples],
+        labels={"label": [s.label for s in samples]} if has_labels else {},
+        label_column="label" if has_labels else None,
+        extras={"split": [name for name, part in groups for _ in part]},
+        places=[s.where for s in samples], shards=[str(_path(source))] * len(samples),
+        notes=list(source.notes))
+    from .cache import ImageCache
+    table = table_from_rows(cfg.data, src, problems, cfg.preprocess.image_size, progress,
+                            ImageCache(enabled=False), 0.0)
+    names = sorted(labels, key=natural_key)
+    if has_labels:  # ids over every label the shards hold, not only the in-memory ones
+        remap = np.array([names.index(n) for n in table.label_names], dtype=np.int64)
+        table.labels, table.label_names = remap[table.labels], names
+    where = np.array(table.extras["split"])
+    split = StreamSplit(*(np.flatnonzero(where == name) for name in ("train", "val", "test")),
+                        streamed_train=per_rank(counts, 1))
+    vocab = None if table.tokens is None else Vocabulary.build(
+        (table.tokens[i] for i in split.train), max_size=cfg.preprocess.vocab_size,
+        min_count=cfg.preprocess.min_count)
+    ds = StreamedDataset(table, vocab, split, cfg.preprocess.max_tokens)
+    ds.setup_stream(source, counts, cfg, seed, {n: i for i, n in enumerate(names)})
+    return ds
+
+
+def _path(source) -> Path:
+    return Path(str(source.source))
