@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -246,6 +247,7 @@ def load_streamed(cfg: C.ExperimentConfig, *, progress=None) -> StreamedDataset:
     """Scan ``cfg``'s shards and build the dataset whose training split streams."""
     from ..config import split_seed
     check_streamable(cfg)
+    t0 = time.perf_counter()
     kind = detect(cfg.data.source, cfg.data.format)
     source = SHARDED[kind](cfg.data)
     problems = Problems(cfg.data.on_error)
@@ -282,7 +284,9 @@ def load_streamed(cfg: C.ExperimentConfig, *, progress=None) -> StreamedDataset:
         notes=list(source.notes))
     from .cache import ImageCache
     table = table_from_rows(cfg.data, src, problems, cfg.preprocess.image_size, progress,
-                            ImageCache(enabled=False), 0.0)
+                            # decoded afresh: a sample does not carry its shard's path, which the
+                            # image cache keys on
+                            ImageCache(enabled=False), t0)
     names = sorted(labels, key=natural_key)
     if has_labels:  # ids over every label the shards hold, not only the in-memory ones
         remap = np.array([names.index(n) for n in table.label_names], dtype=np.int64)
