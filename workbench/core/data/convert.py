@@ -36,7 +36,7 @@ from ..config import DataConfig
 from ..errors import DataError, RowProblem
 from .images import ImageProblem, check_pixels, image_problems
 from .loader import Progress, check_rows, label_ids, show_path
-from .rows import Problems, SourceRows, keep_rows, problem_order
+from .rows import Problems, SourceRows, check_left, keep_rows, problem_order
 from .safepath import special_file
 from .sources import read_source
 from .sources.shards import require
@@ -204,12 +204,7 @@ def _checked_rows(cfg: DataConfig, problems: Problems, progress: Progress | None
         exts = ["png"] * len(src)  # pixels, encoded as PNG when written
     else:
         src, exts = _check_images(src, problems, progress)
-    problems.check(str(src.file))
-    if len(src) == 0:
-        n = len(problems)
-        detail = f" ({n} row{'s' if n != 1 else ''} skipped)" if n else ""
-        raise DataError(f"{src.file}: no usable pairs{detail}; nothing to write",
-                        problems.items)
+    check_left(src, problems, "nothing to write")
     return src, exts
 
 

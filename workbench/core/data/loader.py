@@ -20,7 +20,7 @@ from ..gc_pause import collector_paused
 from .cache import ImageCache
 from .images import resize_array
 from .memory import Budget, DataEstimate, image_refusal, memory_budget
-from .rows import Problems, SourceRows, keep_rows, natural_key, problem_order
+from .rows import Problems, SourceRows, check_left, keep_rows, natural_key, problem_order
 from .sources import read_source
 from .text import tokenize
 
@@ -121,12 +121,7 @@ def table_from_rows(cfg: DataConfig, src: SourceRows, problems: Problems, image_
                       memory_budget(cfg.max_memory_gb))
         images = resize_array(src.images, image_size)
         sizes = np.tile(src.images.shape[2:][::-1], (len(src), 1)).astype(np.int64)
-    problems.check(str(src.file))
-    if len(src) == 0:
-        n = len(problems)
-        detail = f" ({n} row{'s' if n != 1 else ''} skipped)" if n else ""
-        raise DataError(f"{src.file}: no usable pairs{detail}; the dataset is empty",
-                        problems.items)
+    check_left(src, problems, "the dataset is empty")
     if image_index is None:
         image_index = np.arange(len(src), dtype=np.int64)
     labels, names = label_ids(src)

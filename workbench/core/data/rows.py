@@ -99,6 +99,16 @@ def problem_order(p: RowProblem) -> tuple:
     return (natural_key(p.file), p.row if p.row is not None else -1)
 
 
+def check_left(src: SourceRows, problems: Problems, then: str) -> None:
+    """After the last check of a load: the bad rows listed (fail mode), or a refusal when
+    no usable pair is left (``then``: what that means here)."""
+    problems.check(str(src.file))
+    if len(src) == 0:
+        n = len(problems)
+        detail = f" ({n} row{'s' if n != 1 else ''} skipped)" if n else ""
+        raise DataError(f"{src.file}: no usable pairs{detail}; {then}", problems.items)
+
+
 def keep_rows(src: SourceRows, keep: np.ndarray) -> SourceRows:
     """``src`` with only the rows where ``keep`` is true (every per-row field follows)."""
     idx = np.flatnonzero(keep)
