@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import struct
@@ -39,11 +38,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import event, given, note
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from data_helpers import COLORS, save_image
+from fuzz_helpers import damaged, fuzz, mostly, sometimes
 from workbench.core import config as C
 from workbench.core import presets
 from workbench.core.algorithms import ALGORITHMS
@@ -52,18 +52,6 @@ from workbench.core.data import load_pairs
 from workbench.core.errors import ConfigError, WorkbenchError
 from workbench.core.fusion import FUSIONS
 from workbench.core.params import describe
-
-SCALE = float(os.environ.get("WORKBENCH_FUZZ_EXAMPLES", "1"))
-
-
-def fuzz(examples: int) -> settings:
-    """One fuzz test's settings: ``examples`` times the scale; no deadline (a first decode or
-    cache write is slow), no example database (CI keeps no state between runs)."""
-    return settings(max_examples=max(1, round(examples * SCALE)), deadline=None,
-                    database=None, suppress_health_check=[
-                        HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                        HealthCheck.data_too_large, HealthCheck.large_base_example])
-
 
 def load_or_refuse(load, source: Path | str):
     """``load()``'s result, or None when it refused with a WorkbenchError naming ``source``.
@@ -79,18 +67,6 @@ def load_or_refuse(load, source: Path | str):
         return None
     event("loaded")
     return result
-
-
-def mostly(good: st.SearchStrategy, bad: st.SearchStrategy, times: int = 3) -> st.SearchStrategy:
-    """``good`` ``times`` times for each ``bad``: so most examples get past the first check.
-    (Not ``one_of(good, good, ..., bad)``: hypothesis merges the repeated branches.)"""
-    return st.sampled_from([True] * times + [False]).flatmap(lambda ok: good if ok else bad)
-
-
-def sometimes(draw, one_in: int) -> bool:
-    """True about once in ``one_in`` draws. (Not ``integers(0, n) == 0``: hypothesis favours
-    the simplest value, 0, far above 1 in n.)"""
-    return draw(st.sampled_from([False] * (one_in - 1) + [True]))
 
 
 # ---------------------------------------------------------------- values in the files
@@ -163,19 +139,6 @@ def to_json(draw, value) -> str:
 def encode(text: str, encoding: str) -> bytes:
     # Lone surrogates and characters the codec lacks become '?': the file is what it is.
     return text.encode(encoding, errors="replace")
-
-
-@st.composite
-def damaged(draw, data: bytes) -> bytes:
-    """``data`` as written (most often), cut short, or with a few bytes changed or added."""
-    how = draw(st.sampled_from(["as is"] * 9 + ["truncate", "overwrite", "insert"]))
-    if how == "as is" or not data:
-        return data
-    at = draw(st.integers(0, len(data) - 1))
-    if how == "truncate":
-        return data[:at]
-    junk = draw(st.binary(min_size=1, max_size=4))
-    return data[:at] + junk + data[at + (len(junk) if how == "overwrite" else 0):]
 
 
 def load_file(folder: Path, name: str, data: bytes, draw, **settings) -> None:

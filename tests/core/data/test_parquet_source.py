@@ -4,6 +4,7 @@ pyarrow, read into memory as the other sources are, and every bad input in both 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fixtures import make_image_folder, tiny_config
 from workbench.core.config import DataConfig
 from workbench.core.data import DataError, detect, load_dataset, load_pairs
 from workbench.core.data.cache import ImageCache
+from workbench.core.data.quick_look import quick_look
 from workbench.core.data.sources import SHARDED
 
 pa = pytest.importorskip("pyarrow")
@@ -271,3 +273,94 @@ def test_inspect_and_train(hf_parquet, tmp_path, capsys):
                       "fusion.name=late")
     end = Trainer(cfg, load_dataset(cfg)).fit()
     assert end.status == "finished" and end.step > 0
+
+
+# ---------------------------------------------------------------- found by the fuzz
+# (test_fuzz_shards.py): inputs that raised something other than a DataError, named in
+# each docstring.
+
+@MODES
+@pytest.mark.parametrize("column, other, held", [
+    ("image", ["0.png"] * 2, "string"),  # TypeError: a bytes-like object is required
+    ("text", [1, 2], "int64"),  # AttributeError: 'int' object has no attribute 'isascii'
+    ("label", [{"a": 1}] * 2, "struct<a: int64>")])  # TypeError: unhashable type: 'dict'
+def test_a_shard_whose_column_holds_another_type(pictures, tmp_path, mode, column, other,
+                                                 held):
+    """A later shard's column of another type than the first shard's was read as if it
+    were the first one's."""
+    columns = {"image": encoded(pictures)[:2], "text": CAPTIONS[:2], "label": LABELS[:2]}
+    write_shards(tmp_path / "s", columns, sizes=(2,), names=("a",))
+    write_shards(tmp_path / "s", {**columns, column: other}, sizes=(2,), names=("b",))
+    message = rf"b.parquet: column '{column}' holds {re.escape(held)}, not what the first"
+    if mode == "fail":
+        with pytest.raises(DataError, match=message):
+            load(tmp_path / "s", mode)
+    else:
+        table = load(tmp_path / "s", mode)
+        assert len(table) == 2 and [p.file for p in table.skipped] == ["b.parquet"]
+    look = quick_look(DataConfig(source=str(tmp_path / "s")), SIZE, above=0, sample=5)
+    assert look.table.captions == CAPTIONS[:2]
+
+
+@MODES
+def test_a_label_column_of_structs_is_a_whole_source_error(pictures, tmp_path, mode):
+    """TypeError: unhashable type: 'dict' (each label a dict)."""
+    write_shards(tmp_path / "s", {"image": encoded(pictures)[:2], "text": CAPTIONS[:2],
+                                  "label": [{"a": 1}] * 2}, sizes=(2,), names=("a",))
+    with pytest.raises(DataError, match=r"a.parquet: column 'label' holds struct<a: int64>, "
+                                        r"not labels \(expected integers or strings\)"):
+        load(tmp_path / "s", mode)
+    assert len(load(tmp_path / "s", mode, label_column="none")) == 2
+
+
+def test_a_label_column_missing_from_a_shard_in_the_quick_look(pictures, tmp_path):
+    """IndexError: index out of bounds (the label counts read a shard without the column)."""
+    write_shards(tmp_path / "s", {"image": encoded(pictures)[:2], "text": CAPTIONS[:2],
+                                  "label": LABELS[:2]}, sizes=(2,), names=("a",))
+    write_shards(tmp_path / "s", {"image": encoded(pictures)[:2], "text": CAPTIONS[:2]},
+                 sizes=(2,), names=("b",))
+    look = quick_look(DataConfig(source=str(tmp_path / "s")), SIZE, above=0, sample=5)
+    assert look.label_counts == {"warm": 1, "cool": 1}
+
+
+@pytest.mark.parametrize("features", [{"image": 3, "label": 3}, [], "x"])
+def test_hugging_face_features_that_are_not_objects_name_nothing(pictures, tmp_path,
+                                                                  features):
+    """AttributeError: 'int' object has no attribute 'get' (a feature that is no object)."""
+    meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+    write_shards(tmp_path / "s", {"image": encoded(pictures)[:2], "text": CAPTIONS[:2],
+                                  "label": [0, 1]}, sizes=(2,), names=("a",), metadata=meta)
+    table = load(tmp_path / "s")
+    assert table.captions == CAPTIONS[:2] and table.label_names == ["0", "1"]
+
+
+@MODES
+def test_a_footer_whose_column_names_are_not_utf8(pictures, tmp_path, mode):
+    """UnicodeDecodeError: 'utf-8' codec can't decode byte (pyarrow reading the schema)."""
+    write_shards(tmp_path / "s", {"image": encoded(pictures)[:2], "text": CAPTIONS[:2]},
+                 sizes=(2,), names=("a",))
+    path = tmp_path / "s" / "a.parquet"
+    data = path.read_bytes()
+    footer = data.index(b"text", data.index(b"schema"))  # the footer schema's column name
+    path.write_bytes(data[:footer] + b"\x80ext" + data[footer + 4:])
+    with pytest.raises(DataError, match=r"none of its 1 shards can be read as Parquet or "
+                                        r"Arrow \(first: a.parquet: "):
+        load(path, mode)
+
+
+def test_a_shards_column_of_nulls_alone_reads_as_gaps(pictures, tmp_path):
+    """Not a bug the fuzz found; the check of each shard's column types above must let
+    pyarrow's type of a column written as [None, None] through: it reads as gaps, row by
+    row, not as a shard whose column holds another type."""
+    columns = {"image": [{"bytes": b, "path": None} for b in encoded(pictures)[:2]],
+               "text": CAPTIONS[:2], "label": LABELS[:2]}
+    write_shards(tmp_path / "s", columns, sizes=(2,), names=("a",))
+    write_shards(tmp_path / "s", {**columns, "label": [None, None]}, sizes=(2,), names=("b",))
+    write_shards(tmp_path / "s", {**columns, "image": [None, None]}, sizes=(2,), names=("c",))
+    table = load(tmp_path / "s", "skip")
+    assert table.captions == CAPTIONS[:2]  # unlabelled rows are left out, reported
+    assert [str(p) for p in table.skipped] == [
+        "b.parquet, row 1: no label in column 'label'",
+        "b.parquet, row 2: no label in column 'label'",
+        "c.parquet, row 1: a caption but no image (null in column 'image')",
+        "c.parquet, row 2: a caption but no image (null in column 'image')"]

@@ -233,3 +233,23 @@ def test_inspect_and_train(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "mean_recall" in json.loads(captured.out)["metrics"]
+
+
+# ---------------------------------------------------------------- found by the fuzz
+# (test_fuzz_shards.py)
+
+@pytest.mark.parametrize("cls", ["\u00b2", "1" * 5000])
+def test_a_class_index_int_cannot_read_is_a_bad_sample(pictures, tmp_path, cls):
+    """A .cls that str.isdigit() accepts and int() refuses (a superscript two; thousands of
+    digits) raised ValueError inside the shard's reading: the whole shard was reported as
+    corrupt and the samples after it were lost."""
+    images = encoded(pictures)
+    write_tar(tmp_path / "s" / "data-0.tar", [
+        {"__key__": "k0", "png": images[0], "txt": CAPTIONS[0], "cls": cls},
+        {"__key__": "k1", "png": images[1], "txt": CAPTIONS[1], "cls": "1"}])
+    (tmp_path / "s" / "classnames.txt").write_text("cat\ndog\n")
+    table = load(tmp_path / "s", "skip")
+    assert table.captions == [CAPTIONS[1]]
+    assert [str(p) for p in table.skipped] == [
+        f"data-0.tar, key k0: its .cls {cls!r} is not a class index of classnames.txt "
+        "(2 names)"]

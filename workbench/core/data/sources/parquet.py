@@ -49,6 +49,9 @@ class ParquetSource(ShardedSource):
     def __init__(self, cfg: DataConfig):
         self._pa = require("pyarrow", "Reading Parquet or Arrow data")
         require("pyarrow.parquet", "Reading Parquet or Arrow data")
+        # what a damaged file raises: pyarrow's errors, OSError, and a UnicodeDecodeError
+        # (a ValueError) where a damaged footer's column names are not UTF-8
+        self._errors = (self._pa.ArrowException, OSError, ValueError)
         super().__init__(cfg)
         schema, first = self._first_schema()
         self.features = _features(schema, first)
@@ -87,7 +90,7 @@ class ParquetSource(ShardedSource):
             if _is_parquet(shard):
                 return self._pq().ParquetFile(shard).metadata.num_rows
             return sum(b.num_rows for b in _arrow_batches(self._pa, shard))
-        except (self._pa.ArrowException, OSError):
+        except self._errors:
             return None
 
     def label_counts(self) -> dict[str, int] | None:
@@ -96,11 +99,13 @@ class ParquetSource(ShardedSource):
         counts: dict = {}
         for shard in self.shards:
             try:
+                if self._mismatch(_schema(self._pa, shard), [self.label_column]):
+                    continue  # a shard whose labels are not the first one's: left out
                 for batch in self._batches(shard, [self.label_column]):
                     values = batch.column(0).value_counts().to_pylist()
                     for item in values:
                         counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
-            except (self._pa.ArrowException, OSError):
+            except self._errors:
                 return None  # a damaged shard: the sampled look reports it
         named: dict[str, int] = {}
         for value, n in counts.items():
@@ -123,7 +128,7 @@ class ParquetSource(ShardedSource):
                                 total += col.total_uncompressed_size
                 else:
                     total += shard.stat().st_size
-            except (self._pa.ArrowException, OSError):
+            except self._errors:
                 continue  # reported when the shard is read
         return total
 
@@ -133,7 +138,7 @@ class ParquetSource(ShardedSource):
         for shard in self.shards:
             try:
                 return _schema(self._pa, shard), shard
-            except (self._pa.ArrowException, OSError) as exc:
+            except self._errors as exc:
                 errors.append(f"{self.name(shard)}: {_reason(exc)}")
         raise DataError(f"{self.source}: none of its {len(self.shards)} shards can be read as "
                         f"Parquet or Arrow (first: {errors[0]})")
@@ -160,17 +165,37 @@ class ParquetSource(ShardedSource):
                                           required=False)
         self.label_names: list[str] | None = None
         if self.label_column is not None:
-            feature = self.features.get(self.label_column) or {}
+            t = types[self.label_column]
+            if pa.types.is_nested(t) or _is_binary(pa, t):
+                raise DataError(f"{file}: column {self.label_column!r} holds {t}, not labels "
+                                "(expected integers or strings); set data.label_column "
+                                "(none: no labels)")
+            feature = self.features.get(self.label_column)
             if isinstance(feature, dict) and isinstance(feature.get("names"), list):
                 self.label_names = [str(n) for n in feature["names"]]
         # the samples' own keys: webdataset's name, or workbench data convert's
         self.key_column = next((k for k in ("__key__", "key") if k in types
                                 and _is_text(pa, types[k])), None)
+        self._kinds = {c: _kind(pa, types[c]) for c in (self.image_column, self.text_column,
+                                                        self.label_column, self.key_column)
+                       if c}
+
+    def _mismatch(self, schema, columns: list[str]) -> str | None:
+        """Why a shard's ``columns`` cannot be read as the first shard's (None: they can)."""
+        for c in columns:
+            if c not in schema.names:
+                return f"no column {c!r} (the first shard has it); the shard is left out"
+            t = schema.field(c).type
+            # a column of nulls alone (pyarrow's type for [None, None]) reads as gaps
+            if not self._pa.types.is_null(t) and _kind(self._pa, t) != self._kinds[c]:
+                return (f"column {c!r} holds {t}, not what the first shard's holds "
+                        f"({self._kinds[c]}); the shard is left out")
+        return None
 
     def _image_column(self, names: list[str], types: dict, file: Path) -> str:
         """The one column holding images by its type (or its Image feature); else one of
         path strings named like an image column."""
-        typed = [n for n in names if (self.features.get(n) or {}).get("_type") == "Image"
+        typed = [n for n in names if _feature_type(self.features.get(n)) == "Image"
                  or _image_kind(self._pa, types[n]) in ("struct", "binary")]
         if len(typed) == 1:
             return typed[0]
@@ -193,14 +218,14 @@ class ParquetSource(ShardedSource):
         row = 0
         try:
             schema = _schema(self._pa, shard)
-            lacking = [c for c in wanted if c not in schema.names]
-            if lacking:
-                report(name, f"no column {lacking[0]!r} (the first shard has it); the "
-                             f"shard is left out")
+            mismatch = self._mismatch(schema, wanted)
+            if mismatch:
+                report(name, mismatch)
                 return
             root = Path(self.cfg.images) if self.cfg.images else shard.parent
             for batch in self._batches(shard, wanted):
-                images = _image_values(batch.column(self.image_column), self.image_kind)
+                images = _image_values(self._pa, batch.column(self.image_column),
+                                       self.image_kind)
                 captions = batch.column(self.text_column).to_pylist()
                 labels = (batch.column(self.label_column).to_pylist()
                           if self.label_column else None)
@@ -213,7 +238,7 @@ class ParquetSource(ShardedSource):
                                             labels[j] if labels else None, root, report)
         except FileNotFoundError:
             report(name, "shard not found")
-        except (self._pa.ArrowException, OSError) as exc:
+        except self._errors as exc:
             after = f" after row {row}" if row else ""
             report(name, f"corrupt or truncated shard, cannot be read{after} "
                          f"({_reason(exc)})")
@@ -345,6 +370,28 @@ def _features(schema, shard: Path) -> dict:
     return features if isinstance(features, dict) else {}
 
 
+def _feature_type(feature) -> object:
+    """A Hugging Face feature's ``_type`` (None where the metadata holds something else)."""
+    return feature.get("_type") if isinstance(feature, dict) else None
+
+
+def _kind(pa, t) -> str:
+    """What a column holds as the reader reads it: shards alike in this read alike."""
+    if _is_text(pa, t):
+        return "strings"
+    if _is_binary(pa, t):
+        return "binary"
+    if _is_list(pa, t):
+        return f"lists of {_kind(pa, t.value_type)}"
+    if pa.types.is_integer(t):
+        return "integers"
+    if pa.types.is_floating(t):
+        return "numbers"
+    if pa.types.is_struct(t):
+        return "structs"
+    return str(t)
+
+
 def _is_text(pa, t) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or (
         hasattr(pa.types, "is_string_view") and pa.types.is_string_view(t))
@@ -370,13 +417,15 @@ def _image_kind(pa, t) -> str | None:
     return None
 
 
-def _image_values(column, kind: str) -> list[tuple[bytes | None, str | None]]:
+def _image_values(pa, column, kind: str) -> list[tuple[bytes | None, str | None]]:
     """``(bytes, path)`` per row of an image column of the given kind."""
     if kind == "binary":
         return [(b, None) for b in column.to_pylist()]
     if kind == "path":
         return [(None, p) for p in column.to_pylist()]
     t = column.type
+    if pa.types.is_null(t):  # a shard's column of nulls alone
+        return [(None, None)] * len(column)
     fields = {t.field(i).name for i in range(t.num_fields)}
     n = len(column)
     data = column.field("bytes").to_pylist() if "bytes" in fields else [None] * n

@@ -186,7 +186,9 @@ class WebDatasetSource(ShardedSource):
                 return
             label = label.strip() or None
             if label is not None and self.class_names is not None:
-                index = int(label) if label.isdigit() else -1
+                # isdecimal, not isdigit: int() refuses "\u00b2", and so (as a ValueError,
+                # which would be taken for a corrupt shard) does it thousands of digits
+                index = int(label) if label.isdecimal() and len(label) <= 18 else -1
                 if not 0 <= index < len(self.class_names):
                     report(where, f"its .{self.label_column} {label!r} is not a class index "
                                   f"of {CLASS_NAMES} ({len(self.class_names)} names)")
