@@ -5,9 +5,13 @@ that are mostly good, sometimes bad, or damaged."""
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
+
+from workbench.core.errors import WorkbenchError
 
 SCALE = float(os.environ.get("WORKBENCH_FUZZ_EXAMPLES", "1"))
 
@@ -44,3 +48,28 @@ def damaged(draw, data: bytes) -> bytes:
         return data[:at]
     junk = draw(st.binary(min_size=1, max_size=4))
     return data[:at] + junk + data[at + (len(junk) if how == "overwrite" else 0):]
+
+
+def load_or_refuse(load, *names: Path | str):
+    """``load()``'s result, or None when it refused with a WorkbenchError naming one of
+    ``names`` (the source, or one of its shards). Any other exception fails the test, and
+    hypothesis shows the input (the notes)."""
+    try:
+        result = load()
+    except WorkbenchError as exc:
+        note(f"refused: {exc}")
+        # Grouped by the message's start, numbers and the path left out, for the statistics.
+        event("refused: " + re.sub(r"\d+", "N", " ".join(
+            str(exc).replace(str(names[0]), "FILE").split()[:4])))
+        assert any(Path(n).name in str(exc) for n in names), \
+            f"the message names no file: {exc}"
+        return None
+    event("loaded")
+    return result
+
+
+def cut_or_damaged(draw, data: bytes) -> bytes:
+    """``data`` cut short at a random byte (one time in five), else :func:`damaged`."""
+    if sometimes(draw, 5):
+        return data[: draw(st.integers(0, len(data) - 1))]
+    return draw(damaged(data))

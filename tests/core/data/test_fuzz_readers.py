@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import shutil
 import struct
 import tempfile
@@ -38,36 +37,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomli_w
-from hypothesis import event, given, note
+from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from data_helpers import COLORS, save_image
-from fuzz_helpers import damaged, fuzz, mostly, sometimes
+from fuzz_helpers import damaged, fuzz, load_or_refuse, mostly, sometimes
 from workbench.core import config as C
 from workbench.core import presets
 from workbench.core.algorithms import ALGORITHMS
 from workbench.core.config import DataConfig
 from workbench.core.data import load_pairs
-from workbench.core.errors import ConfigError, WorkbenchError
+from workbench.core.errors import ConfigError
 from workbench.core.fusion import FUSIONS
 from workbench.core.params import describe
-
-def load_or_refuse(load, source: Path | str):
-    """``load()``'s result, or None when it refused with a WorkbenchError naming ``source``.
-    Any other exception fails the test, and hypothesis shows the input (the notes)."""
-    try:
-        result = load()
-    except WorkbenchError as exc:
-        note(f"refused: {exc}")
-        # Grouped by the message's start, numbers and the path left out, for the statistics.
-        event("refused: " + re.sub(r"\d+", "N", " ".join(
-            str(exc).replace(str(source), "FILE").split()[:4])))
-        assert Path(source).name in str(exc), f"the message does not name the file: {exc}"
-        return None
-    event("loaded")
-    return result
-
 
 # ---------------------------------------------------------------- values in the files
 

@@ -25,21 +25,19 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import event, given, note
+from hypothesis import given, note
 from hypothesis import strategies as st
 
-from fuzz_helpers import damaged, fuzz, mostly, sometimes
+from fuzz_helpers import cut_or_damaged, fuzz, load_or_refuse, mostly, sometimes
 from workbench.core.config import DataConfig
 from workbench.core.data import load_pairs
 from workbench.core.data.quick_look import quick_look
-from workbench.core.errors import WorkbenchError
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -60,32 +58,16 @@ TEXT = mostly(st.sampled_from(["a red square", "caf\u00e9", "two words"]),
               st.one_of(st.sampled_from(["", " ", "\x00", "\ud800"]), st.text(max_size=12)))
 
 
-def check(load, paths: list[Path]):
-    """``load()``, or a WorkbenchError naming one of ``paths`` (the source or a shard).
-    Any other exception fails the test, and hypothesis shows the input (the notes)."""
-    try:
-        result = load()
-    except WorkbenchError as exc:
-        note(f"refused: {exc}")
-        event("refused: " + re.sub(r"\d+", "N", " ".join(
-            str(exc).replace(str(paths[0]), "FILE").split()[:4])))
-        assert any(p.name in str(exc) for p in paths), \
-            f"the message names no file: {exc}"
-        return None
-    event("loaded")
-    return result
-
-
 def load_everyhow(source: Path, shards: list[Path], draw, **settings) -> None:
     """Load ``source`` in both error modes and through the quick look."""
     names = [source, *shards]
     for mode in ("fail", "skip"):
         cfg = DataConfig(source=str(source), on_error=mode, **settings)
         note(f"config: {cfg}")
-        check(lambda: load_pairs(cfg, 16), names)
+        load_or_refuse(lambda: load_pairs(cfg, 16), *names)
     cfg = DataConfig(source=str(source), on_error=draw(st.sampled_from(["fail", "skip"])),
                      **settings)
-    check(lambda: quick_look(cfg, 16, above=0, sample=5), names)
+    load_or_refuse(lambda: quick_look(cfg, 16, above=0, sample=5), *names)
 
 
 # ---------------------------------------------------------------- Parquet
@@ -200,10 +182,7 @@ def parquet_files(draw) -> bytes:
     table = draw(parquet_tables())
     note(f"table: {table.schema} {table.to_pylist()[:5]!r}"[:3000])
     pq.write_table(table, buf, row_group_size=draw(st.sampled_from([None, 1, 2])))
-    data = buf.getvalue()
-    if sometimes(draw, 5):
-        return data[: draw(st.integers(0, len(data) - 1))]
-    return draw(damaged(data))
+    return cut_or_damaged(draw, buf.getvalue())
 
 
 @fuzz(220)
@@ -280,10 +259,7 @@ def tar_files(draw) -> bytes:
                     continue
                 info.size = len(content)
                 tar.addfile(info, io.BytesIO(content))
-    data = buf.getvalue()
-    if sometimes(draw, 5):
-        return data[: draw(st.integers(0, len(data) - 1))]
-    return draw(damaged(data))
+    return cut_or_damaged(draw, buf.getvalue())
 
 
 @fuzz(220)
@@ -323,5 +299,7 @@ def test_random_bytes_as_a_shard_are_a_data_error(tmp_path, raw, name):
     path.write_bytes(raw)
     note(f"{name}: {raw!r}")
     for mode in ("fail", "skip"):
-        check(lambda: load_pairs(DataConfig(source=str(path), on_error=mode), 16), [path])
-    check(lambda: quick_look(DataConfig(source=str(path)), 16, above=0, sample=5), [path])
+        load_or_refuse(lambda: load_pairs(DataConfig(source=str(path), on_error=mode), 16),
+                       path)
+    load_or_refuse(lambda: quick_look(DataConfig(source=str(path)), 16, above=0, sample=5),
+                   path)
