@@ -112,3 +112,30 @@ def test_each_rank_streams_the_same_number_of_batches_covering_the_training_spli
         train = ds.split.sizes()["train"]
         assert len(counts) == train  # every training pair (keys are unique here)
         assert sum(counts.values()) - train <= world - 1 and max(counts.values()) <= 2
+
+
+def test_a_streamed_image_that_does_not_decode_is_made_up_and_said(tmp_path):
+    """Skip mode: a training sample whose image does not decode (the scan reads no pixels)
+    is replaced by repeating the one before, so every rank keeps its step count, and the
+    run's summary says how many there were."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from data_helpers import COLORS, save_image
+    from workbench.core.data.streaming import split_of
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    good = save_image(tmp_path / "a.png", COLORS[0]).read_bytes()
+    keys = [f"k{i}" for i in range(30)]
+    train = [k for k in keys if split_of(k, 0.25, 0.0, 0) == "train"]
+    bad = train[len(train) // 2]  # not the first: there is one to repeat
+    images = [{"bytes": b"not an image" if k == bad else good, "path": None} for k in keys]
+    pq.write_table(pa.table({"image": images, "text": [f"thing {k}" for k in keys],
+                             "key": keys}), folder / "data.parquet")
+    cfg = tiny_config(folder, "data.streaming=on", "data.on_error=skip", "seed=0",
+                      "training.epochs=2", "training.drop_last=false")
+    seen = Seen()
+    end = Trainer(cfg, load_dataset(cfg), callbacks=[seen]).fit()
+    assert end.status == "finished", end.reason
+    assert sum(e.samples for e in seen.steps if e.epoch == 1) == len(train)
+    assert end.warnings[1].startswith(  # after the small split's
+        "a streamed training image did not decode 2 times (counted every epoch")

@@ -127,6 +127,11 @@ class PairedDataset:
     def image_dim(self) -> int | None:
         return None if self.image_features is None else int(self.image_features.shape[1])
 
+    def training_warnings(self) -> list[str]:
+        """What training met in the data that the run's summary should say (nothing for
+        data held in memory: every row was checked when it loaded)."""
+        return []
+
     @property
     def split_notes(self) -> list[str]:
         """What the split had to do that a user should know of."""

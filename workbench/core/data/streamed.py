@@ -120,6 +120,14 @@ class StreamedDataset(PairedDataset):
             f"the vocabulary and input statistics come from {sample:,} of them; splits are "
             "drawn by a hash of each sample's key, not stratified by label"]
 
+    def training_warnings(self) -> list[str]:
+        n = self.stream_skipped
+        if not n:
+            return []
+        return [f"a streamed training image did not decode {n:,} time{'s' if n != 1 else ''} "
+                "(counted every epoch; data.on_error = skip): each was made up by repeating "
+                "the sample before it"]
+
     def kept_pairs(self, split: str, batch_size: int, drop_last: bool = False) -> int:
         if split != "train":
             return super().kept_pairs(split, batch_size, drop_last)

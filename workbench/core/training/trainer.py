@@ -172,8 +172,8 @@ class Trainer:
         spec = ALGORITHMS[self.cfg.algorithm.name]
         no_primary = spec.no_primary if model.primary_metric() is None else ""
         return {"scores": {"val": val, "test": test}, "health": health,
-                "warnings": self.data_warnings + report.warnings_of(val, test, health,
-                                                                    no_primary),
+                "warnings": (self.data_warnings + ds.training_warnings()
+                             + report.warnings_of(val, test, health, no_primary)),
                 "best_epoch": best_epoch}
 
     def _setup(self) -> None:
