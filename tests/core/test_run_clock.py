@@ -87,3 +87,44 @@ def test_a_paused_fit_reports_training_time_without_the_pause(folder):
     # the step after the pause took milliseconds, not the pause's 1.5 s
     assert steps[1].seconds - steps[0].seconds < 1.0
     assert rec.of(EpochEnded)[-1].seconds <= end.seconds
+
+
+def test_throughput_is_the_pace_of_the_last_seconds_of_training():
+    from workbench.core.training.clock import Throughput, rate_text
+    meter = Throughput(window=2.0)
+    assert meter.rate() is None and rate_text(None) == "… pairs/s"
+    meter.add(1.0, 10)
+    assert meter.rate() is None  # one step: no interval yet
+    for k in range(2, 6):  # 10 pairs a second
+        meter.add(float(k), 10)
+    assert meter.rate() == pytest.approx(10.0)
+    for k in range(6, 9):  # then 40 a second: the window forgets the slow start
+        meter.add(float(k), 40)
+    assert meter.rate() == pytest.approx(40.0)
+    assert rate_text(meter.rate()) == "40 pairs/s" and rate_text(12345.6) == "12,346 pairs/s"
+    # a validation between epochs does not move training time: the pace holds
+    meter.add(8.0, 0)
+    assert meter.rate() == pytest.approx(80 / 2.0)
+
+
+def test_an_epochs_pace_runs_from_its_first_step_to_its_last():
+    from workbench.core.training.clock import EpochPace
+    pace = EpochPace()
+    for seconds, pairs in ((5.0, 8), (6.0, 8), (7.0, 4)):  # 5 s before: the last validation
+        pace.add(seconds, pairs)
+    assert pace.take() == pytest.approx(12 / 2.0)
+    pace.add(9.0, 8)
+    assert pace.take() is None  # a one-step epoch: no interval to go by
+
+
+def test_throughput_starts_afresh_each_epoch_keeping_the_last_rate_meanwhile():
+    from workbench.core.training.clock import Throughput
+    meter = Throughput(window=10.0)
+    for k in range(1, 5):  # epoch 1: 8 pairs a second
+        meter.add(float(k), 8, epoch=1)
+    assert meter.rate() == pytest.approx(8.0)
+    # 20 s of validation, then epoch 2's first step: still epoch 1's pace, not 8 / 21
+    meter.add(25.0, 8, epoch=2)
+    assert meter.rate() == pytest.approx(8.0)
+    meter.add(25.5, 8, epoch=2)
+    assert meter.rate() == pytest.approx(16.0)

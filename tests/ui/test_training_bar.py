@@ -82,8 +82,22 @@ def test_eta_is_the_remaining_share_of_training_time(qtbot):
                                parameters=1))
     # A quarter done after 30 s of training: 90 s left, whatever the wall clock says.
     controller.steps_logged.emit([StepLogged(10, 1, 1.0, {"loss": 1.0}, 0.1, 8, 30.0)])
-    assert bar.detail.text() == "0:30 elapsed · ETA 1:30"
+    assert bar.detail.text() == "0:30 elapsed · ETA 1:30 · … pairs/s"  # one step: no pace
     assert bar.progress.value() == 250
+
+
+def test_the_bar_shows_pairs_a_second_and_streamed_shards_read(qtbot):
+    controller = TrainingController()
+    bar = TrainingBar(controller)
+    qtbot.addWidget(bar)
+    controller.paused = False
+    bar._on_started(FitStarted("classifier", "late", epochs=1, start_epoch=1,
+                               steps_per_epoch=10, train_size=80, val_size=20, device="cpu",
+                               parameters=1))
+    # 8 pairs a step, a step every 0.5 s; streamed from 10 shards, 3 read so far
+    controller.steps_logged.emit([StepLogged(k, 1, k / 10, {"loss": 1.0}, 0.1, 8, 0.5 * k,
+                                             shards=(3, 10)) for k in range(1, 5)])
+    assert bar.detail.text() == "0:02 elapsed · ETA 0:03 · 16 pairs/s · shards 3/10"
 
 
 def test_opening_a_run_shows_it_in_the_progress_bar(qtbot, window):

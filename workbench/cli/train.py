@@ -8,7 +8,7 @@ import sys
 import time
 
 from ..core.training.callbacks import Callback
-from ..core.training.clock import eta_seconds, fit_fraction
+from ..core.training.clock import EpochPace, Throughput, eta_seconds, fit_fraction, rate_text
 from .common import (StageProgress, StopOnInterrupt, add_config_arguments,
                      config_from_arguments, fail, skipped_lines)
 
@@ -195,6 +195,8 @@ class ProgressPrinter(Callback):
         self.epochs = 0
         self.steps_per_epoch = 1
         self._last_bar = 0.0
+        self.rate = Throughput()
+        self._epoch = EpochPace()
 
     def on_fit_start(self, trainer, e):
         self.epochs, self.steps_per_epoch = e.epochs, e.steps_per_epoch
@@ -211,6 +213,8 @@ class ProgressPrinter(Callback):
             print(f"warning: {warning}", file=self.stream)
 
     def on_step_end(self, trainer, e):
+        self.rate.add(e.seconds, e.samples, e.epoch)
+        self._epoch.add(e.seconds, e.samples)
         if not self.bar.enabled or time.monotonic() - self._last_bar < 0.2:
             return
         self._last_bar = time.monotonic()
@@ -219,13 +223,17 @@ class ProgressPrinter(Callback):
         width = 24
         filled = int(width * e.epoch_progress)
         self.stream.write(f"\repoch {e.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}]"
-                          f" loss {e.losses.get('loss', float('nan')):.4f}  ETA {eta:5.0f} s ")
+                          f" loss {e.losses.get('loss', float('nan')):.4f}  ETA {eta:5.0f} s  "
+                          f"{rate_text(self.rate.rate())}"
+                          + (f"  shards {e.shards[0]}/{e.shards[1]}" if e.shards else "") + " ")
         self.stream.flush()
 
     def on_epoch_end(self, trainer, e):
         if self.bar.enabled:
-            self.stream.write("\r" + " " * 78 + "\r")
+            self.stream.write("\r" + " " * 100 + "\r")  # the whole bar line
         val = f"  val loss {e.val['loss']:.4f}" if "loss" in e.val else ""
+        pace = self._epoch.take()
+        pace = f", {pace:,.0f} pairs/s" if pace else ""
         print(f"epoch {e.epoch}/{self.epochs}  loss {e.train.get('loss', float('nan')):.4f}"
-              f"{val}  {format_metrics(e.val)}  ({e.seconds:.1f} s)".rstrip(),
+              f"{val}  {format_metrics(e.val)}  ({e.seconds:.1f} s{pace})".rstrip(),
               file=self.stream)

@@ -75,6 +75,9 @@ class DataConfig:
     shuffle_buffer: int = param(10_000, "Streaming: training samples shuffled together (the "
                                 "shards' order is shuffled every epoch too).", min=1,
                                 max=10_000_000)
+    stream_workers: int = param(-1, "Streaming: processes that decode training images while "
+                                "the model trains (0: a thread of the training process "
+                                "instead; -1: automatic, from the cores).", min=-1, max=64)
 
 
 @dataclass

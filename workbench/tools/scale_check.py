@@ -39,6 +39,28 @@ SHAPES = ("square", "circle", "cross")
 SIZES = ("small", "large")
 
 
+def draw_pair(rng: np.random.Generator, size: int) -> tuple[np.ndarray, str, str]:
+    """One generated pair: a ``size`` x ``size`` RGB image of a coloured shape on white
+    with pixel noise, its caption ("a small red circle") and its colour (the label)."""
+    names = list(COLOURS)
+    colour, shape, big = names[rng.integers(len(names))], SHAPES[rng.integers(3)], \
+        SIZES[rng.integers(2)]
+    yy, xx = np.mgrid[:size, :size]
+    r = size * (0.4 if big == "large" else 0.25)
+    cy, cx = rng.uniform(r, size - r, 2)
+    if shape == "square":
+        mask = (np.abs(yy - cy) < r) & (np.abs(xx - cx) < r)
+    elif shape == "circle":
+        mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+    else:
+        mask = ((np.abs(yy - cy) < r / 3) & (np.abs(xx - cx) < r)) | \
+            ((np.abs(xx - cx) < r / 3) & (np.abs(yy - cy) < r))
+    px = np.full((size, size, 3), 255, dtype=np.uint8)
+    px[mask] = COLOURS[colour]
+    px = np.clip(px.astype(np.int16) + rng.integers(-12, 13, px.shape), 0, 255)
+    return px.astype(np.uint8), f"a {big} {colour} {shape}", colour
+
+
 def generate_image_folder(root: Path, n: int, *, size: int = 16, seed: int = 0,
                           progress: bool = False) -> Path:
     """``n`` PNG images of coloured shapes with captions ("a small red circle") and the
@@ -51,30 +73,14 @@ def generate_image_folder(root: Path, n: int, *, size: int = 16, seed: int = 0,
     if meta.exists() and sum(1 for _ in meta.open()) == n:
         return root  # already generated (same N): reuse it
     rng = np.random.default_rng(seed)
-    names = list(COLOURS)
-    yy, xx = np.mgrid[:size, :size]
     lines = []
     t0 = time.perf_counter()
     for i in range(n):
-        colour, shape, big = names[rng.integers(len(names))], SHAPES[rng.integers(3)], \
-            SIZES[rng.integers(2)]
-        r = size * (0.4 if big == "large" else 0.25)
-        cy, cx = rng.uniform(r, size - r, 2)
-        if shape == "square":
-            mask = (np.abs(yy - cy) < r) & (np.abs(xx - cx) < r)
-        elif shape == "circle":
-            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
-        else:
-            mask = ((np.abs(yy - cy) < r / 3) & (np.abs(xx - cx) < r)) | \
-                ((np.abs(xx - cx) < r / 3) & (np.abs(yy - cy) < r))
-        px = np.full((size, size, 3), 255, dtype=np.uint8)
-        px[mask] = COLOURS[colour]
-        px = np.clip(px.astype(np.int16) + rng.integers(-12, 13, px.shape), 0, 255)
+        px, caption, colour = draw_pair(rng, size)
         name = f"{i // 100:04d}/{i:06d}.png"
         (root / name).parent.mkdir(exist_ok=True)
-        Image.fromarray(px.astype(np.uint8)).save(root / name)
-        lines.append(json.dumps({"file_name": name, "text": f"a {big} {colour} {shape}",
-                                 "label": colour}))
+        Image.fromarray(px).save(root / name)
+        lines.append(json.dumps({"file_name": name, "text": caption, "label": colour}))
         if progress and (i + 1) % 10000 == 0:
             print(f"  generated {i + 1}/{n} ({time.perf_counter() - t0:.0f} s)",
                   file=sys.stderr, flush=True)

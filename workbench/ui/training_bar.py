@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from ..core.training.clock import eta_seconds, fit_fraction
+from ..core.training.clock import Throughput, eta_seconds, fit_fraction, rate_text
 from ..core.training.events import FitEnded, FitStarted, StepLogged
 from .compact import ElidedProgressBar
 from .worker import TrainingController
@@ -67,6 +67,7 @@ class TrainingBar(QWidget):
         for signal in (controller.finished, controller.failed, controller.stopped):
             signal.connect(self._on_ended)
         self._fit: FitStarted | None = None
+        self._rate = Throughput()
         self._on_running_changed(False)
 
     @Slot(bool)
@@ -112,6 +113,7 @@ class TrainingBar(QWidget):
     @Slot(object)
     def _on_started(self, event: FitStarted) -> None:
         self._fit = event
+        self._rate = Throughput()
         self.progress.setFormat(f"epoch {event.start_epoch}/{event.epochs}")
         note = event.epoch_note()  # training.drop_last's effect on an epoch
         self.progress.setToolTip(f"{event.steps_per_epoch:,} steps per epoch"
@@ -122,14 +124,18 @@ class TrainingBar(QWidget):
         fit = self._fit
         if fit is None or not steps or self.controller.paused:
             return
+        for step in steps:
+            self._rate.add(step.seconds, step.samples, step.epoch)
         last = steps[-1]
         # last.seconds is training time: a pause moves neither the elapsed time nor the ETA.
         fraction = fit_fraction(last.epoch, last.epoch_progress, fit.start_epoch, fit.epochs)
         self.progress.setValue(int(1000 * fraction))
         eta = eta_seconds(last.seconds, fraction)
         self.progress.setFormat(f"epoch {last.epoch}/{fit.epochs} · step {last.step}")
+        shards = f" · shards {last.shards[0]}/{last.shards[1]}" if last.shards else ""
         self.detail.setText(f"{format_seconds(last.seconds)} elapsed · ETA "
-                            + (format_seconds(eta) if eta is not None else "…"))
+                            + (format_seconds(eta) if eta is not None else "…")
+                            + f" · {rate_text(self._rate.rate())}{shards}")
 
     @Slot(object)
     def _on_ended(self, end: FitEnded) -> None:

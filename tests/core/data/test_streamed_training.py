@@ -59,7 +59,17 @@ def test_a_streamed_run_trains_every_training_pair_once_an_epoch(shards, algorit
     assert any("streams from 5 shards" in n for n in seen.started.split_notes)
     for epoch in (1, 2):
         assert sum(e.samples for e in seen.steps if e.epoch == epoch) == train
+        # progress: the epoch's shards, all read by its last step
+        last = [e for e in seen.steps if e.epoch == epoch][-1]
+        assert last.shards is not None and last.shards[0] == last.shards[1] >= 5
     assert end.scores["val"]["size"] == held["val"]
+
+
+def test_data_held_in_memory_reports_no_shards(shards):
+    cfg = tiny_config(shards, "data.streaming=off")
+    seen = Seen()
+    Trainer(cfg, load_dataset(cfg), callbacks=[seen]).fit()
+    assert seen.steps and all(e.shards is None for e in seen.steps)
 
 
 def test_streaming_refuses_what_it_cannot_stream(shards, tmp_path):
@@ -139,3 +149,43 @@ def test_a_streamed_image_that_does_not_decode_is_made_up_and_said(tmp_path):
     assert sum(e.samples for e in seen.steps if e.epoch == 1) == len(train)
     assert end.warnings[1].startswith(  # after the small split's
         "a streamed training image did not decode 2 times (counted every epoch")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_split_within_the_shuffle_buffer_streams_the_batches_it_trains_on_in_memory(
+        shards, workers):
+    """No validation or test split (the hash split and the stratified one then agree) and a
+    shuffle buffer that holds the whole training split: the streamed run draws the in-memory
+    run's permutation over the same pairs, so it trains on the same batches and every loss
+    comes out the same, whether its images decode in a worker process or here."""
+    common = ("data.val_fraction=0", "data.test_fraction=0", "training.keep_best=false",
+              "training.epochs=2", "training.batch_size=5", "training.drop_last=false",
+              "seed=3", "algorithm.name=contrastive", "fusion.name=mean")
+    losses = {}
+    for mode in ("off", "on"):
+        cfg = tiny_config(shards, f"data.streaming={mode}", "data.shuffle_buffer=100",
+                          f"data.stream_workers={workers}", *common)
+        ds = load_dataset(cfg)
+        assert getattr(ds, "streamed", False) == (mode == "on")
+        seen = Seen()
+        end = Trainer(cfg, ds, callbacks=[seen]).fit()
+        assert end.status == "finished", end.reason
+        losses[mode] = [e.losses for e in seen.steps]
+    assert len(losses["on"]) == 2 * 5  # 24 pairs, batches of 5, two epochs
+    for on, off in zip(losses["on"], losses["off"]):
+        assert on == pytest.approx(off, rel=1e-5)
+
+
+def test_past_the_shuffle_buffer_the_order_is_not_the_in_memory_one(shards):
+    """The check above cannot pass by accident: with a buffer smaller than the split the
+    streamed run shuffles by shards and buffer, and trains on other batches."""
+    common = ("data.val_fraction=0", "data.test_fraction=0", "training.keep_best=false",
+              "training.batch_size=5", "training.drop_last=false", "seed=3")
+    losses = {}
+    for mode in ("off", "on"):
+        cfg = tiny_config(shards, f"data.streaming={mode}", "data.shuffle_buffer=4", *common)
+        seen = Seen()
+        Trainer(cfg, load_dataset(cfg), callbacks=[seen]).fit()
+        losses[mode] = [e.losses for e in seen.steps]
+    assert any(on != pytest.approx(off, rel=1e-5)
+               for on, off in zip(losses["on"], losses["off"]))

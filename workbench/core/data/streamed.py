@@ -14,11 +14,13 @@ node) and pretrained encoders (their features are computed for the whole data se
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
+from collections import deque
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -26,7 +28,8 @@ import torch
 from .. import config as C
 from ..errors import ConfigError, DataError
 from .dataset import Batch, PairedDataset, bag_of_words
-from .images import ImageProblem, decode_bytes
+from .stream_decode import CHUNK as DECODE_CHUNK
+from .stream_decode import DecodePool
 from .loader import table_from_rows
 from .quick_look import needs_streaming
 from .rows import Problems, SourceRows, natural_key
@@ -41,10 +44,20 @@ TRAIN_SAMPLE = 5_000
 # Batches decoded ahead of the training step.
 PREFETCH = 4
 
+# data.stream_workers = -1: decoding processes for this many cores.
+AUTO_WORKERS = lambda cores: 1 if cores >= 2 else 0  # noqa: E731 - measured below
+
 STREAM_REFUSED = {
     "graph": "the graph algorithm takes one full-graph step over every node each epoch, so "
              "it needs every pair in memory",
 }
+
+
+def stream_workers(setting: int) -> int:
+    """Decoding processes for ``data.stream_workers``: -1 picks from the cores."""
+    if setting >= 0:
+        return setting
+    return AUTO_WORKERS(os.cpu_count() or 1)
 
 
 def wants_streaming(cfg: C.ExperimentConfig) -> bool:
@@ -107,8 +120,15 @@ class StreamedDataset(PairedDataset):
         self.buffer = cfg.data.shuffle_buffer
         self.decode_size = cfg.preprocess.image_size
         self.on_error = cfg.data.on_error
+        self.decode_workers = stream_workers(cfg.data.stream_workers)
         self.label_ids = label_ids
         self.stream_skipped = 0  # bad samples left out while streaming (skip mode)
+        self._shards = (0, 0)  # (shards read, shards to read) this epoch
+
+    def shards_read(self) -> tuple[int, int] | None:
+        """Shards read so far this epoch and how many it reads (of this process's share;
+        read ahead of training by the shuffle buffer and the decoding)."""
+        return self._shards if self._shards[1] else None
 
     @property
     def split_notes(self) -> list[str]:
@@ -144,19 +164,39 @@ class StreamedDataset(PairedDataset):
                                        drop_last=drop_last, shard=shard, states=states)
             return
         rank, world = shard or (0, 1)
-        # One draw from the run's shuffling generator per epoch: every rank draws the same,
-        # so all cut the same epoch plan, and a resumed run continues the sequence.
-        epoch_seed = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
         local = max(1, batch_size // world)  # every rank the same: the same step count
-        plan = epoch_plan(self.counts, epoch_seed, self.seed, rank, world)
-        # A bad sample of a shard's structure was reported when the shards were scanned (and
-        # failed the load in fail mode): not again every epoch.
-        samples = shuffled(iter_plan(self.source, plan, self.val_fraction, self.test_fraction,
-                                     self.seed, lambda where, reason: None),
-                           self.buffer, np.random.default_rng(epoch_seed + rank))
         n = per_rank(self.counts, world)
+        ignore = lambda where, reason: None  # noqa: E731
+        # (A bad sample of a shard's structure was reported when the shards were scanned, and
+        # failed the load in fail mode: not again every epoch.)
+        if world == 1 and n <= self.buffer:
+            # The whole split fits in the shuffle buffer: the order is a permutation drawn as
+            # the in-memory path draws it, over the samples in the shards' order, so a split
+            # small enough streams the very batches it would train on in memory.
+            # (drawn here, on the caller's thread, where the run's generator is used)
+            order = torch.randperm(n, generator=generator).tolist()
+            plan = [(c.shard, 0, c.train) for c in self.counts if c.train]
+            samples = _permuted(iter_plan(self.source, plan, self.val_fraction,
+                                          self.test_fraction, self.seed, ignore,
+                                          self._read(plan)), order)
+        else:
+            # One draw from the run's shuffling generator per epoch: every rank draws the
+            # same, so all cut the same epoch plan, and a resumed run continues the sequence.
+            epoch_seed = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
+            plan = epoch_plan(self.counts, epoch_seed, self.seed, rank, world)
+            samples = shuffled(iter_plan(self.source, plan, self.val_fraction,
+                                         self.test_fraction, self.seed, ignore,
+                                         self._read(plan)),
+                               self.buffer, np.random.default_rng(epoch_seed + rank))
         stop = n - n % local if drop_last and n >= local else n
         yield from _prefetched(self._batches(samples, local, stop), PREFETCH)
+
+    def _read(self, plan: list) -> Callable[[int], None]:
+        self._shards = (0, len(plan))
+
+        def read(k: int) -> None:
+            self._shards = (k, len(plan))  # one tuple: read whole by the training thread
+        return read
 
     def _bad(self, where: str, reason: str) -> None:
         if self.on_error == "fail":
@@ -171,16 +211,16 @@ class StreamedDataset(PairedDataset):
         yields fewer samples than when it was scanned, is made up by repeating the last
         good sample."""
         chunk, taken, last = [], 0, None
-        for sample in samples:
+        for sample, pixels, problem in self._decoded(samples):
             if taken >= stop:
                 break
-            try:
-                item = (sample, decode_bytes(sample.image, self.decode_size).pixels)
-            except ImageProblem as exc:
-                self._bad(sample.where, str(exc))
+            if problem is not None:
+                self._bad(sample.where, problem)
                 if last is None:
                     continue  # nothing to repeat yet: the shortfall is made up at the end
                 item = last
+            else:
+                item = (sample, pixels)
             last = item
             chunk.append(item)
             taken += 1
@@ -195,6 +235,30 @@ class StreamedDataset(PairedDataset):
                 chunk = []
         if chunk:
             yield self._batch(chunk)
+
+    def _decoded(self, samples) -> Iterator[tuple]:
+        """``(sample, pixels, None)``, or ``(sample, None, reason)`` for an image that does
+        not decode, in the order of ``samples``: decoded by worker processes (or here, with
+        ``data.stream_workers = 0``), the same pixels either way."""
+        pending: deque[list] = deque()
+
+        def images():
+            group = []
+            for sample in samples:
+                group.append(sample)
+                if len(group) == DECODE_CHUNK:
+                    pending.append(group)
+                    yield [s.image for s in group]
+                    group = []
+            if group:
+                pending.append(group)
+                yield [s.image for s in group]
+
+        with DecodePool(self.decode_workers, self.decode_size) as pool:
+            for pixels, problems in pool.decode(images()):
+                for i, sample in enumerate(pending.popleft()):
+                    reason = problems.get(i)
+                    yield sample, None if reason else pixels[i], reason
 
     def _batch(self, chunk) -> Batch:
         """A batch built as :meth:`PairedDataset.batch` builds one from memory."""
@@ -213,6 +277,13 @@ class StreamedDataset(PairedDataset):
         if self.labels is not None:
             b.labels = torch.tensor([self.label_ids.get(s.label, 0) for s in samples])
         return b
+
+
+def _permuted(samples: Iterator, order: list[int]) -> Iterator:
+    """``samples`` (read when first asked for) in ``order``; an index past the samples there
+    are now (a shard that shrank since the scan) is passed over."""
+    held = list(samples)
+    yield from (held[i] for i in order if i < len(held))
 
 
 def _prefetched(batches: Iterator[Batch], depth: int) -> Iterator[Batch]:
@@ -236,6 +307,11 @@ def _prefetched(batches: Iterator[Batch], depth: int) -> Iterator[Batch]:
             q.put(done)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             q.put(exc)
+        finally:
+            # at once, on this thread: ends the decoding processes of an epoch cut short
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=work, name="stream-decode", daemon=True)
     thread.start()

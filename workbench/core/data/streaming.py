@@ -155,11 +155,15 @@ def _merged(plan: list[Entry]) -> list[Entry]:
 
 
 def iter_plan(source: ShardedSource, plan: list[Entry], val_fraction: float,
-              test_fraction: float, seed: int, report: Report) -> Iterator[Sample]:
+              test_fraction: float, seed: int, report: Report,
+              read: Callable[[int], None] | None = None) -> Iterator[Sample]:
     """The plan's training samples, in order. Each entry reads its shard from the start
     (formats read forward only), counts the training samples as the scan did, yields those
-    in [first, stop) and stops reading once past ``stop``."""
-    for shard, first, stop in plan:
+    in [first, stop) and stops reading once past ``stop``. ``read(k)``: the first ``k``
+    entries are read (for progress)."""
+    for k, (shard, first, stop) in enumerate(plan):
+        if read is not None:
+            read(k)
         n = 0
         samples = source.samples(shard, report)
         try:
@@ -173,6 +177,8 @@ def iter_plan(source: ShardedSource, plan: list[Entry], val_fraction: float,
                     break
         finally:
             samples.close()  # the shard's file now, not when the generator is collected
+    if read is not None:
+        read(len(plan))
 
 
 def shuffled(samples: Iterator[T], buffer: int, rng: np.random.Generator) -> Iterator[T]:

@@ -65,3 +65,66 @@ def eta_seconds(elapsed: float, fraction: float) -> float | None:
     if fraction <= 0:
         return None
     return max(0.0, elapsed / fraction - elapsed)
+
+
+class Throughput:
+    """Training pairs a second over the last ``window`` seconds of training: a rate that
+    follows the data (a streamed shard that decodes slowly shows), not the mean since the
+    start. Each epoch starts afresh, so the validation between two epochs, which training
+    time includes, never counts as slow training; until the new epoch has two steps the last
+    epoch's rate stands."""
+
+    def __init__(self, window: float = 5.0):
+        self.window = window
+        self._marks: list[tuple[float, int]] = []  # (seconds, pairs so far)
+        self._pairs = 0
+        self._epoch: int | None = None
+        self._last: float | None = None
+
+    def add(self, seconds: float, samples: int, epoch: int | None = None) -> None:
+        """A step of ``epoch`` that ended at ``seconds`` of training, over ``samples``
+        pairs."""
+        if epoch != self._epoch:
+            self._last = self.rate() if self._marks else self._last
+            self._marks, self._epoch = [], epoch
+        self._pairs += samples
+        self._marks.append((seconds, self._pairs))
+        # keep the last mark at or before the window's start: the rate spans the window
+        while len(self._marks) > 2 and self._marks[1][0] <= seconds - self.window:
+            self._marks.pop(0)
+
+    def rate(self) -> float | None:
+        """Pairs a second, or None before two steps (no interval to measure)."""
+        if len(self._marks) < 2:
+            return self._last
+        (t0, n0), (t1, n1) = self._marks[0], self._marks[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else self._last
+
+
+def rate_text(rate: float | None) -> str:
+    """``1,234 pairs/s`` (or ``…`` before there is a rate)."""
+    return "… pairs/s" if rate is None else f"{rate:,.0f} pairs/s"
+
+
+class EpochPace:
+    """One epoch's pairs a second, from its first step's end to its last's: the time before
+    the first step (the previous epoch's validation, the first shard's read) is left out."""
+
+    def __init__(self):
+        self._first: tuple[float, int] | None = None
+        self._last: tuple[float, int] = (0.0, 0)
+        self._pairs = 0
+
+    def add(self, seconds: float, samples: int) -> None:
+        self._pairs += samples
+        if self._first is None:
+            self._first = (seconds, self._pairs)
+        self._last = (seconds, self._pairs)
+
+    def take(self) -> float | None:
+        """The epoch's rate (None for an epoch of one step), and start the next epoch."""
+        first, last = self._first, self._last
+        self._first, self._pairs = None, 0
+        if first is None or last[0] <= first[0]:
+            return None
+        return (last[1] - first[1]) / (last[0] - first[0])

@@ -62,6 +62,8 @@ class StepLogged:
     lr: float
     samples: int  # pairs in the batch
     seconds: float  # of training since fit start, pauses left out (``clock.RunClock``)
+    # streamed training: (shards read, shards to read) this epoch, by this process
+    shards: tuple[int, int] | None = None
 
 
 @dataclass

@@ -258,6 +258,8 @@ class Trainer:
         # Only under torchrun, so an algorithm whose train_batches predates sharding still runs.
         shard = {"shard": (dist.rank, dist.world_size)} if dist else {}
         aug_generator = self.aug_generator if dist else self.generator
+        # streamed data: shards read so far this epoch (None for data held in memory)
+        stream_shards = getattr(ds, "shards_read", lambda: None)
         for epoch in range(self.start_epoch, t.epochs + 1):
             self.epoch = epoch
             self._epoch_done = False
@@ -306,7 +308,8 @@ class Trainer:
                 self._emit("on_step_end", StepLogged(
                     step=self.step, epoch=epoch,
                     epoch_progress=min(1.0, n_steps / steps_per_epoch), losses=values,
-                    lr=self.optim.lr, samples=samples, seconds=self._elapsed()))
+                    lr=self.optim.lr, samples=samples, seconds=self._elapsed(),
+                    shards=stream_shards()))
                 if agreed_stop:
                     return self._stopped()
                 if self.is_main and \
