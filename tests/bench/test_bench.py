@@ -152,6 +152,21 @@ def test_scale_measure_reports_both_loads(monkeypatch):
     assert all(r["details"]["pairs"] == 40 for r in rows)
 
 
+def test_streaming_measure_reports_the_target_and_what_it_is_measured_against(monkeypatch):
+    pytest.importorskip("pyarrow")
+    from workbench.bench import streaming
+    monkeypatch.setattr(streaming, "sizes", lambda quick: (60, 2, 1))
+    rows = [r.to_dict() for r in streaming.run(True)]
+    _check_rows(rows)
+    names = [r["measure"] for r in rows]
+    assert names[0] == "streaming: streamed vs in memory (both decode), 60 pairs, one epoch"
+    assert rows[0]["target"] == ">= 0.9x" and rows[0]["passed"] is not None
+    assert rows[0]["ratio"] == pytest.approx(rows[0]["baseline"] / rows[0]["workbench"])
+    assert [len(v) for v in rows[0]["details"]["runs_s"].values()] == [1, 1, 1, 1]
+    assert all(r["workbench"] > 0 for r in rows)
+    assert names[-1] == "streaming: workbench data inspect of 60 Parquet pairs"
+
+
 def test_the_plot_measure_makes_its_own_application(tmp_path):
     """Run as the command runs it, in a process with no QApplication yet (the tests' own
     qapp fixture would hide a widget built before it)."""
@@ -192,7 +207,7 @@ def test_startup_launches_read_compiled_modules_as_an_installed_app_does(tmp_pat
 
 def test_every_measure_is_registered():
     assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup",
-                              "scale", "retrieval", "pretrained"]
+                              "scale", "retrieval", "pretrained", "streaming"]
     from workbench.bench import load
     for name in MEASURES:
         assert callable(load(name))

@@ -27,6 +27,7 @@ MEASURES = {
     "scale": "workbench.bench.scale:run",
     "retrieval": "workbench.bench.retrieval:run",
     "pretrained": "workbench.bench.pretrained:run",
+    "streaming": "workbench.bench.streaming:run",
 }
 
 

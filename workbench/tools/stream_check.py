@@ -23,7 +23,8 @@ Steps:
 ``--set KEY=VALUE`` changes a setting in every mode (``data.stream_workers=2``).
 
 It prints each run's wall time (the load, decode and epoch: what a user waits for) and peak
-memory (the process and every process it started, summed, sampled every 0.1 s), then the
+memory (the process and every process it started, their proportional set sizes summed,
+sampled every 0.1 s), then the
 ratios: the in-memory path's mean time over the streamed path's (above 1: streaming is the
 faster).
 """
@@ -137,17 +138,18 @@ def child(data: str, mode: str, epochs: int, settings: list[str]) -> dict:
             "val": {k: v for k, v in end.metrics.items() if isinstance(v, (int, float))}}
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants (Linux /proc), in MB."""
+def _tree_memory_mb(pid: int) -> float:
+    """Memory of ``pid`` and all its descendants (Linux /proc), in MB: the sum of their
+    proportional set sizes (PSS: a page that n processes share counts 1/n in each), so the
+    image pages that decoding processes map from one file are not counted once per process
+    as resident sizes would; RSS where PSS is not to be had."""
     parents: dict[int, int] = {}
-    rss: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             parents[int(entry.name)] = int(fields[1])
-            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         except (OSError, IndexError, ValueError):
             continue
     tree, grew = {pid}, True
@@ -155,7 +157,21 @@ def _tree_rss_mb(pid: int) -> float:
         more = {p for p, parent in parents.items() if parent in tree} - tree
         grew = bool(more)
         tree |= more
-    return sum(rss.get(p, 0.0) for p in tree)
+    return sum(_memory_mb(p) for p in tree)
+
+
+def _memory_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        rss_pages = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[21])
+        return rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def run_child(data: Path, mode: str, epochs: int, home: Path, settings: list[str]) -> dict:
@@ -176,7 +192,7 @@ def run_child(data: Path, mode: str, epochs: int, home: Path, settings: list[str
     def sample():
         nonlocal peak
         while not stop.wait(0.1):
-            peak = max(peak, _tree_rss_mb(proc.pid))
+            peak = max(peak, _tree_memory_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -224,26 +240,37 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(modes) - set(MODES)
     if unknown:
         p.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
-    home = base / "home"  # the check's own image cache
+    result = compare(data, base / "home", modes, args.repeats, args.epochs, args.set,
+                     say=lambda line: print(line, flush=True))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), **result}, indent=1))
+    return 0 if result["ok"] else 1
+
+
+def compare(data: Path, home: Path, modes: list[str], repeats: int, epochs: int = 1,
+            settings: list[str] | None = None, say=lambda line: None) -> dict:
+    """Each mode's runs over ``data``, taking turns ``repeats`` times: ``{"runs": {mode:
+    [run, ...]}, "means_s": {mode: mean wall time}, "ratios": {"memory/streamed": ...},
+    "ok": every run finished}``. ``home``: the runs' own image cache."""
+    settings = settings or []
     if "decoded" in modes:
-        warm = run_child(data, "decoded", 0, home, args.set)  # fills the image cache (0 epochs)
+        warm = run_child(data, "decoded", 0, home, settings)  # fills the image cache
         if "error" in warm or warm["status"] != "loaded":
-            print(f"filling the image cache: FAILED: {warm['error']}")
-            return 1
+            say(f"filling the image cache: FAILED: {warm.get('error') or warm['status']}")
+            return {"runs": {}, "means_s": {}, "ratios": {}, "ok": False}
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     ok = True
-    for r in range(args.repeats):
+    for r in range(repeats):
         for mode in modes:
-            res = run_child(data, mode, args.epochs, home, args.set)
+            res = run_child(data, mode, epochs, home, settings)
             runs[mode].append(res)
             if "error" in res or res["status"] != "finished":
                 ok = False
-                print(f"{mode} #{r + 1}: FAILED: {res.get('error') or res['reason']}",
-                      flush=True)
+                say(f"{mode} #{r + 1}: FAILED: {res.get('error') or res['reason']}")
                 continue
-            print(f"{mode} #{r + 1}: {res['wall_s']:.1f} s (load {res['load_s']:.1f} s), "
-                  f"peak {res['peak_mb'] / 1024:.2f} GB, {res['train_pairs']:,} training "
-                  f"pairs{' streamed' if res['streamed'] else ''}", flush=True)
+            say(f"{mode} #{r + 1}: {res['wall_s']:.1f} s (load {res['load_s']:.1f} s), "
+                f"peak {res['peak_mb'] / 1024:.2f} GB, {res['train_pairs']:,} training "
+                f"pairs{' streamed' if res['streamed'] else ''}")
     means = {m: float(np.mean([r["wall_s"] for r in rs])) for m, rs in runs.items()
              if rs and all("wall_s" in r for r in rs)}
     ratios = {}
@@ -251,12 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         for other in ("memory", "decoded", "streamed-thread"):
             if other in means:
                 ratios[f"{other}/streamed"] = means[other] / means["streamed"]
-                print(f"{other} / streamed (mean wall time): {ratios[f'{other}/streamed']:.2f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "runs": runs,
-                                               "means_s": means, "ratios": ratios}, indent=1))
-    return 0 if ok else 1
-
+                say(f"{other} / streamed (mean wall time): {ratios[f'{other}/streamed']:.2f}")
+    return {"runs": runs, "means_s": means, "ratios": ratios, "ok": ok}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -93,6 +93,9 @@ def test_a_streamed_epoch_cut_short_ends_its_workers(tmp_path, monkeypatch):
     monkeypatch.setattr(DecodePool, "__init__", record)
     ds = load_dataset(tiny_config(tmp_path / "pq", "data.streaming=on", "data.stream_workers=2",
                                   "data.shuffle_buffer=4"))
+    # the load decoded its held-out pairs in processes of its own, ended with it
+    assert len(pools) == 1 and all(w.proc.poll() is not None for w in pools[0]._workers)
+    pools.clear()
     batches = ds.batches("train", 2, shuffle=True, generator=torch.Generator().manual_seed(0))
     next(batches)
     batches.close()
@@ -102,3 +105,15 @@ def test_a_streamed_epoch_cut_short_ends_its_workers(tmp_path, monkeypatch):
         time.sleep(0.05)
     assert len(pools) == 1 and len(pools[0]._workers) == 2
     assert all(w.proc.poll() is not None for w in pools[0]._workers)
+
+
+@pytest.mark.parametrize("setting, cores, world, want", [
+    (3, 2, 1, 3),  # asked for: as asked
+    (0, 16, 1, 0),  # a thread
+    (-1, 1, 1, 0),  # one core: decoding on a thread, in turn with the step
+    (-1, 2, 1, 1), (-1, 8, 1, 2), (-1, 64, 1, 4),  # one per four cores, at most four
+    (-1, 16, 2, 2), (-1, 2, 2, 1),  # torchrun's processes share the cores
+])
+def test_automatic_decoding_processes_follow_the_cores(setting, cores, world, want):
+    from workbench.core.data.streamed import stream_workers
+    assert stream_workers(setting, cores, world) == want

@@ -189,3 +189,31 @@ def test_past_the_shuffle_buffer_the_order_is_not_the_in_memory_one(shards):
         losses[mode] = [e.losses for e in seen.steps]
     assert any(on != pytest.approx(off, rel=1e-5)
                for on, off in zip(losses["on"], losses["off"]))
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_a_held_out_image_that_does_not_decode_is_named_or_left_out(tmp_path, on_error):
+    """Validation and test images decode while the shards are scanned: one that does not
+    decode fails the load naming its shard and row, or is left out and listed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from data_helpers import COLORS, save_image
+    from workbench.core.errors import DataError
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    good = save_image(tmp_path / "a.png", COLORS[0]).read_bytes()
+    keys = [f"k{i}" for i in range(30)]
+    val = [i for i, k in enumerate(keys) if split_of(k, 0.25, 0.0, 0) == "val"]
+    bad = val[1]
+    images = [{"bytes": b"not an image" if i == bad else good, "path": None}
+              for i in range(len(keys))]
+    pq.write_table(pa.table({"image": images, "text": [f"thing {k}" for k in keys],
+                             "key": keys}), folder / "data.parquet")
+    cfg = tiny_config(folder, "data.streaming=on", f"data.on_error={on_error}", "seed=0")
+    if on_error == "fail":
+        with pytest.raises(DataError, match=rf"data.parquet, row {bad + 1}: .*not an image"):
+            load_dataset(cfg)
+        return
+    ds = load_dataset(cfg)
+    assert len(ds.indices("val")) == len(val) - 1
+    assert len(ds.table.skipped) == 1 and f"row {bad + 1}" in str(ds.table.skipped[0])

@@ -35,17 +35,23 @@ from .quick_look import needs_streaming
 from .rows import Problems, SourceRows, natural_key
 from .sources import SHARDED, detect
 from .split import Split
-from .streaming import epoch_plan, iter_plan, per_rank, scan, shuffled
+from .streaming import epoch_plan, iter_plan, per_rank, scan_held, shuffled
 from .text import PAD, Vocabulary, tokenize
 
 # Training samples decoded into memory at load: the vocabulary is built on them, and input
 # statistics, probes and snapshots read them.
 TRAIN_SAMPLE = 5_000
+# Images a decoding process takes at once while the load decodes the held-out samples.
+LOAD_CHUNK = 256
 # Batches decoded ahead of the training step.
 PREFETCH = 4
 
-# data.stream_workers = -1: decoding processes for this many cores.
-AUTO_WORKERS = lambda cores: 1 if cores >= 2 else 0  # noqa: E731 - measured below
+# data.stream_workers = -1: one decoding process per this many cores of each training
+# process (torchrun's processes on one machine share its cores), at most MAX_AUTO_WORKERS.
+# The training step keeps the rest busy: on two cores one process decoding 64x64 PNGs keeps
+# up with contrastive-emoji's model (python -m workbench.tools.stream_check).
+CORES_PER_WORKER = 4
+MAX_AUTO_WORKERS = 4
 
 STREAM_REFUSED = {
     "graph": "the graph algorithm takes one full-graph step over every node each epoch, so "
@@ -53,11 +59,23 @@ STREAM_REFUSED = {
 }
 
 
-def stream_workers(setting: int) -> int:
-    """Decoding processes for ``data.stream_workers``: -1 picks from the cores."""
+def stream_workers(setting: int, cores: int | None = None, local_world: int | None = None
+                   ) -> int:
+    """Decoding processes for ``data.stream_workers``: -1 picks from the machine's cores
+    and how many training processes share them (torchrun's LOCAL_WORLD_SIZE); at least one
+    where there are two cores or more (a process decodes beside the step, not in turn with
+    it), none on one core."""
     if setting >= 0:
         return setting
-    return AUTO_WORKERS(os.cpu_count() or 1)
+    cores = cores if cores is not None else os.cpu_count() or 1
+    if local_world is None:
+        try:
+            local_world = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        except ValueError:
+            local_world = 1
+    if cores < 2:
+        return 0
+    return max(1, min(MAX_AUTO_WORKERS, cores // (CORES_PER_WORKER * local_world)))
 
 
 def wants_streaming(cfg: C.ExperimentConfig) -> bool:
@@ -349,28 +367,41 @@ def load_streamed(cfg: C.ExperimentConfig, *, progress=None) -> StreamedDataset:
     def report(where: str, reason: str) -> None:
         problems.add(where, None, reason)
 
-    counts, val, test, train = scan(source, cfg.data.val_fraction, cfg.data.test_fraction,
-                                    seed, report, keep=keep)
+    counts: list = []
+
+    def shards_read(done: int, total: int) -> None:
+        if progress is not None:
+            progress("reading shards", done, total)
+
+    held = scan_held(source, cfg.data.val_fraction, cfg.data.test_fraction, seed, report,
+                     counts, keep=keep, read=shards_read)
+    # Decoded as they are read, in worker processes: only their pixels are kept, so the
+    # load never holds every validation and test image encoded and decoded at once.
+    groups: dict[str, list] = {"train": [], "val": [], "test": []}
+    for split, sample, pixels, problem in _decode_held(held, cfg.preprocess.image_size):
+        if problem is not None:
+            report(sample.where, problem)
+        else:
+            groups[split].append((sample, pixels))
     problems.check(str(source.source))
-    groups = (("train", train), ("val", val), ("test", test))
-    samples = [s for _, part in groups for s in part]
-    if not samples:
+    parts = [(name, item) for name in ("train", "val", "test") for item in groups[name]]
+    groups.clear()
+    if not parts:
         raise DataError(f"{source.source}: no usable samples in its shards")
-    labels.update(s.label for s in val + test if s.label is not None)
+    samples = [s for _, (s, _) in parts]
+    labels.update(s.label for s in samples if s.label is not None)
     has_labels = bool(labels)
+    images = np.stack([pixels for _, (_, pixels) in parts])
     src = SourceRows(
         kind=kind, file=_path(source), root=_path(source), rows=list(range(1, len(samples) + 1)),
-        captions=[s.caption for s in samples], image_bytes=[s.image for s in samples],
+        captions=[s.caption for s in samples], images=images,
         labels={"label": [s.label for s in samples]} if has_labels else {},
         label_column="label" if has_labels else None,
-        extras={"split": [name for name, part in groups for _ in part]},
-        places=[s.where for s in samples], shards=[str(_path(source))] * len(samples),
-        notes=list(source.notes))
-    from .cache import ImageCache
+        extras={"split": [name for name, _ in parts]},
+        places=[s.where for s in samples], notes=list(source.notes))
+    del parts, samples
     table = table_from_rows(cfg.data, src, problems, cfg.preprocess.image_size, progress,
-                            # decoded afresh: a sample does not carry its shard's path, which the
-                            # image cache keys on
-                            ImageCache(enabled=False), t0)
+                            None, t0)
     names = sorted(labels, key=natural_key)
     if has_labels:  # ids over every label the shards hold, not only the in-memory ones
         remap = np.array([names.index(n) for n in table.label_names], dtype=np.int64)
@@ -384,6 +415,39 @@ def load_streamed(cfg: C.ExperimentConfig, *, progress=None) -> StreamedDataset:
     ds = StreamedDataset(table, vocab, split, cfg.preprocess.max_tokens)
     ds.setup_stream(source, counts, cfg, seed, {n: i for i, n in enumerate(names)})
     return ds
+
+
+def _decode_held(held, size: int) -> Iterator[tuple]:
+    """``(split, sample, pixels, problem)`` for each ``(split, sample)`` of ``held``, in
+    order, the images decoded in chunks by worker processes (every core but this one's:
+    nothing else runs during the load); a sample's encoded bytes are let go once it is
+    decoded."""
+    from .images import default_workers
+    pending: deque[list] = deque()
+
+    def chunks():
+        group = []
+        for item in held:
+            group.append(item)
+            if len(group) == LOAD_CHUNK:
+                pending.append(group)
+                yield [s.image for _, s in group]
+                group = []
+        if group:
+            pending.append(group)
+            yield [s.image for _, s in group]
+
+    with DecodePool(max(1, default_workers() - 1), size) as pool:
+        for pixels, problems in pool.decode(chunks()):
+            for i, (split, sample) in enumerate(pending.popleft()):
+                reason = problems.get(i)
+                yield split, _without_image(sample), None if reason else pixels[i], reason
+
+
+def _without_image(sample):
+    """``sample`` with its encoded image let go (decoded, it is no longer needed)."""
+    from dataclasses import replace
+    return replace(sample, image=None)
 
 
 def _path(source) -> Path:

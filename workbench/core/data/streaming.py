@@ -68,23 +68,34 @@ def scan(source: ShardedSource, val_fraction: float, test_fraction: float, seed:
     pass over the data.
     """
     counts: list[ShardCounts] = []
-    val: list[Sample] = []
-    test: list[Sample] = []
-    kept: list[Sample] = []
-    for shard in source.shards:
+    held: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    for split, sample in scan_held(source, val_fraction, test_fraction, seed, report, counts,
+                                   keep):
+        held[split].append(sample)
+    return counts, held["val"], held["test"], held["train"]
+
+
+def scan_held(source: ShardedSource, val_fraction: float, test_fraction: float, seed: int,
+              report: Report, counts: list[ShardCounts],
+              keep: Callable[[Sample], bool] | None = None,
+              read: Callable[[int, int], None] | None = None) -> Iterator[tuple[str, Sample]]:
+    """:func:`scan` as a stream: ``(split, sample)`` for each validation and test sample and
+    each training sample ``keep`` picks, in the shards' order, as they are read (so a caller
+    can decode them and let their encoded bytes go); the shards' counts are appended to
+    ``counts``. ``read(done, shards)``: progress, after each shard."""
+    for k, shard in enumerate(source.shards):
         train = 0
         for sample in source.samples(shard, report):
             split = split_of(sample.key, val_fraction, test_fraction, seed)
             if split == "train":
                 train += 1
                 if keep is not None and keep(sample):
-                    kept.append(sample)
-            elif split == "val":
-                val.append(sample)
+                    yield split, sample
             else:
-                test.append(sample)
+                yield split, sample
         counts.append(ShardCounts(shard, train))
-    return counts, val, test, kept
+        if read is not None:
+            read(k + 1, len(source.shards))
 
 
 def per_rank(counts: list[ShardCounts], world: int) -> int:
