@@ -417,11 +417,21 @@ def test_the_graph_heads_and_the_infonce_temperature_count_only_with_their_choic
     assert form.editor("temperature").isEnabled()
 
 
-def test_the_split_is_set_in_the_model_tab(panel, session):
+def test_the_split_memory_limit_and_streaming_are_set_in_the_model_tab(panel, session):
     form = panel.forms["data"]
-    assert [i.name for i in form.infos()] == ["val_fraction", "test_fraction", "split_seed"]
+    assert [i.name for i in form.infos()] == ["val_fraction", "test_fraction", "split_seed",
+                                              "max_memory_gb", "streaming", "shuffle_buffer",
+                                              "stream_workers"]
     editor = form.editor("split_seed")
     editor.setValue(7)
     editor.editingFinished.emit()
     assert session.config.data.split_seed == 7
-    assert "Split" in panel.sections["data"].header.text()
+    combo = form.editor("streaming")
+    combo.setCurrentIndex(combo.findText("on"))
+    assert session.config.data.streaming == "on"
+    editor = form.editor("stream_workers")
+    editor.setValue(0)
+    editor.editingFinished.emit()
+    assert session.config.data.stream_workers == 0
+    assert "split" in panel.sections["data"].header.text()
+    assert "streaming" in panel.sections["data"].header.text()

@@ -139,6 +139,9 @@ def format_run(info, epochs: list[dict]) -> str:
         out += [f"  {name:<8} effective rank {h.get('effective_rank', float('nan')):.2f}, "
                 f"centred cosine {h.get('centred_cosine', float('nan')):.3f}"
                 for name, h in health.items() if isinstance(h, dict)]
+    notes = s.get("data_notes")
+    if isinstance(notes, list) and notes:
+        out += ["", "Data"] + [f"  - {n}" for n in notes if isinstance(n, str)]
     if info.warnings:
         out += ["", "Warnings"] + [f"  - {w}" for w in info.warnings]
     if epochs:

@@ -217,3 +217,19 @@ def test_a_held_out_image_that_does_not_decode_is_named_or_left_out(tmp_path, on
     ds = load_dataset(cfg)
     assert len(ds.indices("val")) == len(val) - 1
     assert len(ds.table.skipped) == 1 and f"row {bad + 1}" in str(ds.table.skipped[0])
+
+
+def test_the_run_folder_says_how_the_streamed_data_was_split_and_sampled(shards, tmp_path,
+                                                                         capsys):
+    import json
+    from workbench.cli import main
+    out = tmp_path / "run"
+    assert main(["train", "contrastive-emoji", "--data", str(shards), "--epochs", "1",
+                 "--set", "data.streaming=on", "--set", "preprocess.image_size=16",
+                 "--out", str(out)]) == 0
+    notes = json.loads((out / "run.json").read_text())["data_notes"]
+    assert any("streams from 5 shards" in n and "not stratified" in n for n in notes)
+    capsys.readouterr()
+    assert main(["runs", "show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "\nData\n" in shown and "the vocabulary and input statistics come from" in shown

@@ -130,7 +130,10 @@ class RunWriter(Callback):
         self.summary.update(epochs=event.epochs, device=event.device,
                             parameters=event.parameters, train_size=event.train_size,
                             val_size=event.val_size, start_epoch=event.start_epoch,
-                            epoch_pairs=event.epoch_pairs)
+                            epoch_pairs=event.epoch_pairs,
+                            # how the data was split and sampled (streamed: from which shards,
+                            # the vocabulary's sample, not stratified), as the run's start said
+                            data_notes=list(event.split_notes))
         self._write_summary()
         self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")
         self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")

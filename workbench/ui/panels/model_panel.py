@@ -35,10 +35,13 @@ from .switch_note import SwitchNote
 SECTIONS = (("model", "Model: encoders and sizes"), ("preprocess", "Preprocessing"),
             ("optimizer", "Optimiser"), ("training", "Training"),
             ("pretrained", "Pretrained models"),
-            ("data", "Split: validation, test, split seed"),
+            ("data", "Data: split, memory limit, streaming"),
             ("", "Run: seed, device, description"))
-# Sections edited here in part: the split settings of data (the rest is the Data panel's).
-SECTION_FIELDS = {"data": ("val_fraction", "test_fraction", "split_seed")}
+# Sections edited here in part: the split, memory and streaming settings of data (the rest,
+# what is read and how, is the Data panel's; a change to the memory limit or streaming
+# reloads there, as its summary says whether training streams).
+SECTION_FIELDS = {"data": ("val_fraction", "test_fraction", "split_seed", "max_memory_gb",
+                           "streaming", "shuffle_buffer", "stream_workers")}
 _OPEN = {"algorithm.params", "fusion.params", "training"}  # expanded at first
 
 
