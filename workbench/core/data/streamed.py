@@ -1,12 +1,14 @@
 """Training that streams from shards instead of holding every pair in memory (issue 18).
 
-A sharded source (Parquet / WebDataset) is read once when it loads (``streaming.scan``):
-each sample's split comes from a hash of its key, the validation and test samples and a
-bounded sample of the training split are decoded into an ordinary in-memory
+A sharded source (Parquet / WebDataset) is read once when it loads
+(``streaming.scan_held``): each sample's split comes from a hash of its key, the validation
+and test samples and a bounded sample of the training split are decoded as they are read
+(in worker processes, keeping their pixels only) into an ordinary in-memory
 :class:`PairedDataset` (validation, test, the vocabulary, input statistics, probes and
 snapshots use it), and only the number of training samples per shard is kept of the rest.
 Each training epoch then reads the shards again in a shuffled order, through a bounded
-shuffle buffer, decoding on a thread of its own while the model trains.
+shuffle buffer, on a thread of its own, its images decoded by worker processes
+(``stream_decode``) while the model trains.
 
 Not streamed (refused with the reason): the graph algorithm (one full-graph step over every
 node) and pretrained encoders (their features are computed for the whole data set at once).
@@ -48,8 +50,9 @@ PREFETCH = 4
 
 # data.stream_workers = -1: one decoding process per this many cores of each training
 # process (torchrun's processes on one machine share its cores), at most MAX_AUTO_WORKERS.
-# The training step keeps the rest busy: on two cores one process decoding 64x64 PNGs keeps
-# up with contrastive-emoji's model (python -m workbench.tools.stream_check).
+# The training step keeps the rest busy. On two cores one decoding process measured level
+# with decoding on a thread (1.03x, python -m workbench.tools.stream_check); processes are
+# the default because they scale with the cores, where a thread's decode holds the GIL.
 CORES_PER_WORKER = 4
 MAX_AUTO_WORKERS = 4
 
