@@ -72,14 +72,20 @@ def test_elapsed_time_and_duration_leave_the_pause_out(qtbot, window):
     assert bar.detail.text() == format_seconds(end.seconds)
 
 
-def test_eta_is_the_remaining_share_of_training_time(qtbot):
+def started_bar(qtbot, epochs: int) -> tuple[TrainingController, TrainingBar]:
+    """A training bar whose run of ``epochs`` epochs of 10 steps has just started."""
     controller = TrainingController()
     bar = TrainingBar(controller)
     qtbot.addWidget(bar)
     controller.paused = False
-    bar._on_started(FitStarted("classifier", "late", epochs=4, start_epoch=1,
+    bar._on_started(FitStarted("classifier", "late", epochs=epochs, start_epoch=1,
                                steps_per_epoch=10, train_size=80, val_size=20, device="cpu",
                                parameters=1))
+    return controller, bar
+
+
+def test_eta_is_the_remaining_share_of_training_time(qtbot):
+    controller, bar = started_bar(qtbot, epochs=4)
     # A quarter done after 30 s of training: 90 s left, whatever the wall clock says.
     controller.steps_logged.emit([StepLogged(10, 1, 1.0, {"loss": 1.0}, 0.1, 8, 30.0)])
     assert bar.detail.text() == "0:30 elapsed · ETA 1:30 · … pairs/s"  # one step: no pace
@@ -87,13 +93,7 @@ def test_eta_is_the_remaining_share_of_training_time(qtbot):
 
 
 def test_the_bar_shows_pairs_a_second_and_streamed_shards_read(qtbot):
-    controller = TrainingController()
-    bar = TrainingBar(controller)
-    qtbot.addWidget(bar)
-    controller.paused = False
-    bar._on_started(FitStarted("classifier", "late", epochs=1, start_epoch=1,
-                               steps_per_epoch=10, train_size=80, val_size=20, device="cpu",
-                               parameters=1))
+    controller, bar = started_bar(qtbot, epochs=1)
     # 8 pairs a step, a step every 0.5 s; streamed from 10 shards, 3 read so far
     controller.steps_logged.emit([StepLogged(k, 1, k / 10, {"loss": 1.0}, 0.1, 8, 0.5 * k,
                                              shards=(3, 10)) for k in range(1, 5)])

@@ -29,11 +29,13 @@ import sys
 import threading
 from collections import deque
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
 from .images import ImageProblem, decode_bytes
+
+T = TypeVar("T")
 
 CHUNK = 32  # images per chunk: one batch is a few chunks, so workers share every batch
 DEPTH = 3  # chunks in flight per worker: one decoding, the next ones waiting in its pipe
@@ -206,6 +208,31 @@ class DecodePool:
             if answer is not None:
                 return answer
         return decode_chunk(images, self.size)  # no worker, or the worker failed
+
+
+def decode_items(pool: DecodePool, items: Iterable[T], image: Callable[[T], bytes],
+                 chunk: int = CHUNK) -> Iterator[tuple[T, np.ndarray | None, str | None]]:
+    """``(item, pixels, None)``, or ``(item, None, reason)`` where its image does not
+    decode, for each of ``items`` in order, ``image(item)`` decoded by ``pool`` in chunks of
+    ``chunk`` (only the chunks in flight are held)."""
+    pending: deque[list[T]] = deque()
+
+    def chunks() -> Iterator[list[bytes]]:
+        group: list[T] = []
+        for item in items:
+            group.append(item)
+            if len(group) == chunk:
+                pending.append(group)
+                yield [image(x) for x in group]
+                group = []
+        if group:
+            pending.append(group)
+            yield [image(x) for x in group]
+
+    for pixels, problems in pool.decode(chunks()):
+        for i, item in enumerate(pending.popleft()):
+            reason = problems.get(i)
+            yield item, None if reason else pixels[i], reason
 
 
 def worker_main(argv: list[str]) -> int:

@@ -20,7 +20,6 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -31,7 +30,7 @@ from .. import config as C
 from ..errors import ConfigError, DataError
 from .dataset import Batch, PairedDataset, bag_of_words
 from .stream_decode import CHUNK as DECODE_CHUNK
-from .stream_decode import DecodePool
+from .stream_decode import DecodePool, decode_items
 from .loader import table_from_rows
 from .quick_look import needs_streaming
 from .rows import Problems, SourceRows, natural_key
@@ -261,25 +260,8 @@ class StreamedDataset(PairedDataset):
         """``(sample, pixels, None)``, or ``(sample, None, reason)`` for an image that does
         not decode, in the order of ``samples``: decoded by worker processes (or here, with
         ``data.stream_workers = 0``), the same pixels either way."""
-        pending: deque[list] = deque()
-
-        def images():
-            group = []
-            for sample in samples:
-                group.append(sample)
-                if len(group) == DECODE_CHUNK:
-                    pending.append(group)
-                    yield [s.image for s in group]
-                    group = []
-            if group:
-                pending.append(group)
-                yield [s.image for s in group]
-
         with DecodePool(self.decode_workers, self.decode_size) as pool:
-            for pixels, problems in pool.decode(images()):
-                for i, sample in enumerate(pending.popleft()):
-                    reason = problems.get(i)
-                    yield sample, None if reason else pixels[i], reason
+            yield from decode_items(pool, samples, lambda s: s.image, DECODE_CHUNK)
 
     def _batch(self, chunk) -> Batch:
         """A batch built as :meth:`PairedDataset.batch` builds one from memory."""
@@ -426,25 +408,10 @@ def _decode_held(held, size: int) -> Iterator[tuple]:
     nothing else runs during the load); a sample's encoded bytes are let go once it is
     decoded."""
     from .images import default_workers
-    pending: deque[list] = deque()
-
-    def chunks():
-        group = []
-        for item in held:
-            group.append(item)
-            if len(group) == LOAD_CHUNK:
-                pending.append(group)
-                yield [s.image for _, s in group]
-                group = []
-        if group:
-            pending.append(group)
-            yield [s.image for _, s in group]
-
     with DecodePool(max(1, default_workers() - 1), size) as pool:
-        for pixels, problems in pool.decode(chunks()):
-            for i, (split, sample) in enumerate(pending.popleft()):
-                reason = problems.get(i)
-                yield split, _without_image(sample), None if reason else pixels[i], reason
+        for (split, sample), pixels, reason in decode_items(pool, held, lambda x: x[1].image,
+                                                            LOAD_CHUNK):
+            yield split, _without_image(sample), pixels, reason
 
 
 def _without_image(sample):
