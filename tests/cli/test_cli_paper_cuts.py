@@ -93,3 +93,20 @@ def test_drop_last_is_noted_at_the_start_and_in_runs_show(preset, tmp_path, caps
     assert main(["train", str(preset), "--epochs", "1", "--out", str(tmp_path / "all"),
                  "--set", "training.drop_last=false"]) == 0
     assert "each epoch trains" not in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`workbench data inspect X | head -1`: once head has its line, writing more fails
+    with a broken pipe; the command ends with SIGPIPE's status, not a traceback."""
+    import sys
+    from workbench.cli import main
+
+    class GoneReader:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", GoneReader())
+    assert main(["data", "inspect", "builtin:emoji"]) == 141

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .. import __version__
@@ -42,7 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["gui", *argv]
     args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except BrokenPipeError:
+        # The reader went away (`workbench runs show X | head`): end quietly, as a command
+        # killed by SIGPIPE does, with no traceback, and without a second error when Python
+        # flushes standard output at exit.
+        _silence_stdout()
+        return 128 + 13  # SIGPIPE's status, as a shell reports it
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # no file behind stdout (tests, IDEs)
+        pass
 
 
 if __name__ == "__main__":
