@@ -39,6 +39,15 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "workbench.core.data.decode_processes"]
 
 
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment a decoding worker process starts with: this one's, plus ``extra``,
+    with this very package first on the path, wherever it was imported from."""
+    env = dict(os.environ, **extra)
+    root = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
 def _outputs(folder: Path, n: int, size: int, mode: str):
     pixels = np.memmap(folder / "pixels.u8", dtype=np.uint8, mode=mode,
                        shape=(n, 3, size, size))
@@ -143,10 +152,7 @@ class _Workers:
         self._outstanding: list[set[tuple[int, int]]] = []
         self._ended: list[bool] = []
         self._procs: list[subprocess.Popen] = []
-        env = dict(os.environ)
-        # The worker must import this very package, wherever it was imported from.
-        root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        env = worker_env()
         for _ in range(count):
             try:
                 proc = subprocess.Popen([*worker_command(), str(folder)], env=env,

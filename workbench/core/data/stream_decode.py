@@ -21,18 +21,17 @@ images end to end; an answer is ``<qii`` (id, count, problems' JSON length), the
 from __future__ import annotations
 
 import json
-import os
 import queue
 import struct
 import subprocess
 import sys
 import threading
 from collections import deque
-from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from .decode_processes import worker_env
 from .images import ImageProblem, decode_bytes
 
 T = TypeVar("T")
@@ -67,12 +66,8 @@ class _Worker:
     """One decoding process, and a thread that reads its answers into ``answers``."""
 
     def __init__(self, size: int, answers: dict[int, Decoded], cond: threading.Condition):
-        env = dict(os.environ)
-        # The worker must import this very package, wherever it was imported from.
-        root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         # One thread each: the training process's torch already keeps every core busy.
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        env = worker_env(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.proc = subprocess.Popen(worker_command(size), env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.alive = True
@@ -134,7 +129,7 @@ class _Worker:
             self.proc.wait()
 
 
-def _read_exactly(fh: BinaryIO, n: int) -> bytes:
+def _read_exactly(fh: BinaryIO, n: int) -> bytes | None:
     """``n`` bytes, or None at the end of the stream before them."""
     parts, left = [], n
     while left:

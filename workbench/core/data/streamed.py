@@ -196,18 +196,16 @@ class StreamedDataset(PairedDataset):
             # (drawn here, on the caller's thread, where the run's generator is used)
             order = torch.randperm(n, generator=generator).tolist()
             plan = [(c.shard, 0, c.train) for c in self.counts if c.train]
-            samples = _permuted(iter_plan(self.source, plan, self.val_fraction,
-                                          self.test_fraction, self.seed, ignore,
-                                          self._read(plan)), order)
+            arrange = lambda samples: _permuted(samples, order)  # noqa: E731
         else:
             # One draw from the run's shuffling generator per epoch: every rank draws the
             # same, so all cut the same epoch plan, and a resumed run continues the sequence.
             epoch_seed = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
             plan = epoch_plan(self.counts, epoch_seed, self.seed, rank, world)
-            samples = shuffled(iter_plan(self.source, plan, self.val_fraction,
-                                         self.test_fraction, self.seed, ignore,
-                                         self._read(plan)),
-                               self.buffer, np.random.default_rng(epoch_seed + rank))
+            rng = np.random.default_rng(epoch_seed + rank)
+            arrange = lambda samples: shuffled(samples, self.buffer, rng)  # noqa: E731
+        samples = arrange(iter_plan(self.source, plan, self.val_fraction, self.test_fraction,
+                                    self.seed, ignore, self._read(plan)))
         stop = n - n % local if drop_last and n >= local else n
         yield from _prefetched(self._batches(samples, local, stop), PREFETCH)
 
