@@ -415,3 +415,25 @@ def test_streamed_shards_train_in_two_processes(folder, tmp_path):
     epochs = [json.loads(x)["epoch"] for x in (out / "steps.jsonl").read_text().splitlines()]
     per_rank = -(-train // 2)  # every rank the same share, one pair repeated at most
     assert epochs.count(1) == epochs.count(2) == -(-per_rank // 2)  # 2 pairs a rank a step
+
+
+def test_a_peer_still_exiting_when_the_collective_fails_is_named_once_it_is_gone(monkeypatch):
+    """A killed peer's connection closes a moment before the system shows it gone: the
+    lost-peer message waits for it (a race that once made the message generic)."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        monkeypatch.setattr(distributed, "current", lambda: distributed.Context(
+            0, 2, 0, torch.device("cpu"), "gloo"))
+        monkeypatch.setattr(distributed, "_peers", [(socket.gethostname(), os.getpid()),
+                                                    (socket.gethostname(), child.pid)])
+        threading.Timer(0.3, child.kill).start()
+        line = distributed.lost_peer(RuntimeError("gloo: Connection closed by peer"))
+        assert line == (f"lost a process of the 2-process group: rank 1 (pid {child.pid}) "
+                        "is gone (killed, or crashed)")
+    finally:
+        child.kill()
+        child.wait()

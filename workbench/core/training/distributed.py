@@ -35,6 +35,7 @@ import contextlib
 import datetime
 import os
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -163,6 +164,24 @@ def _process_state(pid: int) -> str | None:
     return None
 
 
+# How long a failed collective waits for a peer that closed its connection to show as gone.
+SETTLE_S = 1.0
+
+
+def _peer_states(own_rank: int) -> list[str]:
+    """"rank R (pid P) is gone ..." for each peer of this host that is gone or stopped."""
+    here = socket.gethostname()
+    found = []
+    for rank, peer in enumerate(_peers):
+        if rank == own_rank or not peer:
+            continue
+        host, pid = peer
+        state = _process_state(pid) if host == here else None
+        if state:
+            found.append(f"rank {rank} (pid {pid}) {state}")
+    return found
+
+
 def lost_peer(exc: BaseException) -> str | None:
     """One line naming the process(es) of the group that a failed collective lost, or None
     when ``exc`` is not a collective's failure (or this process is in no group)."""
@@ -172,15 +191,13 @@ def lost_peer(exc: BaseException) -> str | None:
     if ctx is None or not (isinstance(exc, dist_error) or (
             isinstance(exc, RuntimeError) and any(w in text.lower() for w in _LOST_WORDS))):
         return None
-    here = socket.gethostname()
-    found = []
-    for rank, peer in enumerate(_peers):
-        if rank == ctx.rank or not peer:
-            continue
-        host, pid = peer
-        state = _process_state(pid) if host == here else None
-        if state:
-            found.append(f"rank {rank} (pid {pid}) {state}")
+    found = _peer_states(ctx.rank)
+    deadline = time.monotonic() + SETTLE_S
+    while not found and time.monotonic() < deadline:
+        # A killed peer's sockets close while it exits, a moment before the system shows it
+        # gone: the error can arrive first.
+        time.sleep(0.05)
+        found = _peer_states(ctx.rank)
     timed_out = "timed out" in text.lower() or "timeout" in text.lower()
     if not found:
         found.append(f"a process did not answer within training.dist_timeout = "
