@@ -17,6 +17,7 @@ COMMANDS = {
     "train": "workbench.cli.train",
     "data": "workbench.cli.data",
     "compare": "workbench.cli.compare",
+    "sweep": "workbench.cli.sweep",
     "evaluate": "workbench.cli.evaluate",
     "features": "workbench.cli.features",
     "export": "workbench.cli.export",

@@ -24,7 +24,7 @@ from .algorithms import ALGORITHMS, fusion_problem
 from .atomic import atomic_write_bytes
 from .errors import ConfigError
 from .fusion import FUSIONS
-from .params import build, describe, param, to_table
+from .params import ParamInfo, build, describe, param, to_table
 
 SCHEMA_VERSION = 1
 
@@ -83,19 +83,24 @@ class DataConfig:
 @dataclass
 class PreprocessConfig:
     image_size: int = param(32, "Images are resized to this square (pixels).", min=8, max=256)
-    max_tokens: int = param(24, "Captions are cut to this many words.", min=1, max=512)
+    max_tokens: int = param(24, "Captions are cut to this many words.", min=1, max=512,
+                            search=(8, 64))
     vocab_size: int = param(5000, "Most frequent words kept (built on the training split "
                             "only); the rest become the out-of-vocabulary token.", min=10,
-                            max=200_000)
+                            max=200_000,
+                            search=(500, 20_000), search_log=True)
     min_count: int = param(1, "Words seen fewer times in training become out-of-vocabulary.",
-                           min=1, max=1000)
+                           min=1, max=1000,
+                           search=(1, 5))
 
 
 @dataclass
 class ModelConfig:
-    embed_dim: int = param(64, "Size of token and patch features.", min=8, max=1024)
+    embed_dim: int = param(64, "Size of token and patch features.", min=8, max=1024,
+                           search=(16, 256), search_log=True)
     hidden_dim: int = param(128, "Size of each modality's pooled vector and of the fused "
-                            "representation.", min=8, max=2048)
+                            "representation.", min=8, max=2048,
+                            search=(32, 512), search_log=True)
     text_encoder: str = param("bow", "Caption encoder: word embeddings learned from these "
                               "captions (bow), or a pretrained text model: its sentence "
                               "vector and word-piece states under a trained projection "
@@ -124,36 +129,47 @@ class ModelConfig:
                                  "computed at every step).", choices=("frozen", "finetune"))
     finetune_layers: int = param(2, "finetune: how many of the pretrained models' last "
                                  "layers train.", min=1, max=48,
-                                 when={"pretrained_mode": ("finetune",)})
+                                 when={"pretrained_mode": ("finetune",)},
+                                 search=(1, 6))
     patch_size: int = param(8, "Patch size of the patch embedding (pixels).", min=2, max=64)
-    dropout: float = param(0.1, "Dropout in the encoders and heads.", min=0.0, max=0.9)
+    dropout: float = param(0.1, "Dropout in the encoders and heads.", min=0.0, max=0.9,
+                           search=(0.0, 0.5))
 
 
 @dataclass
 class OptimizerConfig:
     name: str = param("adam", "Optimiser.", choices=("adam", "adamw", "sgd"))
     lr: float = param(1e-3, "Learning rate.", min=1e-6, max=10.0, log=True,
-                      label="Learning rate")
+                      label="Learning rate",
+                      search=(1e-5, 1e-1))
     embedding_lr_scale: float = param(1.0, "Learning-rate multiplier for the word "
                                       "embeddings: each word appears in few captions, so its "
                                       "vector learns slowly at a rate that suits the image "
                                       "encoder.", min=0.1, max=100.0, log=True,
-                                      label="Embedding LR scale")
-    weight_decay: float = param(0.0, "Weight decay.", min=0.0, max=1.0)
-    momentum: float = param(0.9, "Momentum (SGD only).", min=0.0, max=0.999)
+                                      label="Embedding LR scale",
+                                      search=(1.0, 30.0))
+    weight_decay: float = param(0.0, "Weight decay.", min=0.0, max=1.0,
+                                search=(1e-6, 0.1), search_log=True)
+    momentum: float = param(0.9, "Momentum (SGD only).", min=0.0, max=0.999,
+                            search=(0.5, 0.99))
     beta1: float = param(0.9, "Adam's first-moment decay (adam, adamw); GANs train more "
-                         "stably with 0.5.", min=0.0, max=0.999)
+                         "stably with 0.5.", min=0.0, max=0.999,
+                         search=(0.5, 0.95))
     schedule: str = param("none", "Learning-rate schedule over the epochs.",
                           choices=("none", "cosine", "step"))
-    step_epochs: int = param(10, "step schedule: epochs between decays.", min=1, max=10_000)
-    gamma: float = param(0.5, "step schedule: factor applied at each decay.", min=0.01, max=1.0)
+    step_epochs: int = param(10, "step schedule: epochs between decays.", min=1, max=10_000,
+                             search=(2, 30))
+    gamma: float = param(0.5, "step schedule: factor applied at each decay.", min=0.01, max=1.0,
+                         search=(0.1, 0.9))
     warmup_epochs: int = param(0, "Epochs of linear warm-up before the schedule.", min=0,
-                               max=1000)
+                               max=1000,
+                               search=(0, 5))
     pretrained_lr_scale: float = param(0.1, "Learning-rate multiplier for a fine-tuned "
                                        "pretrained model's layers (model.pretrained_mode = "
                                        "finetune): they start from good weights, which a full "
                                        "learning rate would undo.", min=1e-4, max=10.0,
-                                       log=True, label="Pretrained LR scale")
+                                       log=True, label="Pretrained LR scale",
+                                       search=(1e-3, 1.0))
     pretrained_frozen_epochs: int = param(2, "Fine-tuning (model.pretrained_mode = "
                                           "finetune): epochs at the start during which the "
                                           "pretrained layers stay as they are and only the "
@@ -163,15 +179,19 @@ class OptimizerConfig:
                                           "can lose what they knew: contrastive-minilm-emoji "
                                           "fine-tuned that way put every caption and image in "
                                           "one direction (validation at chance).", min=0,
-                                          max=1000, label="Pretrained frozen epochs")
+                                          max=1000, label="Pretrained frozen epochs",
+                                          search=(0, 5))
     grad_clip: float = param(0.0, "Clip the gradient norm to this (0: off).", min=0.0,
-                             max=1000.0)
+                             max=1000.0,
+                             search=(0.5, 10.0), search_log=True)
 
 
 @dataclass
 class TrainingConfig:
-    epochs: int = param(20, "Passes over the training split.", min=1, max=100_000)
-    batch_size: int = param(64, "Pairs per step.", min=1, max=65_536)
+    epochs: int = param(20, "Passes over the training split.", min=1, max=100_000,
+                        search=(5, 100))
+    batch_size: int = param(64, "Pairs per step.", min=1, max=65_536,
+                            search=(16, 256), search_log=True)
     drop_last: bool = param(True, "Leave out the last training batch of each epoch when it "
                             "has fewer pairs than the batch size (the order is reshuffled "
                             "every epoch, so a different few are left out each time; a "
@@ -200,7 +220,8 @@ class TrainingConfig:
     drop_words: float = param(0.0, "Drop each word of a training caption with this "
                               "probability (one is always kept), so short queries such as a "
                               "single word find their images too.", min=0.0, max=0.9,
-                              label="Word dropout")
+                              label="Word dropout",
+                              search=(0.0, 0.7))
     dist_timeout: int = param(600, "Multi-process (torchrun) runs: seconds a process waits "
                               "for another at a collective before the run ends naming the "
                               "lost process (rank 0 checkpoints the last completed step). "
@@ -528,6 +549,20 @@ def unused_settings(cfg: ExperimentConfig, keys: list[str]) -> list[str]:
         if info is not None and not info.applies(to_table(target)):
             notes.append(f"{key} is {info.condition()}, so this run ignores it")
     return notes
+
+
+def param_infos(cfg: ExperimentConfig) -> dict[str, ParamInfo]:
+    """Every scalar setting of ``cfg`` by dotted key (``optimizer.lr``,
+    ``algorithm.params.init_temperature``), the top level's seed, description and device
+    left out: what a form edits and a sweep may search."""
+    out = {}
+    for name in _ORDER:
+        section = getattr(cfg, name)
+        prefix, obj = (name, section) if name in _SECTIONS else (f"{name}.params",
+                                                                 section.params)
+        for info in describe(type(obj)):
+            out[f"{prefix}.{info.name}"] = info
+    return out
 
 
 def _apply_one(cfg: ExperimentConfig, key: str, text: str) -> None:

@@ -22,15 +22,26 @@ _SCALARS = (bool, int, float, str)
 
 def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,
           choices: tuple[str, ...] | None = None, label: str | None = None,
-          log: bool = False, when: dict[str, tuple[str, ...]] | None = None) -> Any:
+          log: bool = False, when: dict[str, tuple[str, ...]] | None = None,
+          search: tuple[float, float] | None = None, search_log: bool | None = None) -> Any:
     """A dataclass field with its documentation and allowed values.
 
     ``log`` marks parameters best edited on a log scale (learning rates, temperatures).
     ``when`` names the sibling choices under which the parameter is used at all, e.g.
     ``{"mode": ("align",)}``: the GUI greys it out otherwise and says why.
+    ``search`` is the range a hyperparameter search tries by default (a sweep), inside the
+    validity bounds but much narrower: the values worth trying, not every value that runs
+    (a learning rate of 10 is valid and never worth a trial). ``search_log``: search it on a
+    log scale (default: ``log``). A choice or a flag is searched over all its values.
     """
+    if search is not None:  # a programming error, caught when the class is defined
+        lo, hi = search
+        if not lo < hi or (min is not None and lo < min) or (max is not None and hi > max):
+            raise TypeError(f"search={search!r} is not a range inside [{min}, {max}]")
     meta = {"help": help, "min": min, "max": max, "choices": choices, "label": label, "log": log,
-            "when": tuple((k, tuple(v)) for k, v in (when or {}).items())}
+            "when": tuple((k, tuple(v)) for k, v in (when or {}).items()),
+            "search": tuple(search) if search is not None else None,
+            "search_log": log if search_log is None else search_log}
     return field(default=default, metadata=meta)
 
 
@@ -48,6 +59,8 @@ class ParamInfo:
     label: str | None = None
     log: bool = False
     when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    search: tuple[float, float] | None = None  # the default search range (see ``param``)
+    search_log: bool = False
 
     @property
     def title(self) -> str:
@@ -161,7 +174,8 @@ def _described(cls: type) -> tuple[ParamInfo, ...]:
         rows.append(ParamInfo(name=f.name, type=t, default=f.default, help=m.get("help", ""),
                               min=m.get("min"), max=m.get("max"), choices=m.get("choices"),
                               label=m.get("label"), log=m.get("log", False),
-                              when=m.get("when", ())))
+                              when=m.get("when", ()), search=m.get("search"),
+                              search_log=m.get("search_log", False)))
     choices = {row.name: row.choices for row in rows}
     for row in rows:  # a programming error, caught the first time the class is described
         for key, allowed in row.when:

@@ -13,16 +13,21 @@ class AutoencoderParams:
                            "vectors: negative cosine (the document's choice), InfoNCE or "
                            "soft-CCA.", choices=("cosine", "infonce", "soft_cca"))
     corr_weight: float = param(0.1, "lambda: weight of the correlation loss.", min=0.0,
-                               max=100.0, label="Correlation weight (lambda)")
+                               max=100.0, label="Correlation weight (lambda)",
+                               search=(0.01, 1.0), search_log=True)
     temperature: float = param(0.1, "Temperature of the InfoNCE correlation loss.", min=0.01,
-                               max=10.0, log=True, when={"corr_loss": ("infonce",)})
+                               max=10.0, log=True, when={"corr_loss": ("infonce",)},
+                               search=(0.02, 0.5), search_log=True)
     text_weight: float = param(1.0, "Weight of the text reconstruction loss.", min=0.0,
-                               max=100.0)
+                               max=100.0,
+                               search=(0.1, 10.0), search_log=True)
     image_weight: float = param(1.0, "Weight of the image reconstruction loss.", min=0.0,
-                                max=100.0)
+                                max=100.0,
+                                search=(0.1, 10.0), search_log=True)
     modality_dropout: float = param(0.0, "Probability that a sample's shared code is built "
                                     "from one modality only, so the other is reconstructed "
-                                    "across modalities.", min=0.0, max=0.9)
+                                    "across modalities.", min=0.0, max=0.9,
+                                    search=(0.0, 0.5))
 
 
 GENERATE = {"mode": ("generate",)}
@@ -36,13 +41,17 @@ class AdversarialParams:
                       "discriminator that the encoders learn to fool.",
                       choices=("generate", "align"))
     noise_dim: int = param(32, "Size of the generator's noise vector.", min=2, max=512,
-                           when=GENERATE)
-    d_steps: int = param(1, "Discriminator steps per generator step.", min=1, max=10)
+                           when=GENERATE,
+                           search=(8, 128), search_log=True)
+    d_steps: int = param(1, "Discriminator steps per generator step.", min=1, max=10,
+                         search=(1, 5))
     mismatch_weight: float = param(1.0, "Weight of real images with wrong real captions as "
                                    "fakes (matching-aware discriminator; 0 turns it off).",
-                                   min=0.0, max=10.0, when=GENERATE)
+                                   min=0.0, max=10.0, when=GENERATE,
+                                   search=(0.1, 10.0), search_log=True)
     label_smoothing: float = param(0.1, "One-sided label smoothing of the discriminator's "
-                                   "real targets.", min=0.0, max=0.5)
+                                   "real targets.", min=0.0, max=0.5,
+                                   search=(0.0, 0.3))
     spectral_norm: bool = param(True, "Spectral normalisation of every discriminator layer "
                                 "(Miyato et al. 2018), so the discriminator cannot overpower "
                                 "the generator.", when=GENERATE)
@@ -51,9 +60,11 @@ class AdversarialParams:
                              "judges whether a caption fits its image; off, it scores the "
                              "fused pair alone and barely learns the pairing.", when=GENERATE)
     adv_weight: float = param(0.1, "Weight of the encoders' fool-the-discriminator loss.",
-                              min=0.0, max=10.0, when=ALIGN)
+                              min=0.0, max=10.0, when=ALIGN,
+                              search=(0.01, 1.0), search_log=True)
     pair_weight: float = param(1.0, "Weight of the pairing loss that keeps each caption next "
-                               "to its image.", min=0.0, max=10.0, when=ALIGN)
+                               "to its image.", min=0.0, max=10.0, when=ALIGN,
+                               search=(0.1, 10.0), search_log=True)
 
 
 @dataclass
@@ -66,24 +77,31 @@ class GraphParams:
                                "propagation never amplifies the features; document is the "
                                "source document's example c_ij = sqrt(d_i + d_j).",
                                choices=("symmetric", "document"), when={"conv": ("gcn",)})
-    layers: int = param(2, "Graph layers.", min=1, max=6)
-    heads: int = param(2, "Attention heads.", min=1, max=8, when={"conv": ("gat",)})
+    layers: int = param(2, "Graph layers.", min=1, max=6,
+                        search=(1, 4))
+    heads: int = param(2, "Attention heads.", min=1, max=8, when={"conv": ("gat",)},
+                       search=(1, 4))
     k: int = param(5, "Each node is linked to its k nearest neighbours by feature "
-                   "similarity.", min=0, max=50)
+                   "similarity.", min=0, max=50,
+                   search=(2, 20))
     cross_modal_knn: bool = param(False, "Also link nearest neighbours across modalities "
                                   "(text to image), not only within each.")
     edge_holdout: float = param(0.3, "Fraction of the training pair edges hidden from the "
-                                "graph and predicted (link prediction).", min=0.0, max=0.5)
+                                "graph and predicted (link prediction).", min=0.0, max=0.5,
+                                search=(0.1, 0.5))
     node_weight: float = param(1.0, "Weight of the node classification loss (when labels "
-                               "exist).", min=0.0, max=10.0)
+                               "exist).", min=0.0, max=10.0,
+                               search=(0.1, 10.0), search_log=True)
     edge_weight: float = param(1.0, "Weight of the pair-edge prediction loss.", min=0.0,
-                               max=10.0)
+                               max=10.0,
+                               search=(0.1, 10.0), search_log=True)
 
 
 @dataclass
 class ContrastiveParams:
     init_temperature: float = param(0.07, "Starting temperature of the symmetric InfoNCE "
-                                    "loss.", min=0.005, max=1.0, log=True)
+                                    "loss.", min=0.005, max=1.0, log=True,
+                                    search=(0.02, 0.5), search_log=True)
     learn_temperature: bool = param(True, "Learn the temperature (as CLIP does) instead of "
                                     "keeping it fixed.")
 
@@ -91,7 +109,9 @@ class ContrastiveParams:
 @dataclass
 class ClassifierParams:
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", min=0.0,
-                                   max=0.5)
+                                   max=0.5,
+                                   search=(0.0, 0.3))
     modality_dropout: float = param(0.0, "Probability of blanking one modality of a training "
                                     "sample, so the model learns to use each alone.",
-                                    min=0.0, max=0.9)
+                                    min=0.0, max=0.9,
+                                    search=(0.0, 0.5))

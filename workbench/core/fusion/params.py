@@ -14,7 +14,8 @@ class NoParams:
 
 @dataclass
 class EarlyParams:
-    layers: int = param(2, "Layers of the network on top of the concatenated inputs.", min=1, max=6)
+    layers: int = param(2, "Layers of the network on top of the concatenated inputs.", min=1, max=6,
+                        search=(1, 4))
 
 
 @dataclass
@@ -27,7 +28,8 @@ class LateParams:
 @dataclass
 class AttentionParams:
     temperature: float = param(1.0, "Softmax temperature of the modality weights (lower is "
-                               "sharper).", min=0.05, max=10.0, log=True)
+                               "sharper).", min=0.05, max=10.0, log=True,
+                               search=(0.1, 10.0), search_log=True)
 
 
 @dataclass
@@ -35,10 +37,12 @@ class CoAttentionParams:
     heads: int = param(4, "Attention heads of each cross-attention (must divide the embedding "
                        "size).", min=1, max=16)
     layers: int = param(1, "Stacked co-attention blocks (text->image and image->text each).",
-                        min=1, max=4)
+                        min=1, max=4,
+                        search=(1, 3))
 
 
 @dataclass
 class TensorParams:
     rank_dim: int = param(16, "Each modality is projected to this size before the outer "
-                          "product, whose size is (rank_dim+1)^2.", min=2, max=64)
+                          "product, whose size is (rank_dim+1)^2.", min=2, max=64,
+                          search=(4, 64), search_log=True)

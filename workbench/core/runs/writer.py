@@ -83,7 +83,7 @@ class RunWriter(Callback):
     """
 
     def __init__(self, run_dir: str | Path, cfg: C.ExperimentConfig, *, preset: str = "",
-                 data_summary: dict | None = None):
+                 data_summary: dict | None = None, sweep: dict | None = None):
         self.dir = Path(run_dir)
         self.cfg = cfg
         prior = _continuing_summary(self.dir)
@@ -99,7 +99,9 @@ class RunWriter(Callback):
                         "description": cfg.description, "status": "running",
                         # who writes it: a "running" run whose process is gone was interrupted
                         "pid": os.getpid(), "host": socket.gethostname(),
-                        **({"data_summary": data_summary} if data_summary else {})}
+                        **({"data_summary": data_summary} if data_summary else {}),
+                        # a sweep's trial: {"study", "trial", "seed", "storage"}
+                        **({"sweep": sweep} if sweep else {})}
         self._steps = None
         self._metrics = None
         # A folder that exists (a continuation's, an --out folder) is written to whatever

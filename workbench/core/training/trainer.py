@@ -65,6 +65,7 @@ class Trainer:
         self.dist = distributed.current()
         self.device = self.dist.device if self.dist else resolve_device(device or cfg.device)
         self.stop_event = threading.Event()
+        self.stop_reason: str | None = None  # why stop() was called, when not the user
         self.pause_event = threading.Event()
         # Training time, pauses left out: every event's ``seconds`` and the run's duration.
         self.clock = RunClock()
@@ -86,7 +87,11 @@ class Trainer:
         self._step_taken = False  # an update made whose step is not counted yet
 
     # -- control from other threads ------------------------------------------------
-    def stop(self) -> None:
+    def stop(self, reason: str | None = None) -> None:
+        """Stop after the current step; ``reason`` says why in the run's end (default:
+        the user stopped it), e.g. a sweep's pruner."""
+        if reason is not None and self.stop_reason is None:
+            self.stop_reason = reason
         self.stop_event.set()
 
     def pause(self) -> None:
@@ -408,7 +413,8 @@ class Trainer:
     def _stopped(self) -> tuple[str, str]:
         if self.run_dir is not None and self.step > 0:
             self._checkpoint_now()
-        return "stopped", f"stopped by the user at epoch {self.epoch}, step {self.step}"
+        why = self.stop_reason or "stopped by the user"
+        return "stopped", f"{why} at epoch {self.epoch}, step {self.step}"
 
     def _checkpoint_now(self) -> None:
         """A checkpoint of the weights as they are. Mid-epoch it counts only the epochs
