@@ -14,7 +14,8 @@ from fixtures import tiny_config
 from workbench.core import config as C
 from workbench.core.errors import ConfigError
 from workbench.core.sweep import space as S
-from workbench.core.sweep.runner import SweepOptions, SweepRunner, trial_rows
+from workbench.core.sweep.analysis import trial_rows
+from workbench.core.sweep.runner import SweepOptions, SweepRunner
 from workbench.core.sweep.study import (SweepError, SweepSpec, fail_lost_trials, list_studies,
                                         open_storage, open_study, sqlite_url)
 
@@ -183,3 +184,30 @@ def test_the_sweeps_folder_lists_the_studies(folder, tmp_path, monkeypatch):
     found = {s.name: s for s in list_studies()}
     assert set(found) == {"a", "b"} and found["a"].metric == "loss"
     assert found["a"].trials == 0 and found["a"].best is None
+
+
+def test_best_so_far_follows_the_direction_and_skips_unfinished_trials():
+    from workbench.core.sweep.analysis import best_so_far
+    rows = [{"number": 0, "state": "complete", "value": 0.3},
+            {"number": 1, "state": "pruned", "value": 0.9},
+            {"number": 2, "state": "complete", "value": 0.5},
+            {"number": 3, "state": "fail", "value": None},
+            {"number": 4, "state": "complete", "value": 0.4},
+            {"number": 5, "state": "complete", "value": float("nan")}]
+    assert best_so_far(rows, "maximize") == [(0, 0.3), (2, 0.5), (4, 0.5)]
+    assert best_so_far(rows, "minimize") == [(0, 0.3), (2, 0.3), (4, 0.3)]
+
+
+def test_importances_name_the_setting_that_decides_the_value(tmp_path):
+    import optuna
+
+    from workbench.core.sweep.analysis import importances
+    study = optuna.create_study(storage=sqlite_url(tmp_path / "i.db"),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    assert importances(study) == {}
+    for _ in range(30):
+        t = study.ask()
+        x, y = t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)
+        study.tell(t, 10 * x + 0.01 * y)  # x decides, y hardly matters
+    shares = importances(study)
+    assert list(shares) == ["x", "y"] and shares["x"] > 0.9

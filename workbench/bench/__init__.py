@@ -28,6 +28,7 @@ MEASURES = {
     "retrieval": "workbench.bench.retrieval:run",
     "pretrained": "workbench.bench.pretrained:run",
     "streaming": "workbench.bench.streaming:run",
+    "sweep": "workbench.bench.sweep:run",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TABS = ("training", "attention", "embeddings", "retrieval", "compare", "runs")
+TABS = ("training", "attention", "embeddings", "retrieval", "compare", "sweep", "runs")
 
 
 def add_parser(sub) -> None:

@@ -76,6 +76,7 @@ def _sweep(args) -> int:
     from ..core.errors import ConfigError
     from ..core.presets import save_user_preset
     from ..core.sweep import space as S
+    from ..core.sweep.plan import best_preset
     from ..core.sweep.runner import SweepOptions, SweepRunner
     from ..core.sweep.study import (SweepSpec, check_study_name, default_storage,
                                     load_existing, open_storage)
@@ -124,12 +125,8 @@ def _sweep(args) -> int:
         if summary["best_trial"] is None:
             print("no complete trial: nothing to save as a preset", file=sys.stderr)
         else:
-            from ..core.sweep.trial import best_config
-            best = best_config(spec, summary["best_params"])
-            best.description = (f"The best trial (#{summary['best_trial']}) of the sweep "
-                                f"{name!r} of {preset}: {metric} "
-                                f"{summary['best_value']:.4f} on validation. "
-                                + cfg.description).strip()
+            best = best_preset(spec, name, summary["best_trial"], summary["best_value"],
+                               summary["best_params"])
             path = save_user_preset(best, args.save_best)
             summary["saved_preset"] = str(path)
             print(f"saved the best settings as the preset {args.save_best!r} ({path})",
@@ -145,10 +142,8 @@ def _json_number(value):
 
 def _metric(cfg, args) -> tuple[str, str]:
     """The metric and direction: the options', else the algorithm's primary metric."""
-    from ..core.algorithms import primary_metric
     from ..core.data import load_dataset
-    from ..core.errors import ConfigError
-    from ..core.evaluation.names import LOWER_IS_BETTER
+    from ..core.sweep.plan import default_metric, direction_for
     from .common import StageProgress
 
     metric = args.metric
@@ -156,15 +151,9 @@ def _metric(cfg, args) -> tuple[str, str]:
         # Whether the data has labels decides the primary metric; loading it also says
         # what is wrong with the data before any trial starts.
         dataset = load_dataset(cfg, progress=StageProgress())
-        metric = primary_metric(cfg.algorithm.name, cfg.algorithm.params,
-                                dataset.table.has_labels)
-        if metric is None:
-            raise ConfigError(f"{cfg.algorithm.name} has no primary metric to optimise; "
-                              "choose one with --metric (and --direction)", key="--metric")
-    lower = metric in LOWER_IS_BETTER or metric.endswith("loss") or \
-        metric.startswith("recon_error")
-    direction = {"max": "maximize", "min": "minimize", None: None}[args.direction] or \
-        ("minimize" if lower else "maximize")
+        metric = default_metric(cfg, dataset.table.has_labels)
+    direction = {"max": "maximize", "min": "minimize"}.get(args.direction or "") or \
+        direction_for(metric)
     return metric, direction
 
 

@@ -108,7 +108,7 @@ def pruning(opts) -> None:
 
 def retrain(opts) -> None:
     from workbench.core import config as C
-    from workbench.core.sweep.runner import best_trial
+    from workbench.core.sweep.analysis import best_trial
     from workbench.core.sweep.study import default_storage, load_existing, open_storage
     from workbench.core.sweep.trial import best_config
 

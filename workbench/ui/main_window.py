@@ -1,5 +1,5 @@
 """The main window: settings on the left (Data, Model, Presets), results in the centre
-(Training, Attention, Embeddings, Retrieval, Compare, Runs), run controls on top, exports in
+(Training, Attention, Embeddings, Retrieval, Compare, Sweep, Runs), run controls on top, exports in
 the File menu, messages in the status bar.
 
 The window is the one place that knows which run is "current" (the last one trained, or the
@@ -28,6 +28,7 @@ from .plots.attention_view import AttentionView
 from .plots.compare_view import CompareView
 from .plots.embedding_view import EmbeddingView
 from .plots.retrieval_view import RetrievalView
+from .plots.sweep_view import SweepView
 from .plots.training_view import TrainingView
 from .session import Session
 from .training_bar import TrainingBar
@@ -100,7 +101,7 @@ class MainWindow(QMainWindow):
         self.views = DeferredTabs(self.tabs)
         for name, title in (("attention", "Attention"), ("embedding", "Embeddings"),
                             ("retrieval", "Retrieval"), ("compare", "Compare"),
-                            ("runs", "Runs")):
+                            ("sweep", "Sweep"), ("runs", "Runs")):
             self.views.add(name, title, getattr(self, f"_make_{name}_view"))
         # Work waiting for the first paint; None once the window has painted.
         self._after_paint: list[Callable[[], None]] | None = []
@@ -143,6 +144,7 @@ class MainWindow(QMainWindow):
     embedding_view = property(lambda self: self.views.get("embedding"))
     retrieval_view = property(lambda self: self.views.get("retrieval"))
     compare_view = property(lambda self: self.views.get("compare"))
+    sweep_view = property(lambda self: self.views.get("sweep"))
     runs_view = property(lambda self: self.views.get("runs"))
 
     def _make_attention_view(self) -> AttentionView:
@@ -165,6 +167,11 @@ class MainWindow(QMainWindow):
     def _make_compare_view(self) -> CompareView:
         view = CompareView()
         view.connect_controller(self.controller)
+        return view
+
+    def _make_sweep_view(self) -> SweepView:
+        view = SweepView(self.session)
+        view.run_opened.connect(self.open_run)
         return view
 
     def _make_runs_view(self) -> RunsView:
@@ -468,7 +475,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the run…")
             self.controller.shutdown()
         self.data_panel.shutdown()
-        for name in ("embedding", "retrieval", "compare"):  # views' background tasks
+        # views' background tasks (a sweep's trials stop, their thread is joined)
+        for name in ("embedding", "retrieval", "compare", "sweep"):
             view = self.views.built(name)
             if view is not None:
                 view.shutdown()

@@ -18,6 +18,7 @@ class Session(QObject):
     table_changed = Signal(object)  # PairTable | None: the data now loaded
     preset_changed = Signal(str, bool)  # preset name ("" for none), modified since loaded
     config_replaced = Signal(object)  # ExperimentConfig: a whole config taken (a preset)
+    search_changed = Signal(object)  # dict: dotted key -> range text, what a sweep searches
 
     def __init__(self, cfg: C.ExperimentConfig | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -27,6 +28,9 @@ class Session(QObject):
         self._saved = C.to_dict(self._config)
         # each algorithm's parameters as the user last left them (this session only)
         self._algorithm_params: dict[str, Any] = {}
+        # The settings a sweep searches (the Model panel's search toggles), as typed after
+        # ``--param KEY=``; in the order they were turned on.
+        self._search: dict[str, str] = {}
 
     # -- the config ------------------------------------------------------------------
     @property
@@ -96,6 +100,29 @@ class Session(QObject):
 
     def _emit_preset(self) -> None:
         self.preset_changed.emit(self.preset_name, self.modified)
+
+    # -- the search space of a sweep -------------------------------------------------
+    @property
+    def search(self) -> dict[str, str]:
+        return dict(self._search)
+
+    def set_search(self, key: str, text: str | None) -> None:
+        """Search ``key`` over ``text`` (``LOW..HIGH[:log]`` or ``A,B,C``; checked when the
+        sweep starts, so a half-typed range is kept), or stop searching it (None)."""
+        if text is None:
+            if self._search.pop(key, None) is None:
+                return
+        elif self._search.get(key) == text:
+            return
+        else:
+            self._search[key] = text
+        self.search_changed.emit(self.search)
+
+    def search_items(self) -> list[str]:
+        """The search as ``--param`` items (a key alone: its default range), the keys the
+        config no longer has (another algorithm's parameters) left out."""
+        known = C.param_infos(self._config)
+        return [f"{k}={t}" if t else k for k, t in self._search.items() if k in known]
 
     # -- the data --------------------------------------------------------------------
     def set_table(self, table) -> None:

@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from ..errors import ConfigError
 from .study import (SweepSpec, fail_lost_trials, open_storage,
@@ -224,6 +224,7 @@ class SweepRunner:
                        Controls(self._stop, self._pause), self.on_event)
         else:
             self._run_workers(budget, deadline)
+        from .analysis import summarize
         return summarize(study, self.spec)
 
     def _run_workers(self, budget, deadline) -> None:
@@ -256,49 +257,4 @@ class SweepRunner:
                 w.join(timeout=30)
                 if w.is_alive():
                     w.kill()
-
-
-def trial_rows(study) -> list[dict[str, Any]]:
-    """Every trial as the Sweep tab and ``--json`` show it."""
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        start, end = t.datetime_start, t.datetime_complete
-        seconds = t.user_attrs.get("seconds")
-        if seconds is None and start is not None and end is not None:
-            seconds = (end - start).total_seconds()
-        rows.append({"number": t.number, "state": t.state.name.lower(), "value": t.value,
-                     "params": dict(t.params), "seconds": seconds,
-                     "epochs": t.user_attrs.get("epochs"),
-                     "reason": t.user_attrs.get("reason", ""),
-                     "runs": list(t.user_attrs.get("runs", [])),
-                     "intermediate": {int(k): v for k, v in t.intermediate_values.items()}})
-    return rows
-
-
-def best_trial(study):
-    """The best complete trial, or None."""
-    from optuna.trial import TrialState
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return None
-    return study.best_trial
-
-
-def summarize(study, spec: SweepSpec) -> dict:
-    """The study in one dict: best value and settings, trial counts, the best trial's test
-    metrics (the test split was never used to choose it)."""
-    rows = trial_rows(study)
-    count = {s: sum(r["state"] == s for r in rows) for s in
-             ("complete", "pruned", "fail", "running")}
-    best = best_trial(study)
-    return {"study": study.study_name, "metric": spec.metric, "direction": spec.direction,
-            "seeds": spec.seeds, "trials": len(rows), "complete": count["complete"],
-            "pruned": count["pruned"], "failed": count["fail"], "running": count["running"],
-            "epochs": sum(r["epochs"] or 0 for r in rows),
-            "best_trial": best.number if best else None,
-            "best_value": best.value if best else None,
-            "best_params": dict(best.params) if best else {},
-            "best_seed_values": list(best.user_attrs.get("seed_values", [])) if best else [],
-            "best_test_metrics": dict(best.user_attrs.get("test", {})) if best else {},
-            "best_test_chance": dict(best.user_attrs.get("test_chance", {})) if best else {},
-            "best_runs": list(best.user_attrs.get("runs", [])) if best else []}
 

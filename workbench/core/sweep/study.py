@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,10 +173,17 @@ def open_study(storage, name: str, spec: SweepSpec, *, create: bool = True):
     except KeyError:
         if not create:
             raise SweepError(f"no study {name!r} in {storage_url(storage)}") from None
-        study = optuna.create_study(study_name=name, storage=storage,
-                                    direction=spec.direction)
-        study.set_user_attr(SPEC_ATTR, spec.to_json())
-        return study
+        try:
+            study = optuna.create_study(study_name=name, storage=storage,
+                                        direction=spec.direction)
+        except optuna.exceptions.DuplicatedStudyError:
+            # another machine (or command) made it a moment ago: join it, if it matches
+            study = optuna.load_study(study_name=name, storage=storage, sampler=None)
+        else:
+            study.set_user_attr(SPEC_ATTR, spec.to_json())
+            return study
+        if stored_spec(study) is None:  # made so recently that its settings are not in yet
+            time.sleep(1.0)
     stored = stored_spec(study)
     if stored is None:
         raise SweepError(f"study {name!r} in {storage_url(storage)} was not made by the "

@@ -43,6 +43,9 @@ SECTIONS = (("model", "Model: encoders and sizes"), ("preprocess", "Preprocessin
 SECTION_FIELDS = {"data": ("val_fraction", "test_fraction", "split_seed", "max_memory_gb",
                            "streaming", "shuffle_buffer", "stream_workers")}
 _OPEN = {"algorithm.params", "fusion.params", "training"}  # expanded at first
+# Sections without search toggles: the run's seed and device (--seeds averages over seeds),
+# whether downloads are allowed.
+UNSEARCHED = {"", "pretrained"}
 
 
 class ModelPanel(QWidget):
@@ -85,18 +88,22 @@ class ModelPanel(QWidget):
         top.addRow(self.error_label)
 
         self.forms: dict[str, ParamForm] = {
-            "algorithm.params": ParamForm("algorithm.params", type(cfg.algorithm.params)),
-            "fusion.params": ParamForm("fusion.params", type(cfg.fusion.params)),
+            "algorithm.params": ParamForm("algorithm.params", type(cfg.algorithm.params),
+                                          searchable=True),
+            "fusion.params": ParamForm("fusion.params", type(cfg.fusion.params),
+                                       searchable=True),
         }
         for name, _ in SECTIONS:
             self.forms[name] = ParamForm(name, type(_section(cfg, name)),
-                                         only=SECTION_FIELDS.get(name))
+                                         only=SECTION_FIELDS.get(name),
+                                         searchable=name not in UNSEARCHED)
         self.sections: dict[str, Section] = {}
         body = QWidget()
         column = QVBoxLayout(body)
         column.addLayout(top)
         for prefix, form in self.forms.items():
             form.value_edited.connect(self._on_value_edited)
+            form.search_edited.connect(self._on_search_edited)
             section = Section(dict(SECTIONS).get(prefix, ""), form, expanded=prefix in _OPEN)
             self.sections[prefix] = section
             column.addWidget(section)
@@ -117,6 +124,7 @@ class ModelPanel(QWidget):
         self.fusion_combo.currentIndexChanged.connect(self._on_fusion_changed)
         session.config_changed.connect(self._on_config_changed)
         session.config_replaced.connect(self._on_config_replaced)
+        session.search_changed.connect(self._on_search_changed)
         self._on_config_changed(cfg)
 
     # -- session -> widgets -----------------------------------------------------------
@@ -138,8 +146,10 @@ class ModelPanel(QWidget):
         self.fusion_info.setText(fusion.description + _unavailable_hint(algorithm))
         self.sections["algorithm.params"].set_title(f"{algorithm.title}: parameters")
         self.sections["fusion.params"].set_title(f"{fusion.title}: parameters")
+        search = self._session.search
         for prefix, form in self.forms.items():
             form.set_values(_section(cfg, prefix))  # rebuilds when the params class changed
+            form.set_search(search)
         width = max(form.label_width() for form in self.forms.values())
         for form in self.forms.values():  # one label column for all the forms
             form.set_label_width(width)
@@ -190,6 +200,22 @@ class ModelPanel(QWidget):
 
     def _on_fusion_changed(self, index: int) -> None:
         self._apply({"fusion.name": self.fusion_combo.itemData(index)})
+
+    def _on_search_changed(self, search: dict[str, str]) -> None:
+        for form in self.forms.values():
+            form.set_search(search)
+
+    def _on_search_edited(self, key: str, text: str | None) -> None:
+        """A search toggle or range: kept as typed (fixed later, if wrong), and checked now
+        against the setting's bounds, a problem said under the row."""
+        from ...core.sweep.space import parse_dimension
+        self._session.set_search(key, text)
+        if text is None:
+            return
+        try:
+            parse_dimension(f"{key}={text}" if text else key, self._session.config)
+        except ConfigError as exc:
+            self.forms[key.rpartition(".")[0]].show_error(key, exc.detail)
 
     def _on_value_edited(self, key: str, value: Any) -> None:
         self._apply({key: value}, key)

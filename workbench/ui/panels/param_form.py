@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QLineEdit, QSpinBox, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QSpinBox, QToolButton, QWidget)
 
 from ...core.params import ParamInfo, describe
 
@@ -29,6 +29,7 @@ _FLOAT_LIMIT = 1e15
 ERROR_STYLE = "color: #c62828;"
 LABEL_WIDTH = 120  # the widest a field's label gets; longer ones wrap
 HINT_STYLE = "color: palette(placeholder-text);"
+SEARCH_GLYPH = "\u2315"  # ⌕, "telephone recorder": a magnifier in most fonts
 
 
 class FieldEditor(QWidget):
@@ -62,12 +63,20 @@ class ParamForm(QWidget):
     """
 
     value_edited = Signal(str, object)  # dotted key, the new value (bool/int/float/str)
+    # dotted key, the range a sweep searches it over as typed (LOW..HIGH[:log], A,B,C; ""
+    # for its default range), or None when it is no longer searched
+    search_edited = Signal(str, object)
 
     def __init__(self, prefix: str, cls: type, parent: QWidget | None = None, *,
-                 only: tuple[str, ...] | None = None):
+                 only: tuple[str, ...] | None = None, searchable: bool = False):
         super().__init__(parent)
         self._prefix = prefix
         self._only = only
+        # Each row gets a search toggle and, when on, the range a sweep tries (the Sweep tab)
+        self._searchable = searchable
+        self._search_buttons: dict[str, QToolButton] = {}
+        self._search_rows: dict[str, QWidget] = {}
+        self._search_edits: dict[str, QLineEdit] = {}
         self._cls: type | None = None
         self._infos: dict[str, ParamInfo] = {}
         self._editors: dict[str, QWidget] = {}
@@ -113,6 +122,9 @@ class ParamForm(QWidget):
         self._text.clear()
         self._labels.clear()
         self._row_labels.clear()
+        self._search_buttons.clear()
+        self._search_rows.clear()
+        self._search_edits.clear()
         if not self._infos:
             empty = QLabel("No parameters to set.")
             empty.setStyleSheet(HINT_STYLE)
@@ -162,14 +174,34 @@ class ParamForm(QWidget):
         """The messages shown now, by field name."""
         return {n: lab.text() for n, lab in self._errors.items() if not lab.isHidden()}
 
+    def set_search(self, search: dict[str, str]) -> None:
+        """Show which rows a sweep searches (dotted key -> range text), without reporting."""
+        for name, button in self._search_buttons.items():
+            key = self.key(name)
+            on = key in search
+            edit = self._search_edits[name]
+            with QSignalBlocker(button), QSignalBlocker(edit):
+                button.setChecked(on)
+                if on and edit.text() != search[key]:
+                    edit.setText(search[key])
+            self._search_rows[name].setVisible(on)
+        self._grey_unused()
+
+    def search_button(self, name_or_key: str) -> QToolButton:
+        return self._search_buttons[self._name(name_or_key)]
+
+    def search_edit(self, name_or_key: str) -> QLineEdit:
+        return self._search_edits[self._name(name_or_key)]
+
     # -- building -------------------------------------------------------------------
     def _add_row(self, info: ParamInfo) -> None:
         editor = self._make_editor(info)
         editor.setToolTip(tooltip(info, self.key(info.name)))
         editor.setObjectName(self.key(info.name))
         self._editors[info.name] = editor
+        field: QWidget = self._with_search(info, editor) if self._searchable else editor
         if isinstance(editor, QCheckBox):
-            self._layout.addRow(editor)
+            self._layout.addRow(field)
         else:
             label = QLabel(info.title)
             label.setToolTip(editor.toolTip())
@@ -180,13 +212,65 @@ class ParamForm(QWidget):
             label.setMinimumWidth(self._label_width)
             self._labels.append(label)
             self._row_labels[info.name] = label
-            self._layout.addRow(label, editor)
+            self._layout.addRow(label, field)
+        if self._searchable:
+            self._layout.addRow(self._search_rows[info.name])
         error = QLabel()
         error.setWordWrap(True)
         error.setStyleSheet(ERROR_STYLE)
         error.setVisible(False)
         self._errors[info.name] = error
         self._layout.addRow(error)
+
+    def _with_search(self, info: ParamInfo, editor: QWidget) -> QWidget:
+        """``editor`` with a search toggle beside it, and the (hidden) range row under it."""
+        from ...core.sweep.space import default_dimension
+        key = self.key(info.name)
+        button = QToolButton()
+        button.setObjectName(f"search:{key}")
+        button.setCheckable(True)
+        button.setText(SEARCH_GLYPH)
+        default = default_dimension(key, info)
+        button.setToolTip(f"Search {key} in a sweep (the Sweep tab)"
+                          + (f"; by default over {default.text()}" if default else
+                             "; it has no default range: type one"))
+        button.toggled.connect(functools.partial(self._on_search_toggled, info.name))
+        field = QWidget()
+        row = QHBoxLayout(field)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(editor, 1)
+        if isinstance(editor, QCheckBox):
+            row.addStretch(0)
+        row.addWidget(button)
+        edit = QLineEdit(default.text() if default else "")
+        edit.setObjectName(f"range:{key}")
+        edit.setPlaceholderText("LOW..HIGH[:log] or A,B,C")
+        edit.setToolTip("The values a sweep tries: LOW..HIGH (add :log for a log scale) or "
+                        "a list A,B,C")
+        edit.editingFinished.connect(functools.partial(self._on_range_edited, info.name))
+        holder = QWidget()
+        line = QHBoxLayout(holder)
+        line.setContentsMargins(12, 0, 0, 0)
+        caption = QLabel("Search over")
+        caption.setStyleSheet(HINT_STYLE)
+        line.addWidget(caption)
+        line.addWidget(edit, 1)
+        holder.setVisible(False)
+        self._search_buttons[info.name] = button
+        self._search_rows[info.name] = holder
+        self._search_edits[info.name] = edit
+        return field
+
+    def _on_search_toggled(self, name: str, on: bool) -> None:
+        self._search_rows[name].setVisible(on)
+        self._errors[name].setVisible(False)
+        self._grey_unused()
+        self.search_edited.emit(self.key(name),
+                                self._search_edits[name].text().strip() if on else None)
+
+    def _on_range_edited(self, name: str) -> None:
+        if self._search_buttons[name].isChecked():
+            self.search_edited.emit(self.key(name), self._search_edits[name].text().strip())
 
     def _make_editor(self, info: ParamInfo) -> QWidget:
         emit = functools.partial(self._on_value_changed, info.name)
@@ -241,9 +325,11 @@ class ParamForm(QWidget):
         fusion list greys out fusions that do not fit; their tooltips say when they count."""
         values = self.values()
         for name, info in self._infos.items():
-            if info.when:
+            # a searched setting is set by the sweep, not here
+            searched = name in self._search_buttons and self._search_buttons[name].isChecked()
+            if info.when or name in self._search_buttons:
                 used = info.applies(values)
-                self._editors[name].setEnabled(used)
+                self._editors[name].setEnabled(used and not searched)
                 if name in self._row_labels:
                     self._row_labels[name].setEnabled(used)
 
