@@ -207,7 +207,7 @@ def test_startup_launches_read_compiled_modules_as_an_installed_app_does(tmp_pat
 
 def test_every_measure_is_registered():
     assert list(MEASURES) == ["training", "gui", "plots", "data", "projection", "startup",
-                              "scale", "retrieval", "pretrained", "streaming"]
+                              "scale", "retrieval", "pretrained", "streaming", "sweep"]
     from workbench.bench import load
     for name in MEASURES:
         assert callable(load(name))

@@ -176,3 +176,13 @@ def test_a_sweep_killed_with_sigkill_continues_without_counting_a_trial_twice(
     assert by_number[new].state.name == "COMPLETE"
     summary = json.loads(again.stdout.strip().splitlines()[-1])
     assert summary["complete"] == 1 and summary["failed"] == len(killed)
+
+
+def test_a_trials_run_names_its_study_in_runs_show(preset, tmp_path, capsys):
+    code, err, s = sweep(capsys, preset, "--param", "optimizer.lr", "--trials", "1", "--out",
+                         str(tmp_path / "runs"), "--json", "--metric", "loss")
+    assert code == 0, err
+    assert main(["runs", "show", s["best_runs"][0]]) == 0
+    out = capsys.readouterr().out
+    assert "Sweep        study 'tiny', trial 0, seed 0" in out
+    assert "Preset       tiny · tiny #0" in out

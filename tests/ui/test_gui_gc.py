@@ -6,7 +6,7 @@ import threading
 import weakref
 
 import pytest
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
 from workbench.ui.gui_gc import GuiThreadCollector, collect_on_gui_thread, due_generation
 
@@ -68,6 +68,11 @@ def test_without_the_collector_another_thread_frees_qt_objects(gui_thread_collec
 
 def test_with_the_collector_the_gui_thread_frees_them(gui_thread_collector, qtbot):
     assert gui_thread_collector.active and not gc.isenabled()
+    # An earlier test's widgets, deleted later, would be freed while this test waits: the
+    # allocation count (allocations less deallocations) then falls back under the threshold
+    # and no collection is ever due. Free them first.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
     freed_on: list = []
     make_garbage(freed_on)
     allocate_on_another_thread()

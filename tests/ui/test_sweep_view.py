@@ -31,11 +31,23 @@ def toggle(window, key: str, text: str | None = None):
     return form
 
 
+def settled(qtbot, view):
+    """The tab has read the sweeps folder and the chosen study (a background thread)."""
+    qtbot.waitUntil(lambda: not view.loading, timeout=WAIT)
+
+
+def choose(qtbot, view, name: str):
+    settled(qtbot, view)
+    view.study.setEditText(name)
+    settled(qtbot, view)
+
+
 def run_sweep(qtbot, view, trials: int):
     view.trials.setValue(trials)
     with qtbot.waitSignal(view.controller.running_changed, timeout=5_000):
         qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not view.controller.running, timeout=WAIT)
+    settled(qtbot, view)
 
 
 def test_search_toggles_start_a_sweep_whose_rows_and_plots_fill(window, qtbot):
@@ -46,7 +58,7 @@ def test_search_toggles_start_a_sweep_whose_rows_and_plots_fill(window, qtbot):
     view = window.sweep_view
     window.tabs.setCurrentWidget(window.views.page("sweep"))
     assert "optimizer.lr over 1e-05..0.1:log" in view.space_label.text()
-    view.study.setEditText("tiny-gui")
+    choose(qtbot, view, "tiny-gui")
     seen = []
     view.controller.event.connect(lambda e: seen.append(e["event"]))
     run_sweep(qtbot, view, 3)
@@ -80,13 +92,13 @@ def test_search_toggles_start_a_sweep_whose_rows_and_plots_fill(window, qtbot):
 def test_a_study_reopens_with_its_trials_and_continues(window, qtbot):
     toggle(window, "optimizer.lr")
     view = window.sweep_view
-    view.study.setEditText("again")
+    choose(qtbot, view, "again")
     run_sweep(qtbot, view, 2)
     # the user turns the search off, picks another study, then comes back to this one
     toggle(window, "optimizer.lr")
-    view.study.setEditText("something-else")
+    choose(qtbot, view, "something-else")
     assert view.table.rowCount() == 0 and view.start_button.text() == "Start"
-    view.study.setEditText("again")
+    choose(qtbot, view, "again")
     assert view.table.rowCount() == 2 and view.start_button.text() == "Continue study"
     assert "Study 'again' (tiny) searches optimizer.lr over 1e-05..0.1:log" in \
         view.space_label.text()
@@ -97,7 +109,7 @@ def test_a_study_reopens_with_its_trials_and_continues(window, qtbot):
 
 def test_start_without_a_search_or_with_a_bad_range_says_why(window, qtbot):
     view = window.sweep_view
-    view.study.setEditText("empty")
+    choose(qtbot, view, "empty")
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     assert not view.controller.running
     assert "nothing to search" in view.status.text()
@@ -112,7 +124,7 @@ def test_stop_ends_the_running_trial_and_the_study_keeps_it_failed(window, qtbot
     window.session.set_value("training.epochs", 400)
     toggle(window, "optimizer.lr")
     view = window.sweep_view
-    view.study.setEditText("stopped")
+    choose(qtbot, view, "stopped")
     view.trials.setValue(5)
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any(r["intermediate"] for r in view.rows.values()),

@@ -121,6 +121,11 @@ def format_run(info, epochs: list[dict]) -> str:
         lines.append(("Note", epoch_note(train, kept)))
     if info.parameters:
         lines.append(("Parameters", f"{info.parameters:,}"))
+    sweep = s.get("sweep")
+    if isinstance(sweep, dict) and "study" in sweep:
+        lines.append(("Sweep", f"study {sweep.get('study')!r}, trial {sweep.get('trial')}, "
+                               f"seed {sweep.get('seed')}"
+                      + (f" ({sweep['storage']})" if sweep.get("storage") else "")))
     if info.continued_from:
         c = s.get("continuation", {})
         lines.append(("Continued", f"from {info.continued_from} at epoch {c.get('epoch')}"))

@@ -202,7 +202,7 @@ class TrainingConfig:
                             "merging it into the previous batch because every step then has "
                             "the same size and memory. The run's start line and summary say "
                             "how many pairs an epoch leaves out.",
-                            label="Drop the last smaller batch")
+                            label="Drop short last batch")
     val_every: int = param(1, "Validate every N epochs.", min=1, max=10_000,
                            label="Validate every (epochs)")
     snapshot_every: int = param(1, "Attention and embedding snapshots every N epochs.", min=1,

@@ -235,9 +235,11 @@ class ParamForm(QWidget):
                           + (f"; by default over {default.text()}" if default else
                              "; it has no default range: type one"))
         button.toggled.connect(functools.partial(self._on_search_toggled, info.name))
+        button.setAutoRaise(True)
         field = QWidget()
         row = QHBoxLayout(field)
         row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)  # a row with it still fits the settings panel at 250 px
         row.addWidget(editor, 1)
         if isinstance(editor, QCheckBox):
             row.addStretch(0)

@@ -37,7 +37,7 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
     plot.showGrid(x=True, y=True, alpha=0.2)
     for side in ("left", "bottom"):  # recall 0.19, not "190 (x0.001)"
         plot.getAxis(side).enableAutoSIPrefix(False)
-    plot.setMinimumSize(220, 160)
+    plot.setMinimumSize(130, 110)  # four of them beside the table in an 800 px window
     return plot
 
 
@@ -60,11 +60,17 @@ class SweepPlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.best = _plot("Best so far", "value", "trial")
-        self.curves = _plot("Learning curves (pruned faded)", "validation value", "epoch")
-        self.parallel = _plot("Settings against the value", "", "")
+        self.curves = _plot("Learning curves", "validation value", "epoch")
+        self.curves.setToolTip("Each trial's validation value after each epoch (its first "
+                               "seed's, what the pruner judged): the best trial thick, the "
+                               "running one green, pruned ones faded")
+        self.parallel = _plot("Settings vs value", "", "")
+        self.parallel.setToolTip("Each complete trial as a line through its settings and "
+                                 "its value; the better the value, the darker the line")
         self.parallel.hideAxis("left")
-        self.parallel.getAxis("bottom").setStyle(tickTextOffset=4)
-        self.importance = _plot("Importances (fANOVA)", "", "share of the variance")
+        self.importance = _plot("Importances", "", "share of the variance")
+        self.importance.setToolTip("Each setting's share of the value's variance over the "
+                                   "complete trials (Optuna's fANOVA)")
         self.importance.hideAxis("left")
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -73,6 +79,8 @@ class SweepPlots(QWidget):
         grid.addWidget(self.parallel, 1, 0)
         grid.addWidget(self.importance, 1, 1)
         self.drawn_lines = 0  # parallel-coordinates lines drawn (tests, the bench)
+        # trial number -> (its learning curve's item, the style drawn, the points drawn)
+        self._curve_items: dict[int, tuple] = {}
 
     def set_rows(self, rows: list[dict], space: list[dict], direction: str,
                  metric: str) -> None:
@@ -129,10 +137,20 @@ class SweepPlots(QWidget):
                                          pen=pg.mkPen(BEST_COLOUR, width=2.5),
                                          connect="all"))
 
+    def reset(self) -> None:
+        """Forget the drawn learning curves (another study is shown)."""
+        for item, _, _ in self._curve_items.values():
+            self.curves.removeItem(item)
+        self._curve_items.clear()
+
+    def update_curves(self, rows: list[dict], direction: str, metric: str) -> None:
+        """The learning curves alone (an epoch of a running trial): each trial's line is
+        kept and given its new points, so a frame costs one ``setData`` per changed line."""
+        self._draw_curves(rows, direction, metric)
+
     def _draw_curves(self, rows, direction, metric) -> None:
         from ...core.sweep.analysis import best_so_far
         plot = self.curves
-        plot.clear()
         plot.setLabel("left", f"validation {metric}")
         best = best_so_far(rows, direction)
         best_number = None
@@ -140,23 +158,28 @@ class SweepPlots(QWidget):
             best_value = best[-1][1]
             best_number = next(r["number"] for r in rows if r["state"] == "complete"
                                and r["value"] == best_value)
+        shown = set()
         for row in rows:
             points = sorted(row["intermediate"].items())
             if not points:
                 continue
+            number = row["number"]
+            shown.add(number)
+            style = ("best" if number == best_number else row["state"])
             x = [p[0] for p in points]
             y = [p[1] for p in points]
-            if row["number"] == best_number:
-                pen = pg.mkPen(BEST_COLOUR, width=3)
-            elif row["state"] == "pruned":
-                pen = pg.mkPen(PRUNED_COLOUR, width=1)
-            elif row["state"] == "running":
-                pen = pg.mkPen(RUNNING_COLOUR, width=2)
-            else:
-                pen = pg.mkPen(TRIAL_COLOUR + (170,), width=1.2)
-            item = pg.PlotDataItem(x, y, pen=pen)
-            item.setZValue(2 if row["number"] == best_number else 1)
-            plot.addItem(item)
+            item, drawn_style, drawn_len = self._curve_items.get(number, (None, None, 0))
+            if item is None:
+                item = pg.PlotDataItem(x, y, pen=_curve_pen(style))
+                plot.addItem(item)
+            elif drawn_len != len(x) or drawn_style != style:
+                item.setData(x, y)
+            if drawn_style != style:
+                item.setPen(_curve_pen(style))
+                item.setZValue(2 if style == "best" else 1)
+            self._curve_items[number] = (item, style, len(x))
+        for number in set(self._curve_items) - shown:
+            plot.removeItem(self._curve_items.pop(number)[0])
 
     def _draw_parallel(self, rows, space, direction, metric) -> None:
         plot = self.parallel
@@ -165,11 +188,15 @@ class SweepPlots(QWidget):
         done = [r for r in rows if r["state"] == "complete" and r["value"] is not None
                 and math.isfinite(r["value"])]
         axes = [d["key"].rpartition(".")[2] for d in space] + [metric]
-        plot.getAxis("bottom").setTicks([list(enumerate(axes))])
-        for i in range(len(axes)):
+        plot.getAxis("bottom").setTicks([[]])
+        for i, name in enumerate(axes):
             plot.addItem(pg.InfiniteLine(pos=i, angle=90, pen=pg.mkPen((160, 160, 160))))
-        plot.setXRange(-0.2, len(axes) - 0.8)
-        plot.setYRange(-0.05, 1.05)
+            # each axis's name under it, every other one lower, so long names do not overlap
+            label = pg.TextItem(name, color=(20, 20, 20), anchor=(0.5, 0.5))
+            label.setPos(i, -0.15 if i % 2 == 0 else -0.25)
+            plot.addItem(label)
+        plot.setXRange(-0.3, len(axes) - 0.7)
+        plot.setYRange(-0.3, 1.08)
         if not done:
             return
         values = [r["value"] for r in done]
@@ -198,6 +225,16 @@ class SweepPlots(QWidget):
             label = pg.TextItem(text, color=(90, 90, 90), anchor=(0.5, 0.5))
             label.setPos(len(axes) - 1, y)
             plot.addItem(label)
+
+
+def _curve_pen(style: str):
+    if style == "best":
+        return pg.mkPen(BEST_COLOUR, width=3)
+    if style == "pruned":
+        return pg.mkPen(PRUNED_COLOUR, width=1)
+    if style == "running":
+        return pg.mkPen(RUNNING_COLOUR, width=2)
+    return pg.mkPen(TRIAL_COLOUR + (170,), width=1.2)
 
 
 def _ends(dim: dict) -> tuple[str, str]:

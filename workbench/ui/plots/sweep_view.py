@@ -16,12 +16,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout,
-                               QHeaderView, QInputDialog, QLabel, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QInputDialog, QLabel, QPushButton, QSpinBox,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
 from ...core.errors import WorkbenchError
+from ..flow_layout import FlowLayout
 from ..session import Session
 from ..sweep_worker import SweepController, SweepRequest
 from .sweep_plots import SweepPlots
@@ -44,13 +44,18 @@ class SweepView(QWidget):
         self.rows: dict[int, dict] = {}
         self.study_name = ""
         self.url = ""
+        # what changed since the last redraw: trials started or ended (the table and every
+        # plot), or only a running trial's curve (an epoch: that curve alone)
         self._dirty = False
+        self._curves_dirty = False
         self._known: dict = {}  # the sweeps folder's studies by name (StudyInfo)
+        self._tasks: list = []  # background reads of the sweeps folder
+        self._closing = False
 
         self.study = QComboBox()
         self.study.setEditable(True)
         self.study.setObjectName("study")
-        self.study.setMinimumContentsLength(18)
+        self.study.setMinimumContentsLength(14)
         self.study.setToolTip("A new study's name, or one of the studies in the sweeps "
                               "folder (shown, and continued by Start)")
         self.trials = _spin(1, 10_000, 20, "Trials to run (more trials of the study)")
@@ -84,27 +89,29 @@ class SweepView(QWidget):
         self.save_button = QPushButton("Save best as preset…")
         self.plots = SweepPlots()
 
-        controls = QHBoxLayout()
-        for widget in (QLabel("Study"), self.study, QLabel("Trials"), self.trials,
-                       QLabel("Jobs"), self.jobs, QLabel("Seeds"), self.seeds, self.prune):
-            controls.addWidget(widget)
-        controls.addStretch(1)
-        for button in (self.start_button, self.pause_button, self.stop_button):
-            controls.addWidget(button)
+        controls = FlowLayout()  # wraps in a narrow window
+        controls.add_widgets(QLabel("Study"), self.study)
+        for label, spin in (("Trials", self.trials), ("Jobs", self.jobs),
+                            ("Seeds", self.seeds)):
+            controls.add_widgets(QLabel(label), spin)
+        controls.addWidget(self.prune)
+        controls.add_widgets(self.start_button, self.pause_button, self.stop_button)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.table, 1)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.save_button)
-        buttons.addStretch(1)
         column.addLayout(buttons)
+        self.table.setMinimumWidth(120)
         split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
         split.addWidget(left)
         split.addWidget(self.plots)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([440, 560])  # the table's settings columns readable beside the plots
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.space_label)
@@ -134,14 +141,39 @@ class SweepView(QWidget):
         self.plots.set_importances({})
 
     # -- studies -----------------------------------------------------------------------
+    # Reading the sweeps folder and a study (SQLite, Optuna, the importances' fANOVA) takes
+    # tens of milliseconds: it runs on a background thread, never on the GUI thread.
+    @property
+    def loading(self) -> bool:
+        """A study or the list of studies is being read (tests wait for it)."""
+        return bool(self._tasks)
+
+    def _background(self, fn, done) -> None:
+        from ..tasks import BackgroundTask
+        if self._closing:
+            return
+        task = BackgroundTask(fn, self)
+        self._tasks.append(task)
+        task.succeeded.connect(done)
+        task.failed.connect(lambda exc: self._say(str(exc), error=True))
+        task.ended.connect(lambda: self._forget(task))
+        task.start()
+
+    def _forget(self, task) -> None:
+        self._tasks.remove(task)
+        task.deleteLater()
+
     def refresh_studies(self) -> None:
         """List the studies in the sweeps folder (the current name kept)."""
         from ...core.sweep.study import list_studies
+        self._background(list_studies, self._on_studies_listed)
+
+    def _on_studies_listed(self, studies: list) -> None:
         text = self.study.currentText() or self.session.preset_name or "untitled"
         self.study.blockSignals(True)
         self.study.clear()
-        self._known = {s.name: s for s in list_studies()}
-        for info in self._known.values():
+        self._known = {s.name: s for s in studies}
+        for info in studies:
             best = f"best {info.best:.4g}" if info.best is not None else "no value yet"
             self.study.addItem(info.name)
             self.study.setItemData(self.study.count() - 1,
@@ -159,30 +191,31 @@ class SweepView(QWidget):
         """An existing study: shown, and Start continues it with its own settings."""
         if self.controller.running:
             return
-        from ...core.sweep.analysis import importances, trial_rows
-        from ...core.sweep.study import load_existing, open_storage
         self.study_name = name.strip()
         existing = self._known.get(self.study_name)
         if existing is None:
             self.spec = None
             self.rows = {}
+            self.plots.reset()
             self.start_button.setText("Start")
             self._update_enabled(False)
             self._draw()
+            self.plots.set_importances({})
             self._show_space()
             return
-        try:
-            study, spec = load_existing(open_storage(existing.storage), self.study_name)
-        except WorkbenchError as exc:
-            self.status.setText(str(exc))
-            return
-        self.url = existing.storage
-        self._on_opened(spec, trial_rows(study))
-        self.plots.set_importances(importances(study))
         self.start_button.setText("Continue study")
+        self._update_enabled(False)
+        self._background(lambda: _read_study(existing.storage, existing.name),
+                         self._on_study_read)
+
+    def _on_study_read(self, read: tuple) -> None:
+        name, spec, rows, shares = read
+        if name != self.study_name or self.controller.running:
+            return  # another study was chosen (or started) meanwhile
         self.seeds.setValue(spec.seeds)
         self.prune.setChecked(spec.pruner != "none")
-        self._update_enabled(False)
+        self._on_opened(spec, rows)
+        self.plots.set_importances(shares)
 
     # -- starting ----------------------------------------------------------------------
     def request(self) -> SweepRequest:
@@ -219,13 +252,17 @@ class SweepView(QWidget):
         self.controller.start(request)
 
     def shutdown(self) -> None:
-        """Stop a running sweep and wait for its thread (the window closes)."""
+        """Stop a running sweep and wait for its threads (the window closes)."""
+        self._closing = True
         if self.controller.running:
             self.controller.stop()
             self.controller.wait()
+        for task in list(self._tasks):
+            task.wait()
 
     # -- events ------------------------------------------------------------------------
     def _on_opened(self, spec, rows: list[dict]) -> None:
+        self.plots.reset()
         self.spec = spec
         self.rows = {r["number"]: r for r in rows}
         self._show_space()
@@ -240,6 +277,8 @@ class SweepView(QWidget):
                                           "runs": [], "intermediate": {}}
         elif kind == "epoch" and event["number"] in self.rows:
             self.rows[event["number"]]["intermediate"][event["epoch"]] = event["value"]
+            self._curves_dirty = True
+            return
         elif kind == "ended":
             row = self.rows.setdefault(event["number"], {"intermediate": {}})
             state = {"failed": "fail"}.get(event["state"], event["state"])
@@ -385,11 +424,17 @@ class SweepView(QWidget):
     def _draw_if_dirty(self) -> None:
         if self._dirty:
             self._draw()
-            if self.controller.running:
-                self._say_progress()
+        elif self._curves_dirty and self.spec is not None:
+            self._curves_dirty = False
+            self.plots.update_curves(sorted(self.rows.values(), key=lambda r: r["number"]),
+                                     self.spec.direction, self.spec.metric)
+        else:
+            return
+        if self.controller.running:
+            self._say_progress()
 
     def _draw(self) -> None:
-        self._dirty = False
+        self._dirty = self._curves_dirty = False
         rows = sorted(self.rows.values(), key=lambda r: r["number"])
         self._fill_table(rows)
         if self.spec is not None:
@@ -437,6 +482,14 @@ class SweepView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+
+
+def _read_study(url: str, name: str) -> tuple:
+    """(name, spec, trial rows, importances) of a stored study (a background thread)."""
+    from ...core.sweep.analysis import importances, trial_rows
+    from ...core.sweep.study import load_existing, open_storage
+    study, spec = load_existing(open_storage(url), name)
+    return name, spec, trial_rows(study), importances(study)
 
 
 def _value(v) -> str:
