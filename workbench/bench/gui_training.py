@@ -33,7 +33,7 @@ import time
 
 from ..ui.worker import EventBuffer, TrainingController, TrainingWorker
 from .document import DocumentAutoencoder
-from .result import Result, json_from_child, lateness_ms, percentile
+from .result import Result, json_from_child, percentile
 
 GUI_TARGET = 0.85  # GUI speed / headless speed, median of the tries
 MIN_FPS = 20.0  # ... while the Training tab draws at least this often
@@ -180,11 +180,10 @@ def train_in_gui(data, timeout_s: float = 600.0, idle_s: float = IDLE_S) -> dict
     """Train ``data``'s document model through ``TrainingController`` with a shown
     ``TrainingView`` fed live; returns the fit's seconds, the heartbeat's lateness during
     training and while idle, and how many steps reached the plot."""
-    from PySide6.QtCore import Qt, QTimer
 
     from ..ui.gui_gc import GuiThreadCollector
     from ..ui.plots.training_view import TrainingView
-    from .qt import application, run_until_emitted, wait_until
+    from .qt import Heartbeat, application, run_until_emitted
 
     app = application()
     collector = GuiThreadCollector(parent=app)  # as the application runs
@@ -194,11 +193,7 @@ def train_in_gui(data, timeout_s: float = 600.0, idle_s: float = IDLE_S) -> dict
     view.show()
     controller = TrainingController()
     view.connect_controller(controller)
-    ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(HEARTBEAT_MS)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat = Heartbeat(HEARTBEAT_MS)
     drawn, frames = [0], [0]
 
     def count(steps):
@@ -211,11 +206,7 @@ def train_in_gui(data, timeout_s: float = 600.0, idle_s: float = IDLE_S) -> dict
         signal.connect(ends.append)
     try:
         app.processEvents()
-        heartbeat.start()
-        t_idle = time.perf_counter()
-        wait_until(app, lambda: time.perf_counter() - t_idle >= idle_s, idle_s + 5)
-        idle = lateness_ms(ticks, HEARTBEAT_MS)
-        ticks.clear()
+        idle = heartbeat.idle(app, idle_s)
         # The controller's own start() would build the model the config names; _launch is
         # the rest of start(), given this worker.
         gui_cpu0, wall0 = time.thread_time(), time.perf_counter()
@@ -232,7 +223,7 @@ def train_in_gui(data, timeout_s: float = 600.0, idle_s: float = IDLE_S) -> dict
         end = ends[0]
         if end.status != "finished":
             raise RuntimeError(f"GUI training {end.status}: {end.reason}")
-        return {"seconds": end.seconds, "lateness": lateness_ms(ticks, HEARTBEAT_MS),
+        return {"seconds": end.seconds, "lateness": heartbeat.lateness(),
                 "idle_lateness": idle, "steps_drawn": drawn[0], "gui_thread_cpu": gui_share,
                 "frames_per_second": frames[0] / (time.perf_counter() - wall0)}
     finally:

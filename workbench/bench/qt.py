@@ -70,3 +70,45 @@ def run_until_emitted(signals, timeout_s: float) -> bool:
         for signal in signals:
             signal.disconnect(on_emitted)
     return bool(fired)
+
+
+class Heartbeat:
+    """A repeating timer on the GUI thread (``interval_ms``) whose ticks say how late the
+    thread answers (``result.lateness_ms``): what a user feels as a stutter."""
+
+    def __init__(self, interval_ms: float):
+        import time
+
+        from PySide6.QtCore import Qt, QTimer
+        self.interval_ms = interval_ms
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(round(interval_ms))
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def lateness(self) -> list[float]:
+        """Each tick's lateness (ms) since :meth:`start` or the last :meth:`take`."""
+        from .result import lateness_ms
+        return lateness_ms(self.ticks, self.interval_ms)
+
+    def take(self) -> list[float]:
+        """:meth:`lateness`, the ticks then forgotten (the next span starts)."""
+        late = self.lateness()
+        self.ticks.clear()
+        return late
+
+    def idle(self, app, seconds: float) -> list[float]:
+        """Start, let the window idle ``seconds``, and return that span's lateness: what this
+        machine's scheduler alone costs, the baseline of a measure's lateness rows."""
+        import time
+        self.start()
+        t0 = time.perf_counter()
+        wait_until(app, lambda: time.perf_counter() - t0 >= seconds, seconds + 5)
+        return self.take()

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from .gui_training import HEARTBEAT_MS, IDLE_S, MAX_TARGET_MS, P99_TARGET_MS
-from .result import Result, json_from_child, lateness_ms, percentile
+from .result import Result, json_from_child, percentile
 
 PRESET = "contrastive-emoji"
 SEARCH = {"optimizer.lr": "", "model.hidden_dim": "64,128"}
@@ -62,13 +62,11 @@ def run(quick: bool) -> list[Result]:
 def child(trials: int, epochs: int, jobs: int, idle_s: float = IDLE_S,
           timeout_s: float = 900.0) -> dict:
     """A shown Sweep tab runs ``trials`` trials; the heartbeat's lateness idle and during."""
-    from PySide6.QtCore import Qt, QTimer
-
     from ..core.presets import load_preset
     from ..ui.gui_gc import GuiThreadCollector
     from ..ui.plots.sweep_view import SweepView
     from ..ui.session import Session
-    from .qt import application, run_until_emitted, wait_until
+    from .qt import Heartbeat, application, run_until_emitted
 
     app = application()
     collector = GuiThreadCollector(parent=app)
@@ -82,20 +80,12 @@ def child(trials: int, epochs: int, jobs: int, idle_s: float = IDLE_S,
     view = SweepView(session)
     view.resize(1200, 750)
     view.show()
-    ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(HEARTBEAT_MS)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat = Heartbeat(HEARTBEAT_MS)
     ended: list[dict] = []
     view.controller.event.connect(lambda e: e["event"] == "ended" and ended.append(e))
     try:
         app.processEvents()
-        heartbeat.start()
-        t_idle = time.perf_counter()
-        wait_until(app, lambda: time.perf_counter() - t_idle >= idle_s, idle_s + 5)
-        idle = lateness_ms(ticks, HEARTBEAT_MS)
-        ticks.clear()
+        idle = heartbeat.idle(app, idle_s)
         view.study.setEditText(f"bench-{jobs}")
         view.trials.setValue(trials)
         view.jobs.setValue(jobs)
@@ -110,7 +100,7 @@ def child(trials: int, epochs: int, jobs: int, idle_s: float = IDLE_S,
         if len(ended) != trials:
             raise RuntimeError(f"{len(ended)} of {trials} trials ended: "
                                f"{view.status.text()}")
-        return {"lateness": lateness_ms(ticks, HEARTBEAT_MS), "idle_lateness": idle,
+        return {"lateness": heartbeat.lateness(), "idle_lateness": idle,
                 "trials_ended": len(ended), "seconds": time.perf_counter() - t0}
     finally:
         heartbeat.stop()

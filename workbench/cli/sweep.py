@@ -196,7 +196,7 @@ class TrialPrinter:
 
 
 def _params_text(params: dict) -> str:
-    from ..core.sweep.space import value_text
+    from ..core.params import value_text
     return ", ".join(f"{k}={_short(v) if isinstance(v, float) else value_text(v)}"
                      for k, v in params.items())
 

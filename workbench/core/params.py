@@ -143,6 +143,15 @@ class ParamInfo:
         return self.check(value, key=key)
 
 
+def value_text(value: Any) -> str:
+    """A value as ``--set key=value`` takes it back (true, 0.001, adam): floats in full."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
 def _fmt(x: float) -> str:
     # Whole numbers in full ("0 to 4294967295", not "4.29497e+09": a user types the bound).
     if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e7):

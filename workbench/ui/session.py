@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ..core import config as C
+from ..core.params import value_text
 from ..core.algorithms.switching import AlgorithmSwitch, switch_algorithm
 
 
@@ -41,12 +42,12 @@ class Session(QObject):
     def set_value(self, key: str, value: Any) -> None:
         """Set one dotted key (``training.epochs``, ``algorithm.name``, ...), checked as a
         ``--set key=value`` override is. Raises ConfigError, leaving the config unchanged."""
-        text = _as_text(value)
+        text = value_text(value)
         self._apply(C.apply_overrides(self._config, [f"{key}={text}"]))
 
     def set_values(self, values: dict[str, Any]) -> None:
         self._apply(C.apply_overrides(self._config,
-                                      [f"{k}={_as_text(v)}" for k, v in values.items()]))
+                                      [f"{k}={value_text(v)}" for k, v in values.items()]))
 
     def switch_algorithm(self, name: str) -> AlgorithmSwitch:
         """Switch to algorithm ``name`` as a user choosing it does: its recommended settings
@@ -128,12 +129,4 @@ class Session(QObject):
     def set_table(self, table) -> None:
         self.table = table
         self.table_changed.emit(table)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import config as C
 from ..errors import ConfigError
-from ..params import ParamInfo, _fmt
+from ..params import ParamInfo, _fmt, value_text
 
 FLOAT, INT, CATEGORICAL = "float", "int", "categorical"
 
@@ -56,15 +56,6 @@ class Dimension:
     def from_dict(cls, d: dict) -> "Dimension":
         return cls(key=d["key"], kind=d["kind"], low=d.get("low"), high=d.get("high"),
                    log=bool(d.get("log")), choices=tuple(d.get("choices") or ()))
-
-
-def value_text(value: Any) -> str:
-    """A value as ``--set`` takes it (true, 0.001, adam)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 def override(key: str, value: Any) -> str:
