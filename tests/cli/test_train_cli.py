@@ -236,3 +236,29 @@ def test_a_damaged_checkpoint_is_refused_before_the_data_loads(tmp_path, capsys)
                  str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 1 and f"{bad}: not a readable checkpoint" in err and "missing.csv" not in err
+
+
+def test_a_coattention_run_records_its_attention_figures(tmp_path, capsys):
+    folder = make_image_folder(tmp_path / "shapes")
+    preset = C.save(tiny_config(folder, "algorithm.name=classifier",
+                                "fusion.name=coattention", "model.image_encoder=patch",
+                                "model.patch_size=4"), tmp_path / "co.toml")
+    out = tmp_path / "run"
+    code = main(["train", str(preset), "--epochs", "2", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    stats = json.loads(captured.out)["attention_stats"]
+    assert stats["epoch"] == 2 and 0 < stats["t2i_entropy"] <= 1
+    assert stats["t2i_specificity"] >= 0 and "t2i_foreground_gain" in stats
+    lines = [json.loads(x) for x in (out / "attention_stats.jsonl").read_text().splitlines()]
+    assert lines[-1] == stats and [x["epoch"] for x in lines] == sorted(x["epoch"]
+                                                                     for x in lines)
+    assert json.loads((out / "run.json").read_text())["attention_stats"] == stats
+    assert main(["runs", "show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert f"word specificity {stats['t2i_specificity']:.4f} nats" in shown
+    # continued from its epoch-1 checkpoint: the figures logged after it are cut back
+    from workbench.core.runs.ownership import cut_back
+    cut_back(out, 1, lines[0]["step"])
+    kept = (out / "attention_stats.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in kept] == [lines[0]["step"]]

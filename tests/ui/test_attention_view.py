@@ -320,3 +320,22 @@ def test_a_real_coattention_snapshot_fits(view, real_run):
     for token in range(len(probe.tokens)):
         view.select_token(token)
     assert view.selected_token == len(probe.tokens) - 1
+
+
+def test_word_specificity_and_foreground_gain_beside_the_heatmap(view):
+    """Drawn on white with ink on patches 5 and 6 (2 of 16), where word 1 looks hardest:
+    the words differ and the attention leans to the drawing."""
+    snap = coattention_snapshot()
+    for probe in snap.probes:
+        probe.image = np.full((3, S, S), 255, np.uint8)
+        probe.image[:, 4:8, 4:12] = 0  # row 1, columns 1 and 2 of the 4 x 4 grid
+    view.set_snapshot(snap)
+    text = view.uniformity.text()
+    from workbench.core.evaluation.attention_stats import snapshot_stats
+    stats = snapshot_stats(snap)
+    assert stats["t2i_specificity"] > 0.01 and stats["t2i_foreground_gain"] > 0
+    assert f"word specificity {stats['t2i_specificity']:.4f} nats" in text
+    assert f"foreground gain {stats['t2i_foreground_gain']:+.2f}" in text
+    view.set_snapshot(coattention_snapshot())  # grey everywhere: no background, no figure
+    assert "foreground gain" not in view.uniformity.text()
+    assert "word specificity" in view.uniformity.text()

@@ -103,6 +103,17 @@ def run_show(args) -> int:
     return 0
 
 
+def attention_text(stats: dict) -> str:
+    """The last attention snapshot's figures in one line (``runs show``)."""
+    names = (("t2i_entropy", "words → patches normalised entropy {:.3f}"),
+             ("t2i_specificity", "word specificity {:.4f} nats"),
+             ("t2i_foreground_gain", "foreground gain {:+.2f}"),
+             ("i2t_entropy", "patches → words entropy {:.3f}"),
+             ("modality_entropy", "modality weights entropy {:.3f}"))
+    parts = [text.format(stats[k]) for k, text in names if isinstance(stats.get(k), float)]
+    return ", ".join(parts) + f" (epoch {stats.get('epoch')}, {stats.get('probes')} probes)"
+
+
 def format_run(info, epochs: list[dict]) -> str:
     s = info.summary
     size = (f" ({s['train_size']} training / {s['val_size']} validation pairs)"
@@ -121,6 +132,9 @@ def format_run(info, epochs: list[dict]) -> str:
         lines.append(("Note", epoch_note(train, kept)))
     if info.parameters:
         lines.append(("Parameters", f"{info.parameters:,}"))
+    attention = s.get("attention_stats")
+    if isinstance(attention, dict) and attention:
+        lines.append(("Attention", attention_text(attention)))
     sweep = s.get("sweep")
     if isinstance(sweep, dict) and "study" in sweep:
         lines.append(("Sweep", f"study {sweep.get('study')!r}, trial {sweep.get('trial')}, "

@@ -130,7 +130,9 @@ def _train(cfg, args, ctx=None) -> int:
                   # None: refused before training, so no folder was made
                   "run_dir": str(run_dir) if run_dir.is_dir() else None,
                   "seconds": round(end.seconds, 3), "metrics": end.metrics,
-                  **scores_json(end), "processes": ctx.world_size if ctx else 1}
+                  **scores_json(end), "processes": ctx.world_size if ctx else 1,
+                  # the last attention snapshot's figures ({} without attention maps)
+                  "attention_stats": callbacks[0].summary.get("attention_stats", {})}
         if trainer.grad_sync is not None:
             result["gradient_sync"] = trainer.grad_sync.name
         if trainer.model is not None and end.status != "failed":

@@ -83,3 +83,76 @@ def test_words():
     assert uniformity_words(0.0) == "sharply focused"
     assert uniformity_words(0.5) == "focused"
     assert "no attention" in describe_entropy(float("nan"))
+
+
+# -- word specificity and foreground gain ------------------------------------------------
+
+def test_word_specificity_by_hand():
+    from workbench.core.evaluation.attention_stats import js_divergence, word_specificity
+    same = np.array([[[0.7, 0.3], [0.7, 0.3]]])  # two words looking at the same patches
+    assert word_specificity(same) == pytest.approx(0.0)
+    apart = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]])  # the third row is padding
+    # mean map (0.5, 0.5); M = (0.75, 0.25); JS = 0.5 KL(p||M) + 0.5 KL(mean||M)
+    kl_p = math.log(1 / 0.75)
+    kl_mean = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
+    assert word_specificity(apart, row_mask=[[True, True, False]]) == \
+        pytest.approx(0.5 * kl_p + 0.5 * kl_mean)
+    assert 0.5 * kl_p + 0.5 * kl_mean == pytest.approx(0.215762, abs=1e-6)
+    assert js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == \
+        pytest.approx(math.log(2))  # its largest value
+    assert math.isnan(word_specificity(np.array([[[1.0, 0.0], [0, 0]]])))  # one real word
+
+
+def _half_inked(n=1, size=4):
+    """Images (n, 3, size, size), their left half black on white: grid (2, 2) has its two
+    left patches foreground."""
+    images = np.full((n, 3, size, size), 255, dtype=np.uint8)
+    images[:, :, :, : size // 2] = 0
+    return images
+
+
+def test_foreground_patches_need_half_their_pixels_inked():
+    from workbench.core.evaluation.attention_stats import foreground_patches
+    fg = foreground_patches(_half_inked(), (2, 2))
+    np.testing.assert_array_equal(fg, [[True, False, True, False]])
+    light = np.full((1, 3, 4, 4), 250, dtype=np.uint8)
+    light[0, 1, 0, 0] = 239  # one pixel of one channel below 240: a quarter of the patch
+    np.testing.assert_array_equal(foreground_patches(light, (2, 2)), [[False] * 4])
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        foreground_patches(np.zeros((4, 4)), (2, 2))
+
+
+def test_foreground_gain_by_hand():
+    from workbench.core.evaluation.attention_stats import foreground_gain
+    fg = np.array([[True, False, True, False]])  # s = 0.5
+    on_ink = np.array([[[0.5, 0.0, 0.5, 0.0]]])
+    uniform = np.full((1, 1, 4), 0.25)
+    on_white = np.array([[[0.0, 0.5, 0.0, 0.5]]])
+    assert foreground_gain(on_ink, fg) == pytest.approx(1.0)
+    assert foreground_gain(uniform, fg) == pytest.approx(0.0)
+    assert foreground_gain(on_white, fg) == pytest.approx(-1.0)
+    # m = 0.75 with s = 0.5: (0.75 - 0.5) / 0.5; padding rows do not count
+    two = np.array([[[0.5, 0.0, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25], [0, 1.0, 0, 0]]])
+    assert foreground_gain(two, fg, row_mask=[[True, True, False]]) == pytest.approx(0.5)
+    # nothing drawn, or no background: no figure
+    assert math.isnan(foreground_gain(uniform, np.zeros((1, 4), dtype=bool)))
+    assert math.isnan(foreground_gain(uniform, np.ones((1, 4), dtype=bool)))
+
+
+def test_snapshot_stats_measure_what_the_snapshot_has():
+    from workbench.core.evaluation.attention_stats import snapshot_stats
+    from workbench.core.training.events import AttentionSnapshot, Probe
+    probes = [Probe(0, "a cat", ["a", "cat"], _half_inked()[0], None)]
+    t2i = np.array([[[0.5, 0.0, 0.5, 0.0], [0.5, 0.0, 0.5, 0.0], [0.25] * 4]])  # padded
+    snap = AttentionSnapshot(epoch=3, step=9, probes=probes, modality_names=[],
+                             maps={"text_to_image": t2i,
+                                   "image_to_text": np.full((1, 4, 3), 1 / 3)},
+                             grid=(2, 2))
+    stats = snapshot_stats(snap)
+    assert stats["t2i_entropy"] == pytest.approx(0.5)  # two of four patches, evenly
+    assert stats["t2i_specificity"] == pytest.approx(0.0)
+    assert stats["t2i_foreground_gain"] == pytest.approx(1.0)
+    assert stats["i2t_entropy"] == pytest.approx(1.0)  # the padding word left out
+    assert "modality_entropy" not in stats
+    snap.probes[0].image = None  # no pixels: no foreground figure, the others stay
+    assert set(snapshot_stats(snap)) == {"t2i_entropy", "t2i_specificity", "i2t_entropy"}

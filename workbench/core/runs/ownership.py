@@ -152,11 +152,14 @@ def cut_back(folder: Path, epoch: int, step: int) -> list[dict]:
     steps left them: later metrics, steps and snapshots (of a run killed after the
     checkpoint) are dropped, so what a resumed fit appends follows on exactly. Returns the
     metrics lines kept."""
-    from .store import read_metrics, read_steps
+    from .store import read_jsonl, read_metrics, read_steps
 
     metrics = [m for m in read_metrics(folder) if _count(m, "epoch") <= epoch]
     steps = [m for m in read_steps(folder) if _count(m, "step") <= step]
-    for name, lines in (("metrics.jsonl", metrics), ("steps.jsonl", steps)):
+    attention = [m for m in read_jsonl(folder / "attention_stats.jsonl")
+                 if _count(m, "step") <= step]
+    for name, lines in (("metrics.jsonl", metrics), ("steps.jsonl", steps),
+                        ("attention_stats.jsonl", attention)):
         if (folder / name).exists() or lines:
             atomic_write_bytes(folder / name, "".join(json.dumps(x) + "\n" for x in lines)
                                .encode("utf-8"))

@@ -271,7 +271,7 @@ def _fill_from_config(info: RunInfo) -> None:
 def read_metrics(run: RunInfo | str | Path) -> list[dict]:
     """metrics.jsonl: one dict per epoch (epoch, step, seconds, lr, train{}, val{}), with
     today's metric names (``evaluation.names.upgrade_metrics``)."""
-    lines = _read_jsonl(_path_of(run) / "metrics.jsonl")
+    lines = read_jsonl(_path_of(run) / "metrics.jsonl")
     for line in lines:
         if isinstance(line.get("val"), dict):
             line["val"] = upgrade_metrics(line["val"])
@@ -280,10 +280,10 @@ def read_metrics(run: RunInfo | str | Path) -> list[dict]:
 
 def read_steps(run: RunInfo | str | Path) -> list[dict]:
     """steps.jsonl: one dict per step (step, epoch, losses{}, lr, seconds)."""
-    return _read_jsonl(_path_of(run) / "steps.jsonl")
+    return read_jsonl(_path_of(run) / "steps.jsonl")
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     """The lines that parse: a crash can cut the last one short, which is left out."""
     try:
         text = path.read_text("utf-8", errors="replace")

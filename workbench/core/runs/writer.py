@@ -27,6 +27,7 @@ from ..errors import WorkbenchError
 from ..paths import runs_dir
 from ..training.callbacks import Callback
 from .ownership import RunLock, cut_back
+from ..evaluation.attention_stats import snapshot_stats
 from .snapshot_files import attention_arrays
 from ..training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded, FitEnded,
                               FitStarted, GeneratedSamples, StepLogged)
@@ -168,6 +169,7 @@ class RunWriter(Callback):
             _write_npz(folder / f"embeddings-e{event.epoch:04d}.npz", arrays)
         elif isinstance(event, AttentionSnapshot):
             _write_npz(folder / f"attention-e{event.epoch:04d}.npz", attention_arrays(event))
+            self._attention_stats(event)
         elif isinstance(event, GeneratedSamples) and (event.images is not None
                                                       or event.captions):
             arrays = {"images": event.images} if event.images is not None else {}
@@ -176,6 +178,17 @@ class RunWriter(Callback):
             if event.nearest:
                 arrays["images_are_nearest_real"] = np.array(True)
             _write_npz(folder / f"generated-e{event.epoch:04d}.npz", arrays)
+
+    def _attention_stats(self, event: AttentionSnapshot) -> None:
+        """How far the probes' attention is from uniform (``attention_stats.snapshot_stats``):
+        a line per snapshot in ``attention_stats.jsonl``, the latest in run.json."""
+        stats = snapshot_stats(event)
+        if not stats:
+            return
+        line = {"epoch": event.epoch, "step": event.step, "probes": len(event.probes), **stats}
+        with open(self.dir / "attention_stats.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        self.summary["attention_stats"] = line
 
     def on_fit_end(self, trainer, event: FitEnded) -> None:
         try:

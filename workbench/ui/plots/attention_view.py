@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ...core.evaluation.attention_stats import (describe_entropy, normalised_entropy,
-                                                token_mask, uniform_weight)
+                                                snapshot_stats, token_mask, uniform_weight)
 from ...core.training.events import AttentionSnapshot, EpochEnded
 from ..flow_layout import FlowLayout
 from .heatmap import (CategoryAxis, Heatmap, ImageOverlay, abbreviate, fixed_plot,
@@ -445,6 +445,17 @@ class AttentionView(QWidget):
         if i2t is not None:
             back = normalised_entropy(i2t[j], key_mask=words[j])
             text += f". Patches → words: {back:.3f}"
+        # over every probe: do the words look at different patches, and at the drawing?
+        stats = snapshot_stats(self._snapshot)
+        extra = []
+        if "t2i_specificity" in stats:
+            extra.append(f"word specificity {stats['t2i_specificity']:.4f} nats (0 = every "
+                         "word looks at the same patches)")
+        if "t2i_foreground_gain" in stats:
+            extra.append(f"foreground gain {stats['t2i_foreground_gain']:+.2f} (1 = all on "
+                         "the drawing, 0 = as on the background, below 0 = prefers it)")
+        if extra:
+            text += ". Over the probes: " + "; ".join(extra)
         self.uniformity.setText(text + ".")
 
     def _draw_modality(self, j: int) -> None:
