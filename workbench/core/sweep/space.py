@@ -12,7 +12,6 @@ for a value the config would refuse; a parameter that only some modes use
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,9 +177,6 @@ class SearchSpace:
 
     def grid(self) -> dict[str, list]:
         return {d.key: list(d.choices) for d in self.dimensions}
-
-    def grid_size(self) -> int:
-        return math.prod(len(d.choices) for d in self.dimensions)
 
     def suggest(self, trial) -> dict[str, Any]:
         return {d.key: d.suggest(trial) for d in self.dimensions}
