@@ -7,7 +7,7 @@ import pytest
 
 from workbench.core import config as C
 from workbench.core import presets as P
-from workbench.core.algorithms import ALGORITHMS, RECIPE_KEYS
+from workbench.core.algorithms import ALGORITHMS, RECIPE_KEYS, valid_fusions
 from workbench.core.algorithms.switching import switch_algorithm, value
 from workbench.core.errors import ConfigError
 from workbench.core.runs.naming import data_name, preset_label, run_name
@@ -21,7 +21,8 @@ def test_recommended_settings_are_valid_config_keys_and_values(name):
     assert [k for k in recommended if not k.startswith("algorithm.")] == list(RECIPE_KEYS)
     assert all(k.startswith("algorithm.params.") for k in recommended
                if k.startswith("algorithm."))
-    cfg = C.apply_overrides(C.ExperimentConfig(), [f"algorithm.name={name}"])
+    cfg = C.apply_overrides(C.ExperimentConfig(), [f"algorithm.name={name}",
+                                                   f"fusion.name={valid_fusions(name)[0]}"])
     cfg = C.apply_overrides(cfg, [f"{k}={v if not isinstance(v, bool) else str(v).lower()}"
                                   for k, v in recommended.items()])  # checked as --set is
     for key, v in recommended.items():

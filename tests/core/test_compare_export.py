@@ -22,7 +22,8 @@ from workbench.core.training.events import EpochEnded, FitEnded
 
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_one_variant_per_valid_fusion(tmp_path, algorithm):
-    cfg = tiny_config(tmp_path, f"algorithm.name={algorithm}", "seed=7", "optimizer.lr=0.01")
+    cfg = tiny_config(tmp_path, f"algorithm.name={algorithm}",
+                      f"fusion.name={valid_fusions(algorithm)[0]}", "seed=7", "optimizer.lr=0.01")
     variants = compare.fusion_variants(cfg)
     assert [v.fusion.name for v in variants] == valid_fusions(algorithm)
     for v in variants:

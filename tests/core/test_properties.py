@@ -40,7 +40,8 @@ SECTIONS = {"data": C.DataConfig, "preprocess": C.PreprocessConfig, "model": C.M
 # in combination, and then the message must name one of these.
 CROSS_KEYS = {"data.val_fraction", "model.patch_size", "fusion.params.heads", "fusion.name",
               "training.drop_words", "training.augment_images",
-              "optimizer.pretrained_frozen_epochs"}
+              "optimizer.pretrained_frozen_epochs", "algorithm.params.itm_weight",
+              "algorithm.params.mlm_weight"}
 
 
 DEVICES = st.sampled_from(["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])

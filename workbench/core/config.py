@@ -215,6 +215,11 @@ class TrainingConfig:
                             "instead of the last epoch's.", label="Keep the best epoch")
     probe_samples: int = param(4, "Validation samples whose attention is shown live.", min=1,
                                max=32)
+    composite_probes: int = param(2, "Composite probes shown live beside them: two "
+                                  "validation samples of different labels side by side, with "
+                                  "one's caption, to see whether its words look at its half "
+                                  "(co-attention on labelled images only; 0: none).", min=0,
+                                  max=16)
     augment_images: bool = param(False, "Randomly flip training images left-right and shift "
                                  "them by a few pixels (more variety from few images).")
     drop_words: float = param(0.0, "Drop each word of a training caption with this "
@@ -385,6 +390,14 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
                           file=file, key="optimizer.pretrained_frozen_epochs",
                           value=cfg.optimizer.pretrained_frozen_epochs,
                           allowed=f"less than training.epochs ({cfg.training.epochs})")
+    for key in ("itm_weight", "mlm_weight"):
+        weight = getattr(cfg.algorithm.params, key, 0.0)
+        if weight > 0 and cfg.fusion.name != "coattention":
+            raise ConfigError(f"{key} = {weight} trains the co-attention fusion's "
+                              f"cross-attention, and this run fuses with {cfg.fusion.name!r}; "
+                              f"set fusion.name = 'coattention' or {key} = 0", file=file,
+                              key=f"algorithm.params.{key}", value=weight,
+                              allowed="0 unless fusion.name is 'coattention'")
     if cfg.fusion.name == "coattention" and cfg.model.embed_dim % cfg.fusion.params.heads:
         raise ConfigError(f"heads = {cfg.fusion.params.heads} does not divide model.embed_dim "
                           f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",

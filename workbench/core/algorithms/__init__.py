@@ -133,6 +133,19 @@ _(AlgorithmSpec(
                  "gradient",
     })))
 _(AlgorithmSpec(
+    "matching", "Image-text matching",
+    "A dual encoder finds candidates; a co-attention cross-encoder, trained on its hard "
+    "negatives, re-ranks them (ALBEF).",
+    P.MatchingParams, "workbench.core.algorithms.matching:Matching",
+    section="2.1, 2.4", primary=lambda params, labelled: MEAN_RECALL,
+    # matching-emoji
+    recommended=_recipe("adamw", 1e-3, 60, 128, weight_decay=0.01, embedding_lr_scale=10.0,
+                        schedule="cosine", itm_weight=1.0),
+    invalid_fusions=MappingProxyType({
+        name: "image-text matching re-ranks with a cross-encoder that reads the caption's "
+              "words against the image's patches: only co-attention fusion is one"
+        for name in FUSIONS if name != "coattention"})))
+_(AlgorithmSpec(
     "classifier", "Fused classifier",
     "Predict the label from both modalities through the chosen fusion.",
     P.ClassifierParams, "workbench.core.algorithms.classifier:Classifier",

@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..models.features import ModalityFeatures
 from .base import Algorithm
 
 
@@ -39,13 +38,6 @@ def bce(logits: Tensor, target: float) -> Tensor:
     if logits.numel() == 0:
         return logits.sum()
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
-def select_rows(mod: ModalityFeatures, index: Tensor) -> ModalityFeatures:
-    """The samples ``index`` of one modality, every form of it (for mismatched pairs)."""
-    present = None if mod.present is None else mod.present[index]
-    return ModalityFeatures(mod.name, mod.vector[index], mod.tokens[index], mod.mask[index],
-                            mod.raw[index], present)
 
 
 def mismatch_index(image_ids: Tensor | None, n: int) -> tuple[Tensor, Tensor]:

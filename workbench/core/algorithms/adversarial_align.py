@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ..models.blocks import mlp
 from ..training import distributed
-from .adversarial import bce, frozen, select_rows
+from .adversarial import bce, frozen
 from .base import Algorithm, pair_outputs
 from .losses import info_nce
 
@@ -86,7 +86,7 @@ class AdversarialAlign(Algorithm):
         ids = batch.image_ids if batch.image_ids is not None else torch.arange(n)
         perm = torch.randperm(n).to(ids.device)
         rows = torch.nonzero(ids[perm] != ids).squeeze(-1)
-        shuffled = self.fusion([select_rows(text, perm[rows]), select_rows(image, rows)])
+        shuffled = self.fusion([text.select(perm[rows]), image.select(rows)])
         match = (bce(self.match_head(fused.z).squeeze(-1), 1.0)
                  + bce(self.match_head(shuffled.z).squeeze(-1), 0.0)) / 2
         return {"pair": (t2i + i2t) / 2, "match": match}, fused

@@ -38,7 +38,7 @@ from ..fusion.base import FusionOutput, build_fusion
 from ..models.blocks import mlp
 from ..models.decoders import image_decoder, text_decoder
 from ..models.features import ModalityDims, ModalityFeatures
-from .adversarial import bce, frozen, mismatch_index, select_rows
+from .adversarial import bce, frozen, mismatch_index
 from .base import Algorithm, pair_outputs
 
 
@@ -300,7 +300,7 @@ class AdversarialGenerate(Algorithm):
         fake_logits = d(*fake)
         wrong, valid = mismatch_index(batch.image_ids, n)
         rows = torch.arange(n, device=wrong.device)[valid]
-        wrong_logits, _ = d.judge(select_rows(text, wrong[valid]), select_rows(image, rows))
+        wrong_logits, _ = d.judge(text.select(wrong[valid]), image.select(rows))
         w = p.mismatch_weight if len(rows) else 0.0
         negatives = (bce(fake_logits, 0.0) + w * bce(wrong_logits, 0.0)) / (1.0 + w)
         terms = {"d_loss": (bce(real_logits, 1.0 - p.label_smoothing) + negatives) / 2,

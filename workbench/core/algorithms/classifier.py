@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from ..models.blocks import mlp
 from .base import Algorithm, pair_outputs
+from .grounding import Grounding
 from .losses import modality_dropout
 
 # What evaluation hides, by name: (text present, image present)
@@ -16,6 +17,7 @@ ABLATIONS = {"text_only": (True, False), "image_only": (False, True)}
 
 class Classifier(Algorithm):
     joint_space = False  # text and image vectors are features for the fusion, not aligned
+    averaged_outputs = ("itm_accuracy", "mlm_accuracy")  # the grounding objectives'
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
@@ -25,6 +27,16 @@ class Classifier(Algorithm):
         self.head = None if self._late() else mlp([h, h, info.num_classes],
                                                     dropout=cfg.model.dropout)
         self._hide: tuple[bool, bool] | None = None  # set while evaluating an ablation
+        grounding = Grounding(hidden_dim=h, token_dim=self.text_encoder.dims.token, fused_dim=h,
+                              vocab_size=info.vocab_size if info.text_is_tokens else None,
+                              itm_weight=self.params.itm_weight,
+                              mlm_weight=self.params.mlm_weight)
+        self.grounding = grounding if grounding.active else None
+
+    def prepare(self, dataset):
+        super().prepare(dataset)
+        if self.grounding is not None:
+            self.grounding.prepare(dataset)
 
     def _late(self) -> bool:
         from ..fusion import FUSIONS
@@ -37,6 +49,7 @@ class Classifier(Algorithm):
 
     def forward_step(self, batch):
         text, image = self.modalities(batch)
+        whole = text, image  # before modality dropout: the grounding objectives read both
         b = len(batch)
         if self._hide is not None:
             keep_t, keep_i = (torch.full((b,), v, dtype=torch.bool, device=text.vector.device)
@@ -54,7 +67,12 @@ class Classifier(Algorithm):
         if not self.fusion.uses_encoders:  # no text or image vectors of their own to show
             del out["text"], out["image"]
         out["logits"] = logits.detach()
-        return {"loss": loss}, out
+        losses = {"loss": loss}
+        if self.grounding is not None and self._hide is None:
+            extra, outs = self.grounding(self.fusion, self.text_encoder, batch, *whole)
+            losses = {"loss": loss + extra.pop("grounding"), "classification": loss, **extra}
+            out.update(outs)
+        return losses, out
 
     @torch.no_grad()
     def evaluate(self, dataset, split, batch_size, device="cpu"):

@@ -106,6 +106,9 @@ class ContrastiveParams:
                                     "keeping it fixed.")
 
 
+GROUNDING_NOTE = " Needs co-attention fusion (see Grounding in the README)."
+
+
 @dataclass
 class ClassifierParams:
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", min=0.0,
@@ -115,3 +118,28 @@ class ClassifierParams:
                                     "sample, so the model learns to use each alone.",
                                     min=0.0, max=0.9,
                                     search=(0.0, 0.5))
+    itm_weight: float = param(0.0, "Weight of image-text matching: the co-attention tells "
+                              "each caption's own image from a hard negative (a similar image "
+                              "of the batch), which it can only do by looking at the image; "
+                              "0 turns it off." + GROUNDING_NOTE, min=0.0, max=10.0,
+                              label="Image-text matching weight", search=(0.0, 2.0))
+    mlm_weight: float = param(0.0, "Weight of masked-word prediction: one word of each caption "
+                              "is hidden and predicted through the co-attention over the "
+                              "image; 0 turns it off." + GROUNDING_NOTE, min=0.0, max=10.0,
+                              label="Masked-word weight", search=(0.0, 2.0))
+
+
+@dataclass
+class MatchingParams:
+    itm_weight: float = param(1.0, "Weight of image-text matching: the co-attention "
+                              "cross-encoder tells each caption's own image from a hard "
+                              "negative (a similar image of the batch, by the dual encoder).",
+                              min=0.05, max=10.0, label="Image-text matching weight",
+                              search=(0.1, 3.0), search_log=True)
+    mlm_weight: float = param(0.0, "Weight of masked-word prediction: one word of each caption "
+                              "is hidden and predicted through the co-attention over the "
+                              "image; 0 turns it off.", min=0.0, max=10.0,
+                              label="Masked-word weight", search=(0.0, 2.0))
+    rerank_k: int = param(10, "Retrieval re-ranks each query's top k candidates of the dual "
+                          "encoder with the cross-encoder (reported as reranked_*).", min=1,
+                          max=100, label="Re-rank top k", search=(5, 50))

@@ -98,7 +98,7 @@ def describe_entropy(value: float) -> str:
     return f"normalised entropy {value:.3f}: {uniformity_words(value)}"
 
 
-def _rows(weights, key_mask=None) -> np.ndarray:
+def attention_rows(weights, key_mask=None) -> np.ndarray:
     """Each row of ``weights`` (..., K) as a distribution over its real keys (zeros where a
     row has no weight)."""
     w = np.asarray(weights, dtype=np.float64)
@@ -123,7 +123,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 def word_specificity(weights: np.ndarray, row_mask: np.ndarray | None = None) -> float:
     """Mean JS divergence (nats) between each real word's map and its caption's mean map,
     for text -> image maps (captions, words, patches); NaN without a caption of two words."""
-    p = _rows(weights)
+    p = attention_rows(weights)
     n, words = p.shape[0], p.shape[1]
     real = np.ones((n, words), dtype=bool) if row_mask is None else \
         np.asarray(row_mask, dtype=bool)
@@ -162,7 +162,7 @@ def foreground_gain(weights: np.ndarray, foreground: np.ndarray,
     """Mean over images of (m - s) / (1 - s) (see the module docstring) for text -> image
     maps (N, words, patches) and their patches' foreground (N, patches); NaN when no image
     has a foreground share inside ``share``."""
-    p = _rows(weights)
+    p = attention_rows(weights)
     fg = np.asarray(foreground, dtype=bool)
     real = np.ones(p.shape[:2], dtype=bool) if row_mask is None else \
         np.asarray(row_mask, dtype=bool)

@@ -16,6 +16,8 @@ MEDIAN_KEYS = tuple(f"{d}_median_rank" for d in DIRECTIONS)
 #: ranks as ``median_rank``; read back, it is renamed so it is never taken for either one
 OLD_MEDIAN = "median_rank"
 POOLED_MEDIAN = "pooled_median_rank"
+#: prefix of retrieval metrics after a cross-encoder re-ranked the top candidates
+RERANKED = "reranked_"
 
 TITLES = {"accuracy": "accuracy", MACRO_F1: "macro-F1",
           MEAN_RECALL: "mean recall (R@1, 5, 10 both ways)",
@@ -23,6 +25,12 @@ TITLES = {"accuracy": "accuracy", MACRO_F1: "macro-F1",
           **{f"{d}_r{k}": f"R@{k} {'text→image' if d == 't2i' else 'image→text'}"
              for d in DIRECTIONS for k in RECALL_AT},
           POOLED_MEDIAN: "median rank, both ways pooled (older run)",
+          # The matching algorithm's cross-encoder re-ranks the dual encoder's top k
+          **{f"{RERANKED}{d}_r{k}": f"R@{k} {'text→image' if d == 't2i' else 'image→text'}, "
+             "re-ranked" for d in DIRECTIONS for k in RECALL_AT},
+          f"{RERANKED}{MEAN_RECALL}": "mean recall, re-ranked by the cross-encoder",
+          "itm_accuracy": "image-text matching accuracy (chance: the share of negatives)",
+          "mlm_accuracy": "masked-word accuracy",
           "loss": "val loss"}
 #: lower is better besides loss terms
 LOWER_IS_BETTER = frozenset({*MEDIAN_KEYS, POOLED_MEDIAN})

@@ -21,10 +21,13 @@ from . import FUSIONS
 class FusionOutput:
     """``z``: (B, out_dim). ``attention``: named weights, e.g. ``modality_weights`` (B, M),
     ``text_to_image`` (B, L, P) and ``image_to_text`` (B, P, L) for co-attention, ``gate``
-    (B, out_dim)."""
+    (B, out_dim). ``states``: the token states a fusion ends with, by modality (co-attention's
+    ``text`` (B, L, E) and ``image`` (B, P, E)), for objectives that predict from one token
+    (masked-word prediction, :mod:`..algorithms.grounding`)."""
 
     z: Tensor
     attention: dict[str, Tensor] = field(default_factory=dict)
+    states: dict[str, Tensor] = field(default_factory=dict)
 
 
 class Fusion(nn.Module):

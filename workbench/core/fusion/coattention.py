@@ -95,4 +95,5 @@ class CoAttentionFusion(Fusion):
             t, i, t2i, i2t = block(t, i, t_keys, i_keys)
         # masked_mean of an absent side (no keys) is zero: it adds nothing to z.
         pooled = torch.cat([masked_mean(t, t_keys), masked_mean(i, i_keys)], dim=-1)
-        return FusionOutput(self.out(pooled), {"text_to_image": t2i, "image_to_text": i2t})
+        return FusionOutput(self.out(pooled), {"text_to_image": t2i, "image_to_text": i2t},
+                            {"text": t, "image": i})

@@ -38,9 +38,17 @@ class TextEncoder(nn.Module):
         self.pool = nn.Linear(embed_dim, hidden_dim)
         self.dims = ModalityDims("text", hidden_dim, embed_dim, vocab_size)
 
-    def forward(self, batch: Batch, *, keep_weights: bool = False) -> ModalityFeatures:
+    def forward(self, batch: Batch, *, keep_weights: bool = False,
+                hidden: tuple[Tensor, Tensor] | None = None) -> ModalityFeatures:
+        """``hidden`` = (where (B, L) bool, vector (E,)): the words at ``where`` are read as
+        ``vector`` instead of their embeddings (masked-word prediction hides them so); their
+        positions stay."""
         tokens, mask = batch.tokens, batch.mask
-        x = self.drop(self.embed(tokens) + self.pos[: tokens.shape[1]])
+        words = self.embed(tokens)
+        if hidden is not None:
+            where, vector = hidden
+            words = torch.where(where[..., None], vector.to(words.dtype), words)
+        x = self.drop(words + self.pos[: tokens.shape[1]])
         if self.block is not None:
             x = self.block(x, mask, keep_weights=keep_weights)
         vector = self.pool(masked_mean(x, mask))

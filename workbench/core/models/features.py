@@ -35,6 +35,12 @@ class ModalityFeatures:
             return torch.ones(self.batch_size, device=self.vector.device)
         return self.present.to(self.vector.dtype)
 
+    def select(self, index: Tensor) -> "ModalityFeatures":
+        """The samples at ``index``, every form of them (mismatched or re-ranked pairs)."""
+        present = None if self.present is None else self.present[index]
+        return ModalityFeatures(self.name, self.vector[index], self.tokens[index],
+                                self.mask[index], self.raw[index], present)
+
     def with_presence(self, present: Tensor | None) -> "ModalityFeatures":
         return ModalityFeatures(self.name, self.vector, self.tokens, self.mask, self.raw,
                                 present)

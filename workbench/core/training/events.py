@@ -85,6 +85,9 @@ class Probe:
     tokens: list[str]
     image: np.ndarray | None  # (3, S, S) uint8
     label: str | None
+    #: a composite probe (``evaluation.grounding``): the half, "left" or "right", of ``image``
+    #: whose emoji ``caption`` describes; None for a real sample
+    captioned: str | None = None
 
 
 @dataclass
@@ -102,6 +105,9 @@ class AttentionSnapshot:
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     grid: tuple[int, int] | None = None  # image patches as rows x columns
     graph: list[dict] | None = None  # per probe: {"node", "neighbours": [(label, kind, w)]}
+    #: the composite probes' own snapshot (two emoji side by side, one's caption:
+    #: ``evaluation.grounding``), kept apart so that figures of the real probes stay theirs
+    composites: AttentionSnapshot | None = None
 
 
 @dataclass

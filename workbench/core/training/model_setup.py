@@ -51,4 +51,10 @@ def build_algorithm(cfg: C.ExperimentConfig, info: DataInfo) -> Algorithm:
         raise WorkbenchError("co-attention needs caption tokens and image patches, and this "
                              "data holds precomputed feature vectors (one 'token' each, so "
                              "every attention weight would be 1); pick another fusion")
+    if getattr(cfg.algorithm.params, "mlm_weight", 0.0) > 0 and not info.text_is_tokens:
+        raise WorkbenchError("masked-word prediction (algorithm.params.mlm_weight) predicts a "
+                             "hidden word of the caption's own vocabulary, and this run reads "
+                             "the captions through a pretrained text model (word pieces, no "
+                             "vocabulary of words); set mlm_weight = 0 or use the built-in "
+                             "text encoder")
     return spec.load()(cfg, info)

@@ -24,6 +24,8 @@ from ..data.augment import augment_images, drop_words
 from ..data.dataset import PairedDataset, bag_of_words
 from ..errors import WorkbenchError
 from ..evaluation import report
+from ..evaluation.grounding import (GroundingError, composite_problem, composite_snapshot,
+                                    make_composites, probe_of)
 from . import data_checks, distributed
 from .callbacks import Callback
 from .checkpoint import (CheckpointError, checkpoint_differences, load_checkpoint,
@@ -226,6 +228,7 @@ class Trainer:
         if self.dist is not None:
             self._setup_distributed()
         self.probes = self._probe_indices()
+        self.composites = self._composite_probes()
         self._last_attention = 0.0
         primary = self.model.primary_metric()
         chance, spread = report.split_chance_of(self.dataset, "val", primary)
@@ -466,23 +469,20 @@ class Trainer:
             idx = self.dataset.indices("train")
         return idx[: self.cfg.training.probe_samples]
 
+    def _composite_probes(self):
+        """``training.composite_probes`` composites (``grounding.make_composites``) of the
+        probes' split, seeded by the run; None where the data cannot make them."""
+        n = self.cfg.training.composite_probes
+        if not n or composite_problem(self.dataset) is not None:
+            return None
+        split = "val" if len(self.dataset.indices("val")) else "train"
+        try:
+            return make_composites(self.dataset, split, n, seed=self.cfg.seed)
+        except GroundingError:  # too few pairs of different labels and words
+            return None
+
     def _probes(self) -> list[Probe]:
-        ds = self.dataset
-        table = ds.table
-        out = []
-        for i in self.probes.tolist():
-            tokens = []
-            if ds.tokens is not None:
-                ids = ds.tokens[i, : int(ds.lengths[i])].tolist()
-                tokens = [ds.vocab.words[t] for t in ids]
-            elif ds.text_pieces is not None:  # a pretrained model's word pieces
-                tokens = list(ds.text_pieces[i])
-            image = None
-            if ds.images is not None:
-                image = ds.images[int(ds.image_index[i])].numpy()
-            label = ds.label_names[int(ds.labels[i])] if ds.labels is not None else None
-            out.append(Probe(i, table.caption(i), tokens, image, label))
-        return out
+        return [probe_of(self.dataset, i) for i in self.probes.tolist()]
 
     def _attention_snapshot(self) -> None:
         self._last_attention = time.perf_counter()
@@ -500,10 +500,14 @@ class Trainer:
         if not arrays and graph is None:
             return
         grid = getattr(getattr(model, "image_encoder", None), "grid", None)
+        composites = None
+        if self.composites is not None and "text_to_image" in arrays:
+            composites = composite_snapshot(model, self.dataset, self.composites,
+                                            epoch=self.epoch, step=self.step)
         self._emit("on_snapshot", AttentionSnapshot(
             epoch=self.epoch, step=self.step, probes=self._probes(),
             modality_names=list(model.modality_names), maps=arrays,
-            grid=(grid, grid) if grid else None, graph=graph))
+            grid=(grid, grid) if grid else None, graph=graph, composites=composites))
 
     def _snapshots(self) -> None:
         self._attention_snapshot()

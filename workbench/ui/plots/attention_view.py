@@ -6,6 +6,11 @@ at), caption self-attention, modality weights (per probe, and the validation mea
 and the graph algorithm's neighbour weights. Every widget is built once; a new snapshot only
 feeds new arrays in, keeping the chosen probe, word and patch.
 
+Composite probes (two emoji side by side, the caption of one: ``evaluation.grounding``),
+when the run has them, follow the real probes in the probe list; the captioned half is
+outlined over the image and the text says whether its words look at it more than at the
+other half (the pointing game). The figures over the probes stay the real probes' own.
+
 Attention maps are coloured by default as deviation from uniform attention (a diverging map
 centred on 1/keys, marked on the colour bar), and the co-attention's normalised entropy says
 in one figure how far from uniform it is: near-uniform weights on a 0..max scale paint one
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
 
 from ...core.evaluation.attention_stats import (describe_entropy, normalised_entropy,
                                                 snapshot_stats, token_mask, uniform_weight)
+from ...core.evaluation.pointing import SIDES, patch_halves, snapshot_pointing
 from ...core.training.events import AttentionSnapshot, EpochEnded
 from ..flow_layout import FlowLayout
 from .heatmap import (CategoryAxis, Heatmap, ImageOverlay, abbreviate, fixed_plot,
@@ -45,6 +51,7 @@ class AttentionView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._snapshot: AttentionSnapshot | None = None
+        self._shown: AttentionSnapshot | None = None  # the chosen probe's: real or composite
         self._started = None
         self._probe_keys: list[tuple] = []
         self._token_names: list[str] = []
@@ -189,7 +196,7 @@ class AttentionView(QWidget):
     def reset(self, started=None) -> None:
         """Forget everything shown: a new run (``FitStarted``) or none."""
         self._started = started
-        self._snapshot = None
+        self._snapshot = self._shown = None
         self._epoch_weights.clear()
         for curve in self._curves.values():
             curve.setData([], [])
@@ -309,9 +316,13 @@ class AttentionView(QWidget):
                else "This algorithm/fusion")
         return NO_ATTENTION.format(run=run)
 
+    def _composites(self) -> list:
+        c = self._snapshot.composites if self._snapshot is not None else None
+        return c.probes if c is not None else []
+
     def _sync_probes(self) -> None:
-        probes = self._snapshot.probes
-        keys = [(p.index, p.caption, p.label) for p in probes]
+        probes, composites = self._snapshot.probes, self._composites()
+        keys = [(p.index, p.caption, p.label, p.captioned) for p in probes + composites]
         if keys == self._probe_keys:
             return
         current = self.probe_combo.currentData()
@@ -321,16 +332,37 @@ class AttentionView(QWidget):
             for p in probes:
                 text = abbreviate(p.caption, 60) + (f"  [{p.label}]" if p.label else "")
                 self.probe_combo.addItem(text, p.index)
+            for k, p in enumerate(composites):  # data -1, -2, …: never a dataset row
+                # the side first: a narrow combo box still shows which emoji is meant
+                text = f"composite ({p.captioned}): {abbreviate(p.caption, 48)}"
+                self.probe_combo.addItem(text + (f"  [{p.label}]" if p.label else ""), -1 - k)
+                tip = (f"Two validation samples of different labels side by side, with the "
+                       f"{p.captioned} one's caption: {p.caption}")
+                self.probe_combo.setItemData(self.probe_combo.count() - 1, tip,
+                                             Qt.ItemDataRole.ToolTipRole)
             i = self.probe_combo.findData(current)
             self.probe_combo.setCurrentIndex(max(i, 0))
 
     def _probe(self) -> int:
         return max(self.probe_combo.currentIndex(), 0)
 
+    def _selected(self) -> tuple[AttentionSnapshot, int]:
+        """The snapshot the chosen probe belongs to (the real probes' or the composites')
+        and its row in it."""
+        j, n = self._probe(), len(self._snapshot.probes)
+        if j >= n and self._composites():
+            return self._snapshot.composites, j - n
+        return self._snapshot, min(j, max(n - 1, 0))
+
+    @property
+    def composite_shown(self) -> bool:
+        """Whether the chosen probe is a composite."""
+        return self._shown is not None and self._shown is not self._snapshot
+
     def _words(self, j: int, length: int) -> list[str]:
         """The probe's token names for a map with ``length`` token positions; padding
         positions beyond the caption are dropped."""
-        tokens = self._snapshot.probes[j].tokens
+        tokens = self._shown.probes[j].tokens
         return list(tokens[:length]) if tokens else [f"token {i}" for i in range(length)]
 
     def _set_tokens(self, words: list[str]) -> None:
@@ -353,7 +385,8 @@ class AttentionView(QWidget):
     def _draw(self) -> None:
         if self._snapshot is None or not self._snapshot.probes:
             return
-        j, maps = self._probe(), self._snapshot.maps
+        self._shown, j = self._selected()
+        maps = self._shown.maps
         if "text_to_image" in maps:
             self._draw_coattention(j)
         if "self_attention" in maps:
@@ -364,7 +397,7 @@ class AttentionView(QWidget):
                                          uniform=uniform_weight(n) if n else None)
         if "modality_weights" in maps or "gate" in maps:
             self._draw_modality(j)
-        if self._snapshot.graph:
+        if self._shown.graph:
             self._draw_graph(j)
 
     @property
@@ -384,8 +417,8 @@ class AttentionView(QWidget):
 
     def _grid(self) -> tuple[int, int]:
         """Patch rows x columns of the co-attention maps (one row when the grid is unknown)."""
-        patches = self._snapshot.maps["text_to_image"].shape[-1]
-        grid = self._snapshot.grid
+        patches = self._shown.maps["text_to_image"].shape[-1]
+        grid = self._shown.grid
         return tuple(grid) if grid and grid[0] * grid[1] == patches else (1, patches)
 
     def _patch_names(self, count: int) -> list[str]:
@@ -393,7 +426,7 @@ class AttentionView(QWidget):
         return [f"{p // cols},{p % cols}" if rows > 1 else str(p) for p in range(count)]
 
     def _draw_coattention(self, j: int) -> None:
-        t2i = self._snapshot.maps["text_to_image"][j]
+        t2i = self._shown.maps["text_to_image"][j]
         words = self._words(j, t2i.shape[0])
         t2i = t2i[: len(words)]
         self._set_tokens(words)
@@ -403,15 +436,19 @@ class AttentionView(QWidget):
                                   col_period=cols, uniform=uniform)
         weights = (t2i.mean(axis=0) if self._token < 0 else t2i[self._token]).reshape(rows, cols)
         self.coattention.mark_row(None if self._token < 0 else self._token)
-        self.overlay.set_data(self._snapshot.probes[j].image, weights, self._levels(weights),
-                              uniform=uniform)
+        probe = self._shown.probes[j]
+        self.overlay.set_data(probe.image, weights, self._levels(weights), uniform=uniform)
+        # a composite: outline the half its caption describes, as the pointing game scores it
+        half = np.flatnonzero(patch_halves((rows, cols))[SIDES.index(probe.captioned)][:cols]) \
+            if probe.captioned in SIDES and rows > 1 else []
+        self.overlay.mark_columns((int(half[0]), int(half[-1]) + 1) if len(half) else None)
         self._show_uniformity(j)
         word = "all words" if self._token < 0 else f"'{words[self._token]}'"
         if self._patch is None or self._patch >= t2i.shape[1]:
             self._patch = None
         patch = int(np.argmax(weights)) if self._patch is None else self._patch
         self.overlay.mark(*divmod(patch, cols))
-        i2t = self._snapshot.maps.get("image_to_text")
+        i2t = self._shown.maps.get("image_to_text")
         if i2t is None:
             self._patch_title.setText(f"{word}: no image-to-text attention in this model")
             self.patch_words = np.zeros(0, dtype=np.float32)
@@ -432,13 +469,16 @@ class AttentionView(QWidget):
     def _show_uniformity(self, j: int) -> None:
         """The co-attention's normalised entropy, words -> patches, for this probe and over
         all probes (each over its caption's words only)."""
-        maps, probes = self._snapshot.maps, self._snapshot.probes
+        maps, probes = self._shown.maps, self._shown.probes
         t2i = maps["text_to_image"]
         lengths = [len(p.tokens) if p.tokens else t2i.shape[1] for p in probes]
         words = token_mask(lengths, t2i.shape[1])
         this = normalised_entropy(t2i[j], row_mask=words[j])
         text = (f"Words → patches, {describe_entropy(this)} (1 = uniform over the "
                 f"{t2i.shape[2]} patches, 0 = one patch)")
+        if self.composite_shown:
+            self.uniformity.setText(text + ". " + self._pointing_text(j))
+            return
         if len(probes) > 1:
             text += f"; {normalised_entropy(t2i, row_mask=words):.3f} over {len(probes)} probes"
         i2t = maps.get("image_to_text")
@@ -458,8 +498,25 @@ class AttentionView(QWidget):
             text += ". Over the probes: " + "; ".join(extra)
         self.uniformity.setText(text + ".")
 
+    def _pointing_text(self, j: int) -> str:
+        """The pointing game on the shown composite and on all of them."""
+        game = snapshot_pointing(self._shown)
+        if game is None:
+            return ""
+        side = self._shown.probes[j].captioned
+        i = SIDES.index(side)
+        mine, other = game["masses"][j, i], game["masses"][j, 1 - i]
+        verdict = "a hit" if mine > other else "a miss"
+        text = (f"Composite: the caption describes the {side} emoji (outlined); its words put "
+                f"{mine:.1%} of their attention on that half and {other:.1%} on the other: "
+                f"{verdict}")
+        if game["n"] > 1:
+            text += (f". Pointing game over the {game['n']} composites: {game['hits']} "
+                     f"hit{'s' if game['hits'] != 1 else ''} (chance half)")
+        return text + "."
+
     def _draw_modality(self, j: int) -> None:
-        maps, names = self._snapshot.maps, self._snapshot.modality_names
+        maps, names = self._shown.maps, self._shown.modality_names
         weights = maps.get("modality_weights")
         if weights is not None:
             v = np.asarray(weights[j], dtype=np.float32)
@@ -484,7 +541,7 @@ class AttentionView(QWidget):
                                self._levels(g) if self.colour_mode == "stretch" else (0.0, 1.0))
 
     def _draw_graph(self, j: int) -> None:
-        graph = self._snapshot.graph
+        graph = self._shown.graph
         entry = graph[j] if j < len(graph) else {"neighbours": []}
         rows = sorted(((str(lab), str(kind), float(w)) for lab, kind, w in entry["neighbours"]),
                       key=lambda r: -r[2])

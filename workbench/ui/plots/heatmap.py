@@ -92,12 +92,13 @@ def _color_bar(colormap: str, label: str, width: int) -> pg.ColorBarItem:
     return bar
 
 
-def _outline() -> QGraphicsRectItem:
-    """A red frame two screen pixels wide, whatever the zoom."""
+def _outline(colour=Qt.GlobalColor.red, style=Qt.PenStyle.SolidLine) -> QGraphicsRectItem:
+    """A frame (red by default) two screen pixels wide, whatever the zoom."""
     item = QGraphicsRectItem()
-    pen = QPen(Qt.GlobalColor.red)
+    pen = QPen(colour)
     pen.setCosmetic(True)
     pen.setWidth(2)
+    pen.setStyle(style)
     item.setPen(pen)
     item.setZValue(10)
     return item
@@ -433,6 +434,12 @@ class ImageOverlay(QWidget):
         self.view_box.addItem(self._item)
         self._marker = _outline()
         self.view_box.addItem(self._marker)
+        # a region of the image (a composite's captioned half): dashed black, apart from the
+        # red patch marker and from the diverging map's red and blue
+        self._region = _outline(Qt.GlobalColor.black, Qt.PenStyle.DashLine)
+        self._region.setVisible(False)
+        self.view_box.addItem(self._region)
+        self.region: tuple[int, int] | None = None  # the outlined patch columns
         self.color_bar = _color_bar(colormap, value_name, 10)
         self._canvas.addItem(self.color_bar, row=0, col=1)
         self.uniform_mark = ColorBarMark(self.color_bar)
@@ -470,6 +477,20 @@ class ImageOverlay(QWidget):
         """Outline one patch."""
         (h, w), (rows, cols) = self.weights.shape, self._grid
         self._marker.setRect(QRectF(col * w / cols, row * h / rows, w / cols, h / rows))
+
+    def mark_columns(self, columns: tuple[int, int] | None) -> None:
+        """Outline patch columns ``first`` to ``stop - 1`` over every row (a composite's
+        captioned half); None: no outline."""
+        self.region = columns
+        self._region.setVisible(columns is not None)
+        if columns is not None:
+            (h, w), (_, cols) = self.weights.shape, self._grid
+            first, stop = columns
+            self._region.setRect(QRectF(first * w / cols, 0, (stop - first) * w / cols, h))
+
+    def region_rect(self) -> QRectF | None:
+        """The outlined region in image pixels (None: none shown)."""
+        return self._region.rect() if self._region.isVisible() else None
 
     def scene_pos_of(self, y: float, x: float) -> QPointF:
         """Where image pixel (y, x) is in the scene (for tests that click)."""

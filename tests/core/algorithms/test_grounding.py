@@ -1,0 +1,180 @@
+"""The grounding objectives (image-text matching with hard negatives, masked-word prediction):
+their pieces on hand-made inputs, and that each learns what it is for on planted data."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+import torch
+
+from fixtures import make_image_folder, tiny_config
+from workbench.core.algorithms.grounding import (content_ids, equal_rows, first_match,
+                                                 hard_negatives)
+from workbench.core.data import load_dataset
+from workbench.core.data.text import PAD
+from workbench.core.errors import ConfigError, WorkbenchError
+from workbench.core.training import Trainer, build_algorithm
+
+
+def test_hard_negatives_never_draw_a_match_and_prefer_similar_columns():
+    torch.manual_seed(0)
+    match = torch.eye(4, dtype=torch.bool)
+    match[0, 1] = match[1, 0] = True  # rows 0 and 1 fit each other (identical pixels)
+    match[3] = True  # row 3 fits everything: it has no negative
+    similarity = torch.tensor([[0.0, 9.0, 5.0, 0.0],
+                               [9.0, 0.0, 0.0, 0.0],
+                               [0.0, 0.0, 0.0, 0.0],
+                               [0.0, 0.0, 0.0, 0.0]])
+    draws = Counter()
+    for _ in range(300):
+        cols, rows = hard_negatives(similarity, match)
+        assert rows.tolist() == [0, 1, 2]
+        assert not match[rows, cols].any()
+        draws[int(cols[0])] += 1
+    # Row 0: column 2 (similarity 5) against column 3 (0): e^5 : 1, so almost always 2.
+    assert draws[2] > 280 and draws[1] == 0
+
+
+def test_content_ids_group_pixel_identical_images():
+    a = torch.zeros(3, 2, 2, dtype=torch.uint8)
+    b = a.clone()
+    b[0, 0, 0] = 1
+    ids = content_ids(torch.stack([a, b, a.clone(), b.clone(), a + 7]))
+    assert ids.tolist() == [0, 1, 0, 1, 4]
+
+
+def test_equal_rows_in_chunks_equals_the_direct_comparison():
+    x = torch.tensor([[1, 2], [3, 4], [1, 2], [0, 0], [3, 4]])
+    direct = (x[:, None] == x[None]).all(-1)
+    assert torch.equal(equal_rows(x, chunk_bytes=1), direct)
+    assert torch.equal(equal_rows(x), direct)
+    assert first_match(direct).tolist() == [0, 1, 0, 3, 1]
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """Coloured squares and circles captioned "a COLOUR SHAPE", labelled by colour: whether
+    a caption fits an image depends on both words, so only a model that looks at the image
+    can tell, and a hidden colour or shape can only be read from the image."""
+    root = make_image_folder(tmp_path_factory.mktemp("shapes"), n_per_class=24)
+    meta = root / "metadata.jsonl"
+    records = [json.loads(line) for line in meta.read_text().splitlines()]
+    for record in records:  # without make_image_folder's "number i", which no image shows
+        record["text"] = record["text"].split(" number")[0]
+    meta.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return root
+
+
+def _trained(folder, *overrides, epochs=100):
+    cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=coattention",
+                      "training.batch_size=16", f"training.epochs={epochs}",
+                      "model.embed_dim=32", "model.hidden_dim=32", "optimizer.lr=0.003",
+                      "seed=0", *overrides)
+    ds = load_dataset(cfg)
+    trainer = Trainer(cfg, ds)
+    end = trainer.fit()
+    assert end.status == "finished", end.reason
+    return trainer.model.eval(), ds, end
+
+
+def test_matching_tells_matched_from_shuffled_pairs(shapes):
+    model, ds, end = _trained(shapes, "algorithm.params.itm_weight=1")
+    assert {"itm", "itc", "classification", "itm_accuracy"} <= end.metrics.keys()
+    # Each validation caption with its own image and with an image of another colour.
+    index = ds.indices("val")
+    batch = ds.batch(index)
+    with torch.no_grad():
+        text, image = model.encode(batch)
+        g = torch.Generator().manual_seed(1)
+        colour = ds.labels[index]
+        other = torch.empty_like(index)
+        for k in range(len(index)):  # a random position in the batch of another colour
+            choices = (colour != colour[k]).nonzero().flatten()
+            other[k] = choices[torch.randint(len(choices), (1,), generator=g)]
+        matched = model.grounding.match_scores(model.fusion, text, image).exp()
+        shuffled = model.grounding.match_scores(model.fusion, text, image.select(other)).exp()
+    accuracy = float(torch.cat([matched > 0.5, shuffled <= 0.5]).float().mean())
+    assert accuracy > 0.9, accuracy  # chance: 0.5
+
+
+def test_masked_words_beat_the_unigram_baseline(shapes):
+    model, ds, end = _trained(shapes, "algorithm.params.mlm_weight=1", epochs=40)
+    # What the best guess without the image or the other words scores at a uniformly
+    # hidden word: the commonest training word, wherever it occurs.
+    train = ds.indices("train")
+    counts = Counter(int(t) for t in ds.tokens[train].flatten() if int(t) != PAD)
+    commonest = counts.most_common(1)[0][0]
+    val = ds.tokens[ds.indices("val")]
+    real = val != PAD
+    baseline = float(((val == commonest) & real).sum(1).div(real.sum(1)).mean())
+    torch.manual_seed(0)
+    scores = [model.evaluate(ds, "val", 64)["mlm_accuracy"] for _ in range(5)]
+    # From the other words alone "a" is certain, "square" or "circle" a coin toss and the
+    # colour one in four: about 0.58. Above that, the image told the hidden word.
+    assert baseline < 0.4
+    assert sum(scores) / len(scores) > 0.8, (scores, baseline)
+
+
+def test_the_objectives_train_with_no_measurement_mask(shapes, monkeypatch):
+    """The foreground mask measures attention; nothing that trains may read it."""
+    from workbench.core.evaluation import attention_stats
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the model read the measurement mask")
+
+    monkeypatch.setattr(attention_stats, "foreground_patches", forbidden)
+    monkeypatch.setattr(attention_stats, "foreground_gain", forbidden)
+    _, _, end = _trained(shapes, "algorithm.params.itm_weight=1",
+                         "algorithm.params.mlm_weight=1", "training.probe_samples=4",
+                         epochs=2)
+    assert end.metrics["itm_accuracy"] >= 0.0 and end.metrics["mlm_accuracy"] >= 0.0
+
+
+def test_gradients_of_matching_reach_the_cross_attention_and_both_encoders(shapes):
+    cfg = tiny_config(shapes, "algorithm.name=classifier", "fusion.name=coattention",
+                      "algorithm.params.itm_weight=1", "algorithm.params.mlm_weight=1")
+    ds = load_dataset(cfg)
+    torch.manual_seed(0)
+    model = build_algorithm(cfg, ds.info())
+    model.prepare(ds)
+    model.train()
+    losses, _ = model.forward_step(ds.batch(ds.indices("train")[:8]))
+    model.zero_grad()
+    (losses["itm"] + losses["mlm"]).backward()
+    for name, module in (("cross-attention", model.fusion.blocks),
+                         ("text encoder", model.text_encoder),
+                         ("image encoder", model.image_encoder)):
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        assert grads and any(g.abs().sum() > 0 for g in grads), name
+    assert model.grounding.mask_vector.grad.abs().sum() > 0
+
+
+def test_pixel_identical_images_are_never_hard_negatives(shapes):
+    cfg = tiny_config(shapes, "algorithm.name=classifier", "fusion.name=coattention",
+                      "algorithm.params.itm_weight=1")
+    ds = load_dataset(cfg)
+    model = build_algorithm(cfg, ds.info())
+    model.prepare(ds)
+    # Three captions of different colours; the first two images made pixel-identical.
+    rows = torch.tensor([int((ds.labels == c).nonzero()[0]) for c in range(3)])
+    batch = ds.batch(rows)
+    assert not model.grounding.matches(batch, *model.encode(batch))[0, 1]
+    ids = batch.image_ids
+    model.grounding.content_ids = torch.arange(int(ds.image_index.max()) + 1)
+    model.grounding.content_ids[ids[1]] = ids[0]
+    text, image = model.encode(batch)
+    match = model.grounding.matches(batch, text, image)
+    assert match[0, 1] and match[1, 0] and not match[0, 2]
+
+
+def test_grounding_weights_need_co_attention_and_word_tokens(shapes, tmp_path):
+    with pytest.raises(ConfigError, match="coattention"):
+        tiny_config(shapes, "algorithm.name=classifier", "fusion.name=attention",
+                    "algorithm.params.itm_weight=1")
+    from fixtures import make_npz
+    npz = tiny_config(make_npz(tmp_path / "f.npz"), "algorithm.name=classifier",
+                      "fusion.name=coattention", "algorithm.params.mlm_weight=1")
+    with pytest.raises(WorkbenchError):
+        build_algorithm(npz, load_dataset(npz).info())

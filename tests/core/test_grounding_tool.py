@@ -1,0 +1,76 @@
+"""``python -m workbench.tools.grounding_check`` on tiny runs: trained per seed from a preset,
+and a finished run folder scored from its saved model."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+
+from fixtures import make_image_folder, tiny_config
+from workbench.core import config as C
+from workbench.core.data import load_dataset
+from workbench.core.evaluation import grounding as G
+from workbench.core.runs.writer import RunWriter
+from workbench.core.training import Trainer
+from workbench.tools import grounding_check
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    """A tiny co-attention preset over shapes captioned "<colour> <shape>" (labels: the
+    colour), so that two of different colours and shapes share no word."""
+    root = tmp_path_factory.mktemp("grounding")
+    folder = make_image_folder(root / "shapes")
+    meta = folder / "metadata.jsonl"
+    lines = [json.loads(x) for x in meta.read_text().splitlines()]
+    for line in lines:
+        line["text"] = " ".join(line["text"].split()[1:3])
+    meta.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=coattention",
+                      "data.val_fraction=0.3", "data.test_fraction=0.2")
+    return C.save(cfg, root / "tiny.toml")
+
+
+def test_trains_each_seed_and_summarises(preset, capsys):
+    grounding_check.main(["--preset", str(preset), "--seeds", "0,1", "--composites", "12",
+                          "--set", "training.epochs=1", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = out["rows"]
+    assert list(rows) == ["seed 0", "seed 1"]
+    for row in rows.values():
+        assert row["pointing_n"] == 12 and row["pointing_chance"] == 0.5
+        assert row["pointing"] * 12 == pytest.approx(round(row["pointing"] * 12))
+        assert 0 < row["t2i_entropy"] <= 1 and "t2i_foreground_gain" in row
+        assert 0 <= row["accuracy"] <= 1 and "accuracy_chance" in row
+    assert rows["seed 0"] != rows["seed 1"]  # another seed, another split and model
+    for key in ("pointing", "t2i_entropy", "accuracy"):
+        values = [r[key] for r in rows.values()]
+        assert out["summary"][key]["mean"] == pytest.approx(statistics.mean(values))
+        assert out["summary"][key]["sd"] == pytest.approx(statistics.stdev(values))
+
+
+def test_the_table_names_every_figure(preset, capsys):
+    grounding_check.main(["--preset", str(preset), "--seeds", "0", "--composites", "8"])
+    text = capsys.readouterr().out
+    for heading in ("entropy", "specificity", "fg gain", "pointing", "test acc", "chance"):
+        assert heading in text
+    assert "seed 0" in text and "composites 8 per model" in text
+
+
+def test_a_run_folder_is_scored_as_its_model_was(preset, tmp_path, capsys):
+    cfg = C.load(preset)
+    ds = load_dataset(cfg)
+    run_dir = tmp_path / "run"
+    trainer = Trainer(cfg, ds, callbacks=[RunWriter(run_dir, cfg)], run_dir=run_dir)
+    end = trainer.fit()
+    assert end.status == "finished", end.reason
+    grounding_check.main(["--run", str(run_dir), "--composites", "10", "--json"])
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"]["run"]
+    game = G.pointing_game(trainer.model, ds, "val", n=10, seed=cfg.seed)
+    stats = G.split_attention_stats(trainer.model, ds, "val")
+    assert row["pointing"] == pytest.approx(game["rate"])
+    assert row["t2i_entropy"] == pytest.approx(stats["t2i_entropy"])
+    assert row["pairs"] == stats["pairs"] == len(ds.indices("val"))
+    assert row["accuracy"] == pytest.approx(end.test_metrics["accuracy"])

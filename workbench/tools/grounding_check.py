@@ -1,0 +1,137 @@
+"""Grounding check: does co-attention look at the drawing its words name (issue 20)?
+
+Trains a preset once per seed (its split too) and scores each trained model with
+``evaluation.grounding``: over every validation pair, the text -> image attention's normalised
+entropy, word specificity and foreground gain (and the image -> text entropy); the pointing
+game's rate on ``--composites`` composites of the validation split (chance 0.5, ± its
+binomial standard error); and, beside them, the run's test accuracy (and macro-F1) and their
+chance. Then the mean and the sample standard deviation over the seeds. ``--run`` scores a
+finished run folder's saved model instead of training.
+
+    python -m workbench.tools.grounding_check --preset NAME [--seeds 0,1,2]
+        [--set KEY=VALUE ...] [--composites 500] [--json]
+    python -m workbench.tools.grounding_check --run RUN_DIR [--composites 500] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+
+from workbench.core.config import apply_overrides
+from workbench.core.data import load_dataset
+from workbench.core.evaluation.grounding import pointing_game, split_attention_stats
+from workbench.core.evaluation.report import score_split
+from workbench.core.evaluation.saved_model import open_checkpoint
+from workbench.core.presets import load_preset
+from workbench.core.runs.store import load_run
+from workbench.core.training import Trainer
+
+# (key, heading, format) of each row printed per seed and in the mean / sd lines
+COLUMNS = (("t2i_entropy", "entropy", "{:.3f}"), ("t2i_specificity", "specificity", "{:.4f}"),
+           ("t2i_foreground_gain", "fg gain", "{:+.3f}"), ("pointing", "pointing", "{:.3f}"),
+           ("accuracy", "test acc", "{:.3f}"), ("macro_f1", "test F1", "{:.3f}"))
+
+
+def grounding(model, dataset, test: dict, composites: int, seed: int = 0) -> dict:
+    """One model's figures: the validation attention figures, the pointing game and the
+    test scores (``test``: ``report.score_split``'s dict)."""
+    stats = split_attention_stats(model, dataset, "val")
+    game = pointing_game(model, dataset, "val", n=composites, seed=seed)
+    metrics, chance = test.get("metrics", {}), test.get("chance", {})
+    return {**stats, "pointing": game["rate"], "pointing_se": game["se"],
+            "pointing_n": game["n"], "pointing_chance": game["chance"],
+            **{k: metrics[k] for k in ("accuracy", "macro_f1") if k in metrics},
+            **{f"{k}_chance": chance[k] for k in ("accuracy", "macro_f1") if k in chance}}
+
+
+def train_seed(preset: str, sets: list[str], seed: int, composites: int) -> dict:
+    """The preset (with ``sets``) trained on ``seed`` and scored."""
+    cfg = apply_overrides(load_preset(preset), sets)
+    cfg.seed = seed
+    trainer = Trainer(cfg, load_dataset(cfg))
+    end = trainer.fit()
+    if end.status != "finished":
+        raise SystemExit(f"{preset} seed {seed}: {end.status}: {end.reason}")
+    return grounding(trainer.model, trainer.dataset, end.scores.get("test", {}), composites,
+                     seed)
+
+
+def score_run(run_dir: str, composites: int) -> dict:
+    """A finished run folder's saved model, scored on its own data and split."""
+    path = load_run(run_dir).model_checkpoint
+    if path is None:
+        raise SystemExit(f"{run_dir}: no checkpoint to score")
+    saved = open_checkpoint(path)
+    return grounding(saved.model, saved.dataset, score_split(saved.model, saved.dataset, "test"),
+                     composites, saved.config.seed)
+
+
+def summary(rows: dict[str, dict]) -> dict[str, dict]:
+    """Mean and sample standard deviation (NaN for one row) of each column over ``rows``."""
+    out = {}
+    for key, _, _ in COLUMNS:
+        values = [r[key] for r in rows.values() if key in r]
+        if values:
+            out[key] = {"mean": statistics.mean(values),
+                        "sd": statistics.stdev(values) if len(values) > 1 else math.nan}
+    return out
+
+
+def _line(name: str, row: dict) -> str:
+    cells = [f"{name:>8}"]
+    for key, _, fmt in COLUMNS:
+        if name == "sd":  # a spread has no sign
+            fmt = fmt.replace("+", "")
+        cell = fmt.format(row[key]) if key in row else "-"
+        if key == "pointing" and "pointing_se" in row:
+            cell += f" ± {row['pointing_se']:.3f}"
+        cells.append(f"{cell:>15}" if key == "pointing" else f"{cell:>11}")
+    return " ".join(cells)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m workbench.tools.grounding_check",
+                                 description=__doc__.split("\n\n")[0])
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--preset", help="train this preset once per seed")
+    what.add_argument("--run", help="score this run folder's saved model instead")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override, e.g. training.epochs=5 (repeatable)")
+    ap.add_argument("--composites", type=int, default=500,
+                    help="pointing-game composites per model (default 500)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead")
+    opts = ap.parse_args(argv)
+    if opts.run:
+        rows = {"run": score_run(opts.run, opts.composites)}
+    else:
+        rows = {}
+        for seed in (int(s) for s in opts.seeds.split(",") if s.strip()):
+            rows[f"seed {seed}"] = train_seed(opts.preset, opts.set, seed, opts.composites)
+            if not opts.json:
+                print(f"trained seed {seed}", flush=True)
+    spread = summary(rows)
+    if opts.json:
+        print(json.dumps({"rows": rows, "summary": spread}, default=float))
+        return
+    print(" ".join([f"{'':>8}"] + [f"{h:>15}" if k == "pointing" else f"{h:>11}"
+                                   for k, h, _ in COLUMNS]))
+    for name, row in rows.items():
+        print(_line(name, row))
+    if len(rows) > 1:
+        print(_line("mean", {k: v["mean"] for k, v in spread.items()}))
+        print(_line("sd", {k: v["sd"] for k, v in spread.items()}))
+    # each seed splits its own test set: its chance, averaged
+    chance = ", ".join(f"{k} {statistics.mean(r[f'{k}_chance'] for r in rows.values()):.3f}"
+                       for k in ("accuracy", "macro_f1")
+                       if all(f"{k}_chance" in r for r in rows.values()))
+    first = next(iter(rows.values()))
+    print(f"chance: pointing 0.500{', test ' + chance if chance else ''}; validation pairs "
+          f"{first.get('pairs', 0)}, composites {first.get('pointing_n', 0)} per model")
+
+
+if __name__ == "__main__":
+    main()
