@@ -190,8 +190,12 @@ def test_graph_neighbours_sorted_by_weight(view):
     assert view.graph_rows[0][:2] == ("image: red square", "image")
     assert view._graph_axis.names[0] == "image: red square"
     assert view._graph_axis.names[2] == "itself: red square"
+    # 0.5, 0.3, 0.2: entropy 1.0297 nats of log 3 = 1.0986; the other probe has one neighbour
+    assert "3 neighbour weights: 0.937" in view.graph_figures.text()
+    assert "over the probes: 0.937" in view.graph_figures.text()
     view.probe_combo.setCurrentIndex(1)
     assert view.graph_rows == [("a blue circle (itself)", "text", 1.0)]
+    assert "one neighbour" in view.graph_figures.text()
 
 
 def test_placeholders(view):

@@ -109,7 +109,8 @@ def attention_text(stats: dict) -> str:
              ("t2i_specificity", "word specificity {:.4f} nats"),
              ("t2i_foreground_gain", "foreground gain {:+.2f}"),
              ("i2t_entropy", "patches → words entropy {:.3f}"),
-             ("modality_entropy", "modality weights entropy {:.3f}"))
+             ("modality_entropy", "modality weights entropy {:.3f}"),
+             ("graph_entropy", "neighbour weights entropy {:.3f}"))
     parts = [text.format(stats[k]) for k, text in names if isinstance(stats.get(k), float)]
     return ", ".join(parts) + f" (epoch {stats.get('epoch')}, {stats.get('probes')} probes)"
 

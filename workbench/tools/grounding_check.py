@@ -32,7 +32,11 @@ from workbench.core.training import Trainer
 # (key, heading, format) of each row printed per seed and in the mean / sd lines
 COLUMNS = (("t2i_entropy", "entropy", "{:.3f}"), ("t2i_specificity", "specificity", "{:.4f}"),
            ("t2i_foreground_gain", "fg gain", "{:+.3f}"), ("pointing", "pointing", "{:.3f}"),
-           ("accuracy", "test acc", "{:.3f}"), ("macro_f1", "test F1", "{:.3f}"))
+           ("accuracy", "test acc", "{:.3f}"), ("macro_f1", "test F1", "{:.3f}"),
+           ("t2i_r10", "test R@10", "{:.3f}"), ("reranked_t2i_r10", "re-ranked", "{:.3f}"))
+#: the test scores reported, where the run has them: classification, retrieval (the matching
+#: algorithm's both ways: the dual encoder's and re-ranked by its cross-encoder)
+TEST_KEYS = ("accuracy", "macro_f1", "t2i_r10", "reranked_t2i_r10")
 
 
 def grounding(model, dataset, test: dict, composites: int, seed: int = 0) -> dict:
@@ -43,8 +47,8 @@ def grounding(model, dataset, test: dict, composites: int, seed: int = 0) -> dic
     metrics, chance = test.get("metrics", {}), test.get("chance", {})
     return {**stats, "pointing": game["rate"], "pointing_se": game["se"],
             "pointing_n": game["n"], "pointing_chance": game["chance"],
-            **{k: metrics[k] for k in ("accuracy", "macro_f1") if k in metrics},
-            **{f"{k}_chance": chance[k] for k in ("accuracy", "macro_f1") if k in chance}}
+            **{k: metrics[k] for k in TEST_KEYS if k in metrics},
+            **{f"{k}_chance": chance[k] for k in TEST_KEYS if k in chance}}
 
 
 def train_seed(preset: str, sets: list[str], seed: int, composites: int) -> dict:
@@ -80,9 +84,14 @@ def summary(rows: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def _line(name: str, row: dict) -> str:
+def _shown(rows: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """The columns some row has a value for."""
+    return [c for c in COLUMNS if any(c[0] in r for r in rows.values())]
+
+
+def _line(name: str, row: dict, columns) -> str:
     cells = [f"{name:>8}"]
-    for key, _, fmt in COLUMNS:
+    for key, _, fmt in columns:
         if name == "sd":  # a spread has no sign
             fmt = fmt.replace("+", "")
         cell = fmt.format(row[key]) if key in row else "-"
@@ -117,16 +126,17 @@ def main(argv: list[str] | None = None) -> None:
     if opts.json:
         print(json.dumps({"rows": rows, "summary": spread}, default=float))
         return
+    columns = _shown(rows)
     print(" ".join([f"{'':>8}"] + [f"{h:>15}" if k == "pointing" else f"{h:>11}"
-                                   for k, h, _ in COLUMNS]))
+                                   for k, h, _ in columns]))
     for name, row in rows.items():
-        print(_line(name, row))
+        print(_line(name, row, columns))
     if len(rows) > 1:
-        print(_line("mean", {k: v["mean"] for k, v in spread.items()}))
-        print(_line("sd", {k: v["sd"] for k, v in spread.items()}))
+        print(_line("mean", {k: v["mean"] for k, v in spread.items()}, columns))
+        print(_line("sd", {k: v["sd"] for k, v in spread.items()}, columns))
     # each seed splits its own test set: its chance, averaged
     chance = ", ".join(f"{k} {statistics.mean(r[f'{k}_chance'] for r in rows.values()):.3f}"
-                       for k in ("accuracy", "macro_f1")
+                       for k in TEST_KEYS
                        if all(f"{k}_chance" in r for r in rows.values()))
     first = next(iter(rows.values()))
     print(f"chance: pointing 0.500{', test ' + chance if chance else ''}; validation pairs "

@@ -65,7 +65,7 @@ def test_re_ranking_every_candidate_ranks_by_the_cross_encoder_alone(trained):
     try:
         got = model.reranked_metrics(ds, "val", 7)  # batches that split the split
     finally:
-        model.params.rerank_k = 10
+        model.params.rerank_k = 20
     for key in RECALL_KEYS:
         assert got[f"{RERANKED}{key}"] == pytest.approx(expected[key], abs=1e-6), key
 
@@ -77,6 +77,6 @@ def test_re_ranking_the_top_one_changes_no_recall(trained):
     try:
         reranked = model.reranked_metrics(ds, "val", 16)
     finally:
-        model.params.rerank_k = 10
+        model.params.rerank_k = 20
     for key in RECALL_KEYS:
         assert reranked[f"{RERANKED}{key}"] == pytest.approx(plain[key], abs=1e-6), key

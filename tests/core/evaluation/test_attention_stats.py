@@ -156,3 +156,18 @@ def test_snapshot_stats_measure_what_the_snapshot_has():
     assert "modality_entropy" not in stats
     snap.probes[0].image = None  # no pixels: no foreground figure, the others stay
     assert set(snapshot_stats(snap)) == {"t2i_entropy", "t2i_specificity", "i2t_entropy"}
+
+
+def test_graph_neighbour_weights_by_hand():
+    from workbench.core.evaluation.attention_stats import neighbour_entropy, snapshot_stats
+    from workbench.core.training.events import AttentionSnapshot
+    even = {"node": "a cat", "neighbours": [("x", "image", 0.25)] * 4}
+    one = {"node": "a dog", "neighbours": [("x", "image", 1.0), ("y", "text", 0.0)]}
+    alone = {"node": "a fox", "neighbours": [("x", "image", 1.0)]}  # no uniform to differ from
+    assert neighbour_entropy([even, one, alone]) == pytest.approx(0.5)  # (1 + 0) / 2
+    half = {"node": "a hen", "neighbours": [("x", "image", 0.5), ("y", "image", 0.5),
+                                            ("z", "image", 0.0), ("w", "image", 0.0)]}
+    assert neighbour_entropy([half]) == pytest.approx(0.5)  # log 2 / log 4
+    snap = AttentionSnapshot(epoch=1, step=1, probes=[], modality_names=[], maps={},
+                             graph=[even])
+    assert snapshot_stats(snap) == {"graph_entropy": 1.0}

@@ -30,7 +30,8 @@ class Classifier(Algorithm):
         grounding = Grounding(hidden_dim=h, token_dim=self.text_encoder.dims.token, fused_dim=h,
                               vocab_size=info.vocab_size if info.text_is_tokens else None,
                               itm_weight=self.params.itm_weight,
-                              mlm_weight=self.params.mlm_weight)
+                              mlm_weight=self.params.mlm_weight,
+                              negatives=self.params.itm_negatives)
         self.grounding = grounding if grounding.active else None
 
     def prepare(self, dataset):

@@ -46,9 +46,11 @@ class Grounding(nn.Module):
     vocabulary (MLM; None when the captions are not word tokens)."""
 
     def __init__(self, *, hidden_dim: int, token_dim: int, fused_dim: int,
-                 vocab_size: int | None, itm_weight: float, mlm_weight: float):
+                 vocab_size: int | None, itm_weight: float, mlm_weight: float,
+                 negatives: str = "hard"):
         super().__init__()
         self.itm_weight, self.mlm_weight = float(itm_weight), float(mlm_weight)
+        self.hard = negatives == "hard"
         if self.itm_weight > 0:
             self.text_proj = nn.Linear(hidden_dim, hidden_dim)
             self.image_proj = nn.Linear(hidden_dim, hidden_dim)
@@ -121,6 +123,8 @@ class Grounding(nn.Module):
         t2i, i2t = info_nce(t, i, 1.0 / ITC_TEMPERATURE, group)
         with torch.no_grad():
             similarity = (t @ i.T) / ITC_TEMPERATURE
+            if not self.hard:  # every allowed negative alike
+                similarity = torch.zeros_like(similarity)
             neg_image, caption_rows = hard_negatives(similarity, match)
             neg_caption, image_rows = hard_negatives(similarity.T, match.T)
         b = len(t)

@@ -39,7 +39,8 @@ class Matching(Algorithm):
                                    fused_dim=h,
                                    vocab_size=info.vocab_size if info.text_is_tokens else None,
                                    itm_weight=self.params.itm_weight,
-                                   mlm_weight=self.params.mlm_weight)
+                                   mlm_weight=self.params.mlm_weight,
+                                   negatives=self.params.itm_negatives)
 
     def prepare(self, dataset):
         super().prepare(dataset)

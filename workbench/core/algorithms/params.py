@@ -122,7 +122,12 @@ class ClassifierParams:
                               "each caption's own image from a hard negative (a similar image "
                               "of the batch), which it can only do by looking at the image; "
                               "0 turns it off." + GROUNDING_NOTE, min=0.0, max=10.0,
-                              label="Image-text matching weight", search=(0.0, 2.0))
+                              label="Matching weight", search=(0.0, 2.0))
+    itm_negatives: str = param("hard", "Which mismatched pairs image-text matching learns "
+                               "from: hard (drawn by similarity, as ALBEF: the most similar "
+                               "other images of the batch most often) or random (any other "
+                               "image of the batch alike)." + GROUNDING_NOTE,
+                               choices=("hard", "random"), label="Negatives")
     mlm_weight: float = param(0.0, "Weight of masked-word prediction: one word of each caption "
                               "is hidden and predicted through the co-attention over the "
                               "image; 0 turns it off." + GROUNDING_NOTE, min=0.0, max=10.0,
@@ -134,12 +139,18 @@ class MatchingParams:
     itm_weight: float = param(1.0, "Weight of image-text matching: the co-attention "
                               "cross-encoder tells each caption's own image from a hard "
                               "negative (a similar image of the batch, by the dual encoder).",
-                              min=0.05, max=10.0, label="Image-text matching weight",
+                              min=0.05, max=10.0, label="Matching weight",
                               search=(0.1, 3.0), search_log=True)
+    itm_negatives: str = param("hard", "Which mismatched pairs image-text matching learns "
+                               "from: hard (drawn by similarity, as ALBEF: the most similar "
+                               "other images of the batch most often) or random (any other "
+                               "image of the batch alike).",
+                               choices=("hard", "random"), label="Negatives")
     mlm_weight: float = param(0.0, "Weight of masked-word prediction: one word of each caption "
                               "is hidden and predicted through the co-attention over the "
                               "image; 0 turns it off.", min=0.0, max=10.0,
                               label="Masked-word weight", search=(0.0, 2.0))
-    rerank_k: int = param(10, "Retrieval re-ranks each query's top k candidates of the dual "
-                          "encoder with the cross-encoder (reported as reranked_*).", min=1,
+    rerank_k: int = param(20, "Retrieval re-ranks each query's top k candidates of the dual "
+                          "encoder with the cross-encoder (reported as reranked_*); above 10, "
+                          "so that R@10 can change.", min=1,
                           max=100, label="Re-rank top k", search=(5, 50))

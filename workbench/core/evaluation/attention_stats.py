@@ -177,10 +177,21 @@ def foreground_gain(weights: np.ndarray, foreground: np.ndarray,
     return float(np.mean(gains)) if gains else float("nan")
 
 
+def neighbour_entropy(graph: list[dict]) -> float:
+    """Mean normalised entropy of each probe node's weights over its neighbours (the graph
+    algorithm's GAT attention, or GCN's fixed 1/c_ij), as ``AttentionSnapshot.graph`` lists
+    them; a node with fewer than two neighbours has no uniform to differ from."""
+    rows = [[w for _, _, w in node["neighbours"]] for node in graph]
+    values = [normalised_entropy(np.asarray(r, dtype=np.float64)) for r in rows if len(r) > 1]
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def snapshot_stats(snap) -> dict[str, float]:
     """The figures of an attention snapshot's maps (those it has): ``t2i_entropy``,
     ``t2i_specificity``, ``t2i_foreground_gain``, ``i2t_entropy``,
-    ``modality_entropy``; NaN-free (a figure that cannot be measured is left out)."""
+    ``modality_entropy``, ``graph_entropy``; NaN-free (a figure that cannot be measured is
+    left out)."""
     out: dict[str, float] = {}
     maps = snap.maps
     lengths = [len(p.tokens) for p in snap.probes]
@@ -201,4 +212,6 @@ def snapshot_stats(snap) -> dict[str, float]:
     weights = maps.get("modality_weights")
     if weights is not None and len(weights):
         out["modality_entropy"] = normalised_entropy(weights)
+    if snap.graph:
+        out["graph_entropy"] = neighbour_entropy(snap.graph)
     return {k: round(float(v), 6) for k, v in out.items() if not math.isnan(v)}

@@ -19,6 +19,8 @@ POOLED_MEDIAN = "pooled_median_rank"
 #: prefix of retrieval metrics after a cross-encoder re-ranked the top candidates
 RERANKED = "reranked_"
 
+TITLE_OF_MEDIAN = {"t2i_median_rank": "median rank text→image",
+                   "i2t_median_rank": "median rank image→text"}
 TITLES = {"accuracy": "accuracy", MACRO_F1: "macro-F1",
           MEAN_RECALL: "mean recall (R@1, 5, 10 both ways)",
           "t2i_median_rank": "median rank text→image", "i2t_median_rank": "median rank image→text",
@@ -29,11 +31,13 @@ TITLES = {"accuracy": "accuracy", MACRO_F1: "macro-F1",
           **{f"{RERANKED}{d}_r{k}": f"R@{k} {'text→image' if d == 't2i' else 'image→text'}, "
              "re-ranked" for d in DIRECTIONS for k in RECALL_AT},
           f"{RERANKED}{MEAN_RECALL}": "mean recall, re-ranked by the cross-encoder",
+          **{f"{RERANKED}{k}": f"{TITLE_OF_MEDIAN[k]}, re-ranked" for k in MEDIAN_KEYS},
           "itm_accuracy": "image-text matching accuracy (chance: the share of negatives)",
           "mlm_accuracy": "masked-word accuracy",
           "loss": "val loss"}
 #: lower is better besides loss terms
-LOWER_IS_BETTER = frozenset({*MEDIAN_KEYS, POOLED_MEDIAN})
+LOWER_IS_BETTER = frozenset({*MEDIAN_KEYS, POOLED_MEDIAN,
+                             *(f"{RERANKED}{k}" for k in MEDIAN_KEYS)})
 
 
 # Where a column has little room (the Runs table): the same metric in fewer words.

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from ...core.evaluation.names import MEDIAN_KEYS, POOLED_MEDIAN, RERANKED
 from ...core.training.events import EpochEnded, FitStarted, StepLogged
 from .live_curve import LiveCurve
 from .series import DEFAULT_CAP, Series, step_columns
@@ -40,7 +41,8 @@ TERM_COLOURS = {
 NON_LOSS_TERMS = frozenset({"temperature", "d_real", "d_fake", "d_wrong"})
 # Ranks in 1..N: in the metrics table only (on the 0..1 axis of the other metrics they would
 # hide everything else).
-UNPLOTTED_METRICS = frozenset({"t2i_median_rank", "i2t_median_rank", "pooled_median_rank"})
+UNPLOTTED_METRICS = frozenset({*MEDIAN_KEYS, POOLED_MEDIAN,
+                               *(f"{RERANKED}{key}" for key in MEDIAN_KEYS)})
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 MIN_PLOT_SIZE = QSize(260, 180)  # the curves' smallest: readable ticks, a visible shape
 RAW_ALPHA = 70  # the unsmoothed curve behind the smoothed one
