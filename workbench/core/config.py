@@ -20,8 +20,9 @@ from typing import Any, Callable
 
 import tomli_w
 
-from .algorithms import ALGORITHMS, fusion_problem
+from .algorithms import ALGORITHMS
 from .atomic import atomic_write_bytes
+from .config_rules import check
 from .errors import ConfigError
 from .fusion import FUSIONS
 from .params import ParamInfo, build, describe, param, to_table
@@ -345,64 +346,6 @@ def from_dict(raw: dict, *, file: str | Path | None = None) -> ExperimentConfig:
     cfg = ExperimentConfig(**kwargs)
     check(cfg, file=file)
     return cfg
-
-
-def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
-    """Checks that span several keys."""
-    d = cfg.data
-    if d.val_fraction + d.test_fraction >= 1.0:
-        raise ConfigError(
-            f"val_fraction + test_fraction = {d.val_fraction + d.test_fraction:g}, expected "
-            "less than 1 so that some pairs are left for training", file=file,
-            key="data.val_fraction", value=d.val_fraction, allowed="val + test < 1")
-    m = cfg.model
-    if m.image_encoder == "patch" and cfg.preprocess.image_size % m.patch_size:
-        raise ConfigError(f"patch_size = {m.patch_size} does not divide preprocess.image_size "
-                          f"= {cfg.preprocess.image_size}", file=file, key="model.patch_size",
-                          value=m.patch_size,
-                          allowed=f"a divisor of {cfg.preprocess.image_size}")
-    problem = fusion_problem(cfg.algorithm.name, cfg.fusion.name)
-    if problem:
-        raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
-                          f"{problem}", file=file, key="fusion.name", value=cfg.fusion.name)
-    frozen = m.pretrained_mode == "frozen"
-    if frozen and m.text_encoder == "pretrained" and cfg.training.drop_words > 0:
-        raise ConfigError("word dropout changes a caption's words at each step, and a frozen "
-                          "pretrained text model's features are computed once, from the whole "
-                          "caption; set training.drop_words = 0 (or model.pretrained_mode = "
-                          "finetune)", file=file,
-                          key="training.drop_words", value=cfg.training.drop_words,
-                          allowed="0 with a frozen pretrained text model")
-    if frozen and m.image_encoder == "pretrained" and cfg.training.augment_images:
-        raise ConfigError("image augmentation flips and shifts an image at each step, and a "
-                          "frozen pretrained image model's features are computed once, from "
-                          "the image as it is; set training.augment_images = false (or "
-                          "model.pretrained_mode = finetune)", file=file,
-                          key="training.augment_images", value=True,
-                          allowed="false with a frozen pretrained image model")
-    tuned = not frozen and "pretrained" in (m.text_encoder, m.image_encoder)
-    if tuned and cfg.optimizer.pretrained_frozen_epochs >= cfg.training.epochs:
-        raise ConfigError(f"training.epochs = {cfg.training.epochs} and "
-                          f"optimizer.pretrained_frozen_epochs = "
-                          f"{cfg.optimizer.pretrained_frozen_epochs}: the pretrained layers "
-                          "would never train; train for more epochs, lower "
-                          "pretrained_frozen_epochs, or set model.pretrained_mode = frozen",
-                          file=file, key="optimizer.pretrained_frozen_epochs",
-                          value=cfg.optimizer.pretrained_frozen_epochs,
-                          allowed=f"less than training.epochs ({cfg.training.epochs})")
-    for key in ("itm_weight", "mlm_weight"):
-        weight = getattr(cfg.algorithm.params, key, 0.0)
-        if weight > 0 and cfg.fusion.name != "coattention":
-            raise ConfigError(f"{key} = {weight} trains the co-attention fusion's "
-                              f"cross-attention, and this run fuses with {cfg.fusion.name!r}; "
-                              f"set fusion.name = 'coattention' or {key} = 0", file=file,
-                              key=f"algorithm.params.{key}", value=weight,
-                              allowed="0 unless fusion.name is 'coattention'")
-    if cfg.fusion.name == "coattention" and cfg.model.embed_dim % cfg.fusion.params.heads:
-        raise ConfigError(f"heads = {cfg.fusion.params.heads} does not divide model.embed_dim "
-                          f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",
-                          value=cfg.fusion.params.heads,
-                          allowed=f"a divisor of {cfg.model.embed_dim}")
 
 
 def _check_seed(value: Any, file: str | None) -> int:

@@ -187,6 +187,22 @@ def neighbour_entropy(graph: list[dict]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def describe_neighbours(rows, graph: list[dict]) -> str:
+    """How far one node's neighbour weights ``rows`` ((label, kind, weight), as the Attention
+    tab lists them) and all the probes' (``graph``) are from uniform, in words."""
+    this = neighbour_entropy([{"neighbours": rows}])
+    over = neighbour_entropy(graph)
+    if not rows:
+        return ""
+    if math.isnan(this):
+        return "This node has one neighbour: its weight says nothing about where it looks."
+    text = (f"Normalised entropy of this node's {len(rows)} neighbour weights: {this:.3f}, "
+            f"{uniformity_words(this)} (1 = uniform, 0 = one neighbour)")
+    if not math.isnan(over):
+        text += f"; over the probes: {over:.3f}"
+    return text + "."
+
+
 def snapshot_stats(snap) -> dict[str, float]:
     """The figures of an attention snapshot's maps (those it has): ``t2i_entropy``,
     ``t2i_specificity``, ``t2i_foreground_gain``, ``i2t_entropy``,

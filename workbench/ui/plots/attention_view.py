@@ -19,17 +19,15 @@ flat block that says nothing.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
-from ...core.evaluation.attention_stats import (describe_entropy, neighbour_entropy,
+from ...core.evaluation.attention_stats import (describe_entropy, describe_neighbours,
                                                 normalised_entropy, snapshot_stats, token_mask,
-                                                uniform_weight, uniformity_words)
+                                                uniform_weight)
 from ...core.evaluation.pointing import SIDES, patch_halves, snapshot_pointing
 from ...core.training.events import AttentionSnapshot, EpochEnded
 from ..flow_layout import FlowLayout
@@ -562,22 +560,7 @@ class AttentionView(QWidget):
                                  height=0.7, brushes=brushes)
         self._graph_plot.setYRange(0, max(n, 1), padding=0.02)
         self._graph_plot.setXRange(0, max(widths, default=1.0) or 1.0, padding=0.05)
-        self.graph_figures.setText(_graph_text(rows, graph))
-
-
-def _graph_text(rows, graph) -> str:
-    """How far this node's neighbour weights, and all the probes', are from uniform."""
-    this = neighbour_entropy([{"neighbours": rows}])
-    over = neighbour_entropy(graph)
-    if not rows:
-        return ""
-    if math.isnan(this):
-        return "This node has one neighbour: its weight says nothing about where it looks."
-    text = (f"Normalised entropy of this node's {len(rows)} neighbour weights: {this:.3f}, "
-            f"{uniformity_words(this)} (1 = uniform, 0 = one neighbour)")
-    if not math.isnan(over):
-        text += f"; over the probes: {over:.3f}."
-    return text
+        self.graph_figures.setText(describe_neighbours(rows, graph))
 
 
 if __name__ == "__main__":  # preview: trains the emoji preset live, e.g. fusion.name=gated
