@@ -196,3 +196,18 @@ def test_on_planted_colours_a_trained_co_attention_points_at_the_named_shape(sha
     model, ds, _ = _trained(bare, epochs=60)
     game = pointing_game(model, ds, "val", n=200)
     assert game["rate"] > 0.75, game  # chance: 0.5
+
+
+def test_a_grounded_classifier_embeds_without_drawing(shapes):
+    cfg = tiny_config(shapes, "algorithm.name=classifier", "fusion.name=coattention",
+                      "algorithm.params.itm_weight=1", "algorithm.params.mlm_weight=1")
+    ds = load_dataset(cfg)
+    model = build_algorithm(cfg, ds.info())
+    model.prepare(ds)
+    model.eval()
+    state = torch.get_rng_state()
+    vectors = model.embed(ds.batch(torch.arange(6)))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert {"text", "image", "fused"} <= vectors.keys()
+    _, outs = model.forward_step(ds.batch(torch.arange(6)))
+    assert "itm_accuracy" in outs  # evaluation still scores the objectives

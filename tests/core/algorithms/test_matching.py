@@ -80,3 +80,14 @@ def test_re_ranking_the_top_one_changes_no_recall(trained):
         model.params.rerank_k = 20
     for key in RECALL_KEYS:
         assert reranked[f"{RERANKED}{key}"] == pytest.approx(plain[key], abs=1e-6), key
+
+
+def test_embedding_draws_nothing_and_gives_the_dual_encoders_vectors(trained):
+    model, ds, _ = trained
+    batch = ds.batch(ds.indices("val")[:6])
+    state = torch.get_rng_state()
+    vectors = model.embed(batch)
+    assert torch.equal(torch.get_rng_state(), state)  # no negatives or masks were drawn
+    _, outs = model.forward_step(batch)
+    assert torch.allclose(vectors["text"], outs["text"]) and \
+        torch.allclose(vectors["image"], outs["image"])

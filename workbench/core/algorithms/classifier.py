@@ -27,6 +27,7 @@ class Classifier(Algorithm):
         self.head = None if self._late() else mlp([h, h, info.num_classes],
                                                     dropout=cfg.model.dropout)
         self._hide: tuple[bool, bool] | None = None  # set while evaluating an ablation
+        self._grounding_off = False  # set while embedding: vectors need no grounding losses
         grounding = Grounding(hidden_dim=h, token_dim=self.text_encoder.dims.token, fused_dim=h,
                               vocab_size=info.vocab_size if info.text_is_tokens else None,
                               itm_weight=self.params.itm_weight,
@@ -69,11 +70,21 @@ class Classifier(Algorithm):
             del out["text"], out["image"]
         out["logits"] = logits.detach()
         losses = {"loss": loss}
-        if self.grounding is not None and self._hide is None:
+        if self.grounding is not None and self._hide is None and not self._grounding_off:
             extra, outs = self.grounding(self.fusion, self.text_encoder, batch, *whole)
             losses = {"loss": loss + extra.pop("grounding"), "classification": loss, **extra}
             out.update(outs)
         return losses, out
+
+    @torch.no_grad()
+    def embed(self, batch):
+        # The Embeddings tab's snapshots and the Retrieval tab read vectors only: the
+        # grounding objectives' extra fusion passes (and their random draws) are skipped.
+        self._grounding_off = True
+        try:
+            return super().embed(batch)
+        finally:
+            self._grounding_off = False
 
     @torch.no_grad()
     def evaluate(self, dataset, split, batch_size, device="cpu"):

@@ -60,6 +60,13 @@ class Matching(Algorithm):
         return {"loss": total, **losses}, out
 
     @torch.no_grad()
+    def embed(self, batch):
+        """The dual encoder's vectors, without the objectives' extra passes and draws."""
+        text, image = self.encode(batch)
+        t, i = self.joint(text, image)
+        return {"text": t, "image": i}
+
+    @torch.no_grad()
     def evaluate(self, dataset, split, batch_size, device="cpu"):
         result = super().evaluate(dataset, split, batch_size, device)
         if result:
