@@ -51,7 +51,7 @@ def _val(model, ds):
     return text, image.select(first), F.one_hot(target, len(unique)).bool()
 
 
-def test_re_ranking_every_candidate_ranks_by_the_cross_encoder_alone(trained):
+def test_re_ranking_every_candidate_ranks_by_the_cross_encoder_alone(trained, monkeypatch):
     model, ds, _ = trained
     text, image, true = _val(model, ds)
     n, m = true.shape
@@ -61,23 +61,17 @@ def test_re_ranking_every_candidate_ranks_by_the_cross_encoder_alone(trained):
         match = model.grounding.match_scores(model.fusion, text.select(t_idx),
                                              image.select(i_idx)).reshape(n, m)
     expected = M.recall_metrics(rank_counts(match, true), rank_counts(match.T, true.T))
-    model.params.rerank_k = 100  # more than there are candidates: all of them
-    try:
-        got = model.reranked_metrics(ds, "val", 7)  # batches that split the split
-    finally:
-        model.params.rerank_k = 20
+    monkeypatch.setattr(model.params, "rerank_k", 100)  # more than there are candidates
+    got = model.reranked_metrics(ds, "val", 7)  # batches that split the split
     for key in RECALL_KEYS:
         assert got[f"{RERANKED}{key}"] == pytest.approx(expected[key], abs=1e-6), key
 
 
-def test_re_ranking_the_top_one_changes_no_recall(trained):
+def test_re_ranking_the_top_one_changes_no_recall(trained, monkeypatch):
     model, ds, _ = trained
     plain = model.evaluate(ds, "val", 16)
-    model.params.rerank_k = 1
-    try:
-        reranked = model.reranked_metrics(ds, "val", 16)
-    finally:
-        model.params.rerank_k = 20
+    monkeypatch.setattr(model.params, "rerank_k", 1)
+    reranked = model.reranked_metrics(ds, "val", 16)
     for key in RECALL_KEYS:
         assert reranked[f"{RERANKED}{key}"] == pytest.approx(plain[key], abs=1e-6), key
 
