@@ -187,6 +187,8 @@ def test_a_checkpoint_reopens_and_scores_other_data(shapes, models, tmp_path):
 def test_refusals(shapes, models, tmp_path):
     with pytest.raises(ConfigError, match="augment_images"):
         _cfg(shapes, models["vit"], "training.augment_images=true")
+    with pytest.raises(ConfigError, match="augment_scale"):
+        _cfg(shapes, models["vit"], "training.augment_scale=0.5")
     npz = tiny_config(make_npz(tmp_path / "f.npz"), "model.image_encoder=pretrained",
                       f"model.image_model={models['vit']}", "algorithm.name=classifier")
     with pytest.raises(DataError, match="image feature vectors"):

@@ -39,9 +39,9 @@ SECTIONS = {"data": C.DataConfig, "preprocess": C.PreprocessConfig, "model": C.M
 # Keys checked together with another key (C.check): a valid value alone may still be refused
 # in combination, and then the message must name one of these.
 CROSS_KEYS = {"data.val_fraction", "model.patch_size", "fusion.params.heads", "fusion.name",
-              "training.drop_words", "training.augment_images",
+              "training.drop_words", "training.augment_images", "training.augment_scale",
               "optimizer.pretrained_frozen_epochs", "algorithm.params.itm_weight",
-              "algorithm.params.mlm_weight"}
+              "algorithm.params.mlm_weight", "algorithm.params.align_weight"}
 
 
 DEVICES = st.sampled_from(["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])

@@ -223,6 +223,11 @@ class TrainingConfig:
                                   max=16)
     augment_images: bool = param(False, "Randomly flip training images left-right and shift "
                                  "them by a few pixels (more variety from few images).")
+    augment_scale: float = param(1.0, "Shrink each training image to a random size between "
+                                 "this fraction of its side and 1, at a random place on "
+                                 "white, so small drawings off-centre are known too (1: "
+                                 "never).", min=0.25, max=1.0, label="Smallest image scale",
+                                 search=(0.5, 1.0))
     drop_words: float = param(0.0, "Drop each word of a training caption with this "
                               "probability (one is always kept), so short queries such as a "
                               "single word find their images too.", min=0.0, max=0.9,

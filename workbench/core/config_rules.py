@@ -48,6 +48,13 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
                           "model.pretrained_mode = finetune)", file=file,
                           key="training.augment_images", value=True,
                           allowed="false with a frozen pretrained image model")
+    if frozen and m.image_encoder == "pretrained" and cfg.training.augment_scale < 1.0:
+        raise ConfigError("shrinking images changes them at each step, and a frozen "
+                          "pretrained image model's features are computed once, from the "
+                          "image as it is; set training.augment_scale = 1 (or "
+                          "model.pretrained_mode = finetune)", file=file,
+                          key="training.augment_scale", value=cfg.training.augment_scale,
+                          allowed="1 with a frozen pretrained image model")
     tuned = not frozen and "pretrained" in (m.text_encoder, m.image_encoder)
     if tuned and cfg.optimizer.pretrained_frozen_epochs >= cfg.training.epochs:
         raise ConfigError(f"training.epochs = {cfg.training.epochs} and "
@@ -58,7 +65,7 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
                           file=file, key="optimizer.pretrained_frozen_epochs",
                           value=cfg.optimizer.pretrained_frozen_epochs,
                           allowed=f"less than training.epochs ({cfg.training.epochs})")
-    for key in ("itm_weight", "mlm_weight"):
+    for key in ("itm_weight", "mlm_weight", "align_weight"):
         weight = getattr(cfg.algorithm.params, key, 0.0)
         if weight > 0 and cfg.fusion.name != "coattention":
             raise ConfigError(f"{key} = {weight} trains the co-attention fusion's "

@@ -1,10 +1,10 @@
-"""Training-time image augmentation: flips and shifts, reproducible, white fill."""
+"""Training-time image augmentation: flips, shifts and shrinking, reproducible, white fill."""
 
 from __future__ import annotations
 
 import torch
 
-from workbench.core.data.augment import augment_images
+from workbench.core.data.augment import augment_images, shrink_images
 
 
 def test_flip_only_gives_the_image_or_its_mirror():
@@ -35,6 +35,35 @@ def test_same_generator_state_same_augmentation():
     a = augment_images(images, torch.Generator().manual_seed(5))
     b = augment_images(images, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_shrink_places_a_whole_smaller_image_on_white():
+    black = torch.zeros(400, 3, 32, 32)
+    out = shrink_images(black, torch.Generator().manual_seed(0), 0.5)
+    assert out.shape == black.shape
+    ink = 1.0 - out[:, 0]  # (N, 32, 32)
+    share = ink.mean((1, 2))
+    # Each side shrinks by s ~ U(0.5, 1): the ink covers s^2 of the image, E[s^2] = 7/12.
+    assert float(share.min()) > 0.25 - 0.03 and float(share.max()) <= 1.0
+    assert abs(float(share.mean()) - 7 / 12) < 0.02
+    for k in range(20):  # one solid block, never cut by the border: its rows and columns
+        dark = ink[k] > 0.99
+        rows, cols = dark.any(1).nonzero().flatten(), dark.any(0).nonzero().flatten()
+        assert dark[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+    corners = ink[:, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert float((corners < 0.01).float().mean()) > 0.5  # the corners mostly white
+    again = shrink_images(black, torch.Generator().manual_seed(0), 0.5)
+    assert torch.equal(out, again)
+    assert torch.equal(shrink_images(black, torch.Generator(), 1.0), black)
+
+
+def test_a_shrunk_image_keeps_its_colours():
+    image = torch.ones(1, 3, 32, 32)
+    image[:, 0, 8:24, 8:24] = 0.0  # a cyan square on white
+    out = shrink_images(image.expand(50, -1, -1, -1), torch.Generator().manual_seed(1), 0.6)
+    # Green and blue stay white everywhere; red only darkens, where the square went.
+    assert torch.allclose(out[:, 1:], torch.ones_like(out[:, 1:]), atol=1e-5)
+    assert float(out[:, 0].min()) < 0.01
 
 
 def test_drop_words_keeps_order_at_least_one_word_and_pads_the_rest():

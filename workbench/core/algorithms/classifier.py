@@ -17,7 +17,7 @@ ABLATIONS = {"text_only": (True, False), "image_only": (False, True)}
 
 class Classifier(Algorithm):
     joint_space = False  # text and image vectors are features for the fusion, not aligned
-    averaged_outputs = ("itm_accuracy", "mlm_accuracy")  # the grounding objectives'
+    averaged_outputs = ("itm_accuracy", "mlm_accuracy", "align_accuracy")  # grounding's
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
@@ -32,7 +32,8 @@ class Classifier(Algorithm):
                               vocab_size=info.vocab_size if info.text_is_tokens else None,
                               itm_weight=self.params.itm_weight,
                               mlm_weight=self.params.mlm_weight,
-                              negatives=self.params.itm_negatives)
+                              negatives=self.params.itm_negatives,
+                              align_weight=self.params.align_weight)
         self.grounding = grounding if grounding.active else None
 
     def prepare(self, dataset):

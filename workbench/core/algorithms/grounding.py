@@ -15,6 +15,13 @@ objectives do need it, and are added to an algorithm whose fusion is co-attentio
 - masked-word prediction (MLM): one word of each caption is hidden (read as a learned mask
   vector at its position) and predicted from the co-attention's output there, which has
   looked at the image.
+- word-patch alignment: the co-attention's own text -> image logits score every caption
+  against every image of the batch, each word by the log of its softmax's denominator over
+  the patches (log-sum-exp: high when some patch answers the word), averaged over the words
+  (FILIP's late interaction, on the attention itself). A symmetric InfoNCE over these scores
+  raises the logits of the patches that fit a caption and lowers those of every other image,
+  so "look at what does not fit" (what ITM learns on the emoji) cannot score: the gradient
+  of log-sum-exp is the attention, and it is rewarded only on the caption's own image.
 
 Nothing here steers where the attention goes (no brightness, foreground mask or sharpness
 term): only what these losses need.
@@ -31,7 +38,7 @@ from torch import Tensor, nn
 from ..data.dataset import Batch
 from ..models.blocks import masked_mean, mlp
 from ..models.features import ModalityFeatures
-from .losses import info_nce
+from .losses import info_nce, info_nce_logits
 
 #: Temperature of the ITC similarity that ranks the negatives: the contrastive preset's fixed
 #: one (a learned temperature overfits small data).
@@ -39,7 +46,8 @@ ITC_TEMPERATURE = 0.1
 
 
 class Grounding(nn.Module):
-    """ITM (``itm_weight`` > 0) and MLM (``mlm_weight`` > 0) over a co-attention fusion.
+    """ITM (``itm_weight`` > 0), MLM (``mlm_weight`` > 0) and word-patch alignment
+    (``align_weight`` > 0) over a co-attention fusion.
 
     ``hidden_dim``: the encoders' vector size (ITC); ``token_dim``: the fusion's token size
     (ITM and MLM heads); ``fused_dim``: the ITM head's hidden size; ``vocab_size``: the caption
@@ -47,9 +55,10 @@ class Grounding(nn.Module):
 
     def __init__(self, *, hidden_dim: int, token_dim: int, fused_dim: int,
                  vocab_size: int | None, itm_weight: float, mlm_weight: float,
-                 negatives: str = "hard"):
+                 negatives: str = "hard", align_weight: float = 0.0):
         super().__init__()
         self.itm_weight, self.mlm_weight = float(itm_weight), float(mlm_weight)
+        self.align_weight = float(align_weight)
         self.hard = negatives == "hard"
         if self.itm_weight > 0:
             self.text_proj = nn.Linear(hidden_dim, hidden_dim)
@@ -70,7 +79,7 @@ class Grounding(nn.Module):
 
     @property
     def active(self) -> bool:
-        return self.itm_weight > 0 or self.mlm_weight > 0
+        return self.itm_weight > 0 or self.mlm_weight > 0 or self.align_weight > 0
 
     def prepare(self, dataset) -> None:
         """Number the distinct images by their pixels, so pixel-identical images match."""
@@ -81,8 +90,8 @@ class Grounding(nn.Module):
                 text: ModalityFeatures, image: ModalityFeatures
                 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Losses (``grounding``: their weighted sum, to add to the algorithm's) and
-        per-pair outputs (``itm_accuracy``, ``mlm_accuracy``) of one batch, both modalities
-        present."""
+        per-pair outputs (``itm_accuracy``, ``mlm_accuracy``, ``align_accuracy``) of one
+        batch, both modalities present."""
         losses: dict[str, Tensor] = {}
         outs: dict[str, Tensor] = {}
         total = text.vector.new_zeros(())
@@ -95,6 +104,10 @@ class Grounding(nn.Module):
             if mlm is not None:
                 losses["mlm"], outs["mlm_accuracy"] = mlm, correct
                 total = total + self.mlm_weight * mlm
+        if self.align_weight > 0:
+            align, correct = self.alignment(fusion, batch, text, image)
+            losses["align"], outs["align_accuracy"] = align, correct
+            total = total + self.align_weight * align
         losses["grounding"] = total
         return losses, outs
 
@@ -147,6 +160,17 @@ class Grounding(nn.Module):
         words = fusion([text, image]).states["text"]
         return self.itm_head(masked_mean(words, text.mask.bool()))
 
+    # ------------------------------------------------------------------ alignment
+    def alignment(self, fusion, batch, text, image) -> tuple[Tensor, Tensor]:
+        """InfoNCE over the word-patch alignment scores, and whether each caption's best
+        scoring image of the batch fits it (1/0)."""
+        score = alignment_scores(fusion.pair_logits(text, image), text.mask.bool())
+        match = self.matches(batch, text, image)
+        t2i, i2t = info_nce_logits(score, first_match(match))
+        best = score.detach().argmax(1)
+        correct = match[torch.arange(len(score), device=score.device), best]
+        return (t2i + i2t) / 2, correct.float()
+
     # ------------------------------------------------------------------ masked words
     def masked_words(self, fusion, text_encoder, batch, image
                      ) -> tuple[Tensor | None, Tensor | None]:
@@ -168,6 +192,18 @@ class Grounding(nn.Module):
         target = batch.tokens[rows[has], pos[has]]
         loss = F.cross_entropy(logits, target)
         return loss, (logits.argmax(-1) == target).float().detach()
+
+
+def alignment_scores(logits: Tensor, words: Tensor) -> Tensor:
+    """(Bt, Bi) caption x image scores from ``logits`` (Bt, Bi, H, L, P) attention logits
+    and ``words`` (Bt, L) True at real words: log-sum-exp over the patches, mean over the
+    heads, masked mean over the words."""
+    per_word = torch.logsumexp(logits, dim=-1).mean(2)  # (Bt, Bi, L)
+    w = words.to(per_word.dtype)[:, None, :]
+    # A padded position's logits are finite (its query is a real vector): zero it out
+    # rather than multiply, so a -inf from an all-masked image cannot make a NaN.
+    per_word = torch.where(w > 0, per_word, torch.zeros_like(per_word))
+    return per_word.sum(-1) / w.sum(-1).clamp(min=1.0)
 
 
 def hard_negatives(similarity: Tensor, match: Tensor) -> tuple[Tensor, Tensor]:

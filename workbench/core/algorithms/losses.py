@@ -27,8 +27,13 @@ def info_nce(text: Tensor, image: Tensor, scale: Tensor | float,
     image and image -> caption. Returns the two directions' losses."""
     t = F.normalize(text, dim=-1)
     i = F.normalize(image, dim=-1)
-    logits = scale * (t @ i.T)
-    target = positives(image_ids, len(t), t.device)
+    return info_nce_logits(scale * (t @ i.T), image_ids)
+
+
+def info_nce_logits(logits: Tensor, image_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Symmetric InfoNCE of a (B, B) caption x image score matrix whose diagonal holds the
+    pairs (any score: cosines, or the word-patch alignment of :mod:`.grounding`)."""
+    target = positives(image_ids, len(logits), logits.device)
     t2i = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
     i2t = -(target.T * F.log_softmax(logits.T, dim=1)).sum(1).mean()
     return t2i, i2t

@@ -132,6 +132,12 @@ class ClassifierParams:
                               "is hidden and predicted through the co-attention over the "
                               "image; 0 turns it off." + GROUNDING_NOTE, min=0.0, max=10.0,
                               label="Masked-word weight", search=(0.0, 2.0))
+    align_weight: float = param(0.0, "Weight of word-patch alignment: the co-attention's own "
+                                "word x patch logits score every caption against every image "
+                                "of the batch (each word by its best-fitting patches), and "
+                                "the caption's own image must score highest; 0 turns it "
+                                "off." + GROUNDING_NOTE, min=0.0, max=10.0,
+                                label="Alignment weight", search=(0.0, 2.0))
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Augmentation of training batches: images get random horizontal flips and small shifts;
-captions can lose random words.
+"""Augmentation of training batches: images get random horizontal flips and small shifts,
+and can be shrunk to a random size and place; captions can lose random words.
 
 Done on the batch tensors (vectorised, on the training device), so it costs next to nothing
 and never touches the stored data. Validation and test batches are never augmented.
@@ -30,6 +30,30 @@ def augment_images(images: Tensor, generator: torch.Generator, *, max_shift: int
     cols = (dx[:, None] + ar)[:, None, :]  # (B, 1, S)
     batch = torch.arange(b, device=images.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def shrink_images(images: Tensor, generator: torch.Generator, smallest: float) -> Tensor:
+    """Shrink each image by a random factor between ``smallest`` and 1 (uniform in its side)
+    and place it at a random spot, on white: the same drawing at other sizes and places,
+    so a model also knows a small one off-centre. Bilinear, so a shrunk drawing keeps its
+    colours."""
+    b = len(images)
+    if smallest >= 1.0 or b == 0:
+        return images
+    scale = smallest + (1.0 - smallest) * torch.rand(b, generator=generator)
+    # Where the shrunk image's centre goes, in the output's [-1, 1] coordinates: anywhere it
+    # stays whole.
+    centre = (torch.rand(b, 2, generator=generator) * 2.0 - 1.0) * (1.0 - scale)[:, None]
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / scale
+    theta[:, :, 2] = -centre / scale[:, None]
+    theta = theta.to(images.device, images.dtype)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    # grid_sample fills outside the input with 0: sample the ink (1 - image) so the fill
+    # is white.
+    ink = F.grid_sample(1.0 - images, grid, mode="bilinear", padding_mode="zeros",
+                        align_corners=False)
+    return 1.0 - ink
 
 
 def drop_words(tokens: Tensor, mask: Tensor, p: float, generator: torch.Generator

@@ -34,6 +34,7 @@ TITLES = {"accuracy": "accuracy", MACRO_F1: "macro-F1",
           **{f"{RERANKED}{k}": f"{TITLE_OF_MEDIAN[k]}, re-ranked" for k in MEDIAN_KEYS},
           "itm_accuracy": "image-text matching accuracy (chance: the share of negatives)",
           "mlm_accuracy": "masked-word accuracy",
+          "align_accuracy": "word-patch alignment: caption's best image in its batch fits",
           "loss": "val loss"}
 #: lower is better besides loss terms
 LOWER_IS_BETTER = frozenset({*MEDIAN_KEYS, POOLED_MEDIAN,

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models.blocks import masked_mean
@@ -97,3 +100,21 @@ class CoAttentionFusion(Fusion):
         pooled = torch.cat([masked_mean(t, t_keys), masked_mean(i, i_keys)], dim=-1)
         return FusionOutput(self.out(pooled), {"text_to_image": t2i, "image_to_text": i2t},
                             {"text": t, "image": i})
+
+    def pair_logits(self, text: ModalityFeatures, image: ModalityFeatures) -> Tensor:
+        """(Bt, Bi, H, L, P): the first block's text -> image attention logits of every
+        caption against every image, per head, before the softmax over patches (-inf where
+        a patch is masked). Its queries and keys are the encoders' own tokens, so caption k
+        against image j is what ``forward`` would compute for that pair: with one block
+        (the default), the softmax of [k, k] averaged over heads is the drawn heatmap."""
+        attn = self.blocks[0].text_from_image.attn
+        heads = attn.num_heads
+        size = attn.embed_dim // heads
+        w_q, w_k, _ = attn.in_proj_weight.chunk(3)
+        b_q, b_k, _ = attn.in_proj_bias.chunk(3)
+        t, i = text.tokens, self.image_in(image.tokens)
+        q = F.linear(t, w_q, b_q).view(len(t), t.shape[1], heads, size) / math.sqrt(size)
+        k = F.linear(i, w_k, b_k).view(len(i), i.shape[1], heads, size)
+        logits = torch.einsum("tlhd,iphd->tihlp", q, k)
+        masked = ~image.mask.bool()[None, :, None, None, :]
+        return logits.masked_fill(masked, float("-inf"))

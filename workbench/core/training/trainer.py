@@ -20,7 +20,7 @@ import torch
 from .. import config as C
 from ..algorithms import ALGORITHMS
 from ..algorithms.base import Algorithm
-from ..data.augment import augment_images, drop_words
+from ..data.augment import augment_images, drop_words, shrink_images
 from ..data.dataset import PairedDataset, bag_of_words
 from ..errors import WorkbenchError
 from ..evaluation import report
@@ -281,6 +281,9 @@ class Trainer:
                     return self._stopped()
                 batch = batch.to(self.device)
                 samples = len(batch)
+                if t.augment_scale < 1.0 and batch.images is not None:
+                    batch.images = shrink_images(batch.images, aug_generator,
+                                                 t.augment_scale)
                 if t.augment_images and batch.images is not None:
                     batch.images = augment_images(batch.images, aug_generator)
                 if t.drop_words > 0 and batch.tokens is not None:
