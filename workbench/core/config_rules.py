@@ -34,27 +34,8 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
         raise ConfigError(f"{cfg.algorithm.name} cannot use {cfg.fusion.name!r} fusion: "
                           f"{problem}", file=file, key="fusion.name", value=cfg.fusion.name)
     frozen = m.pretrained_mode == "frozen"
-    if frozen and m.text_encoder == "pretrained" and cfg.training.drop_words > 0:
-        raise ConfigError("word dropout changes a caption's words at each step, and a frozen "
-                          "pretrained text model's features are computed once, from the whole "
-                          "caption; set training.drop_words = 0 (or model.pretrained_mode = "
-                          "finetune)", file=file,
-                          key="training.drop_words", value=cfg.training.drop_words,
-                          allowed="0 with a frozen pretrained text model")
-    if frozen and m.image_encoder == "pretrained" and cfg.training.augment_images:
-        raise ConfigError("image augmentation flips and shifts an image at each step, and a "
-                          "frozen pretrained image model's features are computed once, from "
-                          "the image as it is; set training.augment_images = false (or "
-                          "model.pretrained_mode = finetune)", file=file,
-                          key="training.augment_images", value=True,
-                          allowed="false with a frozen pretrained image model")
-    if frozen and m.image_encoder == "pretrained" and cfg.training.augment_scale < 1.0:
-        raise ConfigError("shrinking images changes them at each step, and a frozen "
-                          "pretrained image model's features are computed once, from the "
-                          "image as it is; set training.augment_scale = 1 (or "
-                          "model.pretrained_mode = finetune)", file=file,
-                          key="training.augment_scale", value=cfg.training.augment_scale,
-                          allowed="1 with a frozen pretrained image model")
+    if frozen:
+        _check_frozen_features(cfg, file)
     tuned = not frozen and "pretrained" in (m.text_encoder, m.image_encoder)
     if tuned and cfg.optimizer.pretrained_frozen_epochs >= cfg.training.epochs:
         raise ConfigError(f"training.epochs = {cfg.training.epochs} and "
@@ -78,3 +59,28 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
                           f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",
                           value=cfg.fusion.params.heads,
                           allowed=f"a divisor of {cfg.model.embed_dim}")
+
+
+#: Training-time changes of the inputs that a frozen pretrained model's features, computed
+#: once from the data as it is, cannot follow: (encoder, input, key, is it on, what it does,
+#: the value that turns it off).
+_PER_STEP_CHANGES = (
+    ("text", "caption", "drop_words", lambda t: t.drop_words > 0,
+     "word dropout changes a caption's words at each step", "0"),
+    ("image", "image", "augment_images", lambda t: t.augment_images,
+     "image augmentation flips and shifts an image at each step", "false"),
+    ("image", "image", "augment_scale", lambda t: t.augment_scale < 1.0,
+     "shrinking images changes them at each step", "1"),
+)
+
+
+def _check_frozen_features(cfg, file) -> None:
+    m, t = cfg.model, cfg.training
+    for side, data, key, on, what, off in _PER_STEP_CHANGES:
+        encoder = m.text_encoder if side == "text" else m.image_encoder
+        if encoder == "pretrained" and on(t):
+            raise ConfigError(f"{what}, and a frozen pretrained {side} model's features are "
+                              f"computed once, from the {data} as it is; set training.{key} "
+                              f"= {off} (or model.pretrained_mode = finetune)", file=file,
+                              key=f"training.{key}", value=getattr(t, key),
+                              allowed=f"{off} with a frozen pretrained {side} model")

@@ -133,16 +133,23 @@ def test_the_objectives_train_with_no_measurement_mask(shapes, monkeypatch):
     assert all(end.metrics[f"{name}_accuracy"] >= 0.0 for name in ("itm", "mlm", "align"))
 
 
-def test_gradients_of_matching_reach_the_cross_attention_and_both_encoders(shapes):
-    cfg = tiny_config(shapes, "algorithm.name=classifier", "fusion.name=coattention",
-                      "algorithm.params.itm_weight=1", "algorithm.params.mlm_weight=1")
+def _one_step(folder, *weights):
+    """A fresh co-attention classifier with ``weights`` set, after one training-mode
+    forward step over 8 pairs, gradients zeroed: (model, losses, per-pair outputs)."""
+    cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=coattention",
+                      *(f"algorithm.params.{w}=1" for w in weights))
     ds = load_dataset(cfg)
     torch.manual_seed(0)
     model = build_algorithm(cfg, ds.info())
     model.prepare(ds)
     model.train()
-    losses, _ = model.forward_step(ds.batch(ds.indices("train")[:8]))
+    losses, outs = model.forward_step(ds.batch(ds.indices("train")[:8]))
     model.zero_grad()
+    return model, losses, outs
+
+
+def test_gradients_of_matching_reach_the_cross_attention_and_both_encoders(shapes):
+    model, losses, _ = _one_step(shapes, "itm_weight", "mlm_weight")
     (losses["itm"] + losses["mlm"]).backward()
     for name, module in (("cross-attention", model.fusion.blocks),
                          ("text encoder", model.text_encoder),
@@ -271,16 +278,8 @@ def test_alignment_learns_which_image_a_caption_names(shapes):
 
 
 def test_gradients_of_alignment_reach_the_queries_keys_and_encoders(shapes):
-    cfg = tiny_config(shapes, "algorithm.name=classifier", "fusion.name=coattention",
-                      "algorithm.params.align_weight=1")
-    ds = load_dataset(cfg)
-    torch.manual_seed(0)
-    model = build_algorithm(cfg, ds.info())
-    model.prepare(ds)
-    model.train()
-    losses, outs = model.forward_step(ds.batch(ds.indices("train")[:8]))
+    model, losses, outs = _one_step(shapes, "align_weight")
     assert outs["align_accuracy"].shape == (8,)
-    model.zero_grad()
     losses["align"].backward()
     attn = model.fusion.blocks[0].text_from_image.attn
     q, k, v = attn.in_proj_weight.grad.chunk(3)
