@@ -95,8 +95,11 @@ class Grounding(nn.Module):
         losses: dict[str, Tensor] = {}
         outs: dict[str, Tensor] = {}
         total = text.vector.new_zeros(())
+        # Which pairs fit each other: both matching and alignment need it, once per batch.
+        match = (self.matches(batch, text, image)
+                 if self.itm_weight > 0 or self.align_weight > 0 else None)
         if self.itm_weight > 0:
-            itc, itm, correct = self.matching(fusion, batch, text, image)
+            itc, itm, correct = self.matching(fusion, match, text, image)
             losses["itc"], losses["itm"], outs["itm_accuracy"] = itc, itm, correct
             total = total + self.itm_weight * (itc + itm)
         if self.mlm_weight > 0 and batch.tokens is not None:
@@ -105,7 +108,7 @@ class Grounding(nn.Module):
                 losses["mlm"], outs["mlm_accuracy"] = mlm, correct
                 total = total + self.mlm_weight * mlm
         if self.align_weight > 0:
-            align, correct = self.alignment(fusion, batch, text, image)
+            align, correct = self.alignment(fusion, match, text, image)
             losses["align"], outs["align_accuracy"] = align, correct
             total = total + self.align_weight * align
         losses["grounding"] = total
@@ -126,9 +129,9 @@ class Grounding(nn.Module):
         words = batch.tokens if batch.tokens is not None else text.raw
         return same | equal_rows(words.to(ids.device))
 
-    def matching(self, fusion, batch, text, image) -> tuple[Tensor, Tensor, Tensor]:
-        """ITC loss, ITM loss and each ITM pair's correctness (1/0)."""
-        match = self.matches(batch, text, image)
+    def matching(self, fusion, match, text, image) -> tuple[Tensor, Tensor, Tensor]:
+        """ITC loss, ITM loss and each ITM pair's correctness (1/0); ``match`` as
+        :meth:`matches`."""
         t = F.normalize(self.text_proj(text.vector), dim=-1)
         i = F.normalize(self.image_proj(image.vector), dim=-1)
         # Positives of the contrastive loss: every pair that fits (the match numbering).
@@ -161,11 +164,10 @@ class Grounding(nn.Module):
         return self.itm_head(masked_mean(words, text.mask.bool()))
 
     # ------------------------------------------------------------------ alignment
-    def alignment(self, fusion, batch, text, image) -> tuple[Tensor, Tensor]:
+    def alignment(self, fusion, match, text, image) -> tuple[Tensor, Tensor]:
         """InfoNCE over the word-patch alignment scores, and whether each caption's best
-        scoring image of the batch fits it (1/0)."""
+        scoring image of the batch fits it (1/0); ``match`` as :meth:`matches`."""
         score = alignment_scores(fusion.pair_logits(text, image), text.mask.bool())
-        match = self.matches(batch, text, image)
         t2i, i2t = info_nce_logits(score, first_match(match))
         best = score.detach().argmax(1)
         correct = match[torch.arange(len(score), device=score.device), best]
