@@ -142,6 +142,8 @@ def test_a_typed_caption_goes_through_the_pretrained_model(shapes):
 def test_refusals(shapes, tmp_path):
     with pytest.raises(ConfigError, match="drop_words"):
         _cfg(shapes, "training.drop_words=0.2")
+    with pytest.raises(ConfigError, match="unknown_words.*word pieces"):
+        _cfg(shapes, "training.unknown_words=0.2")
     npz = tiny_config(make_npz(tmp_path / "f.npz"), "model.text_encoder=pretrained",
                       "algorithm.name=classifier")
     with pytest.raises(DataError, match="text feature vectors"):

@@ -343,3 +343,22 @@ def test_word_specificity_and_foreground_gain_beside_the_heatmap(view):
     view.set_snapshot(coattention_snapshot())  # grey everywhere: no background, no figure
     assert "foreground gain" not in view.uniformity.text()
     assert "word specificity" in view.uniformity.text()
+
+
+def test_the_null_key_share_is_shown_for_the_caption_and_the_chosen_word(view):
+    """A model with a null key: the tab says how much of the words' attention went to it,
+    for the probe's caption, for the chosen word, and over the probes."""
+    snap = coattention_snapshot()
+    null = np.zeros((2, 4), np.float32)
+    null[0, :2] = [0.2, 0.6]
+    snap.maps["text_to_null"] = null
+    view.set_snapshot(snap)
+    words = len(snap.probes[0].tokens)
+    mean = float(null[0, :words].mean())
+    assert f"Null key: this caption's words put {mean:.0%}" in view.uniformity.text()
+    view.select_token(1)
+    word = snap.probes[0].tokens[1]
+    assert f"Null key: '{word}' put 60%" in view.uniformity.text()
+    from workbench.core.evaluation.attention_stats import snapshot_stats
+    share = snapshot_stats(snap)["t2i_null_share"]
+    assert f"{share:.0%} of the words' attention went to the null key" in view.uniformity.text()

@@ -108,6 +108,7 @@ def attention_text(stats: dict) -> str:
     names = (("t2i_entropy", "words → patches normalised entropy {:.3f}"),
              ("t2i_specificity", "word specificity {:.4f} nats"),
              ("t2i_foreground_gain", "foreground gain {:+.2f}"),
+             ("t2i_null_share", "null-key share {:.2f}"),
              ("i2t_entropy", "patches → words entropy {:.3f}"),
              ("modality_entropy", "modality weights entropy {:.3f}"),
              ("graph_entropy", "neighbour weights entropy {:.3f}"))

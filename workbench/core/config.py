@@ -133,6 +133,11 @@ class ModelConfig:
                                  when={"pretrained_mode": ("finetune",)},
                                  search=(1, 6))
     patch_size: int = param(8, "Patch size of the patch embedding (pixels).", min=2, max=64)
+    patch_layers: int = param(1, "Layers of the patch embedding: 1 projects each patch's "
+                              "pixels linearly (as ViT); more add that many - 1 GELU + "
+                              "linear layers applied to each patch on its own, so a patch's "
+                              "features stay its own pixels' however deep.", min=1, max=4,
+                              when={"image_encoder": ("patch",)})
     dropout: float = param(0.1, "Dropout in the encoders and heads.", min=0.0, max=0.9,
                            search=(0.0, 0.5))
 
@@ -233,6 +238,12 @@ class TrainingConfig:
                               "single word find their images too.", min=0.0, max=0.9,
                               label="Word dropout",
                               search=(0.0, 0.7))
+    unknown_words: float = param(0.0, "Read each word of a training caption as the unknown "
+                                 "word with this probability. The vocabulary holds only the "
+                                 "training captions' words, so without this the model never "
+                                 "learns what to make of a word it has not seen, which "
+                                 "validation, test and typed captions often hold.", min=0.0,
+                                 max=0.9, label="Unknown-word rate", search=(0.0, 0.3))
     dist_timeout: int = param(600, "Multi-process (torchrun) runs: seconds a process waits "
                               "for another at a collective before the run ends naming the "
                               "lost process (rank 0 checkpoints the last completed step). "

@@ -54,6 +54,14 @@ def check(cfg: ExperimentConfig, *, file: str | None = None) -> None:
                               f"set fusion.name = 'coattention' or {key} = 0", file=file,
                               key=f"algorithm.params.{key}", value=weight,
                               allowed="0 unless fusion.name is 'coattention'")
+    if cfg.training.unknown_words > 0 and cfg.model.text_encoder != "bow":
+        raise ConfigError(f"training.unknown_words = {cfg.training.unknown_words} reads "
+                          "caption words as the unknown word of the vocabulary learned from "
+                          "these captions, and a pretrained text model reads word pieces of "
+                          "its own; set training.unknown_words = 0 or model.text_encoder = "
+                          "'bow'", file=file, key="training.unknown_words",
+                          value=cfg.training.unknown_words,
+                          allowed="0 with a pretrained text model")
     if cfg.fusion.name == "coattention" and cfg.model.embed_dim % cfg.fusion.params.heads:
         raise ConfigError(f"heads = {cfg.fusion.params.heads} does not divide model.embed_dim "
                           f"= {cfg.model.embed_dim}", file=file, key="fusion.params.heads",

@@ -31,7 +31,8 @@ from workbench.core.training import Trainer
 
 # (key, heading, format) of each row printed per seed and in the mean / sd lines
 COLUMNS = (("t2i_entropy", "entropy", "{:.3f}"), ("t2i_specificity", "specificity", "{:.4f}"),
-           ("t2i_foreground_gain", "fg gain", "{:+.3f}"), ("pointing", "pointing", "{:.3f}"),
+           ("t2i_foreground_gain", "fg gain", "{:+.3f}"), ("t2i_null_share", "null", "{:.3f}"),
+           ("pointing", "pointing", "{:.3f}"),
            ("accuracy", "test acc", "{:.3f}"), ("macro_f1", "test F1", "{:.3f}"),
            ("t2i_r10", "test R@10", "{:.3f}"), ("reranked_t2i_r10", "re-ranked", "{:.3f}"))
 #: the test scores reported, where the run has them: classification, retrieval (the matching

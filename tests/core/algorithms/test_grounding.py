@@ -221,25 +221,33 @@ def test_a_grounded_classifier_embeds_without_drawing(shapes):
     assert "itm_accuracy" in outs  # evaluation still scores the objectives
 
 
-def test_pair_logits_are_the_drawn_attention_of_each_pair(shapes):
+@pytest.mark.parametrize("null_key", [False, True])
+def test_pair_logits_are_the_drawn_attention_of_each_pair(shapes, null_key):
     """The alignment scores every caption against every image with the co-attention's own
     logits: for caption k and image k their softmax, averaged over heads, is the heatmap the
-    fusion draws (one block), and caption k against image j that of the pair (k, j)."""
+    fusion draws (one block), and caption k against image j that of the pair (k, j). With a
+    null key its logit is the last key's, and its softmax share the drawn null share."""
     cfg = tiny_config(shapes, "algorithm.name=classifier", "fusion.name=coattention",
-                      "fusion.params.heads=2")
+                      "fusion.params.heads=2", f"fusion.params.null_key={str(null_key).lower()}")
     ds = load_dataset(cfg)
     torch.manual_seed(0)
     model = build_algorithm(cfg, ds.info()).eval()
     with torch.no_grad():
         text, image = model.encode(ds.batch(torch.arange(5)))
-        logits = model.fusion.pair_logits(text, image)  # (5, 5, H, L, P)
+        logits = model.fusion.pair_logits(text, image)  # (5, 5, H, L, P [+ 1])
+        patches = image.tokens.shape[1]
         assert logits.shape[:3] == (5, 5, 2)
-        drawn = model.fusion([text, image]).attention["text_to_image"]
+        assert logits.shape[-1] == patches + null_key
+        maps = model.fusion([text, image]).attention
         own = torch.stack([logits[k, k] for k in range(5)]).softmax(-1).mean(1)
-        torch.testing.assert_close(own, drawn, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(own[..., :patches], maps["text_to_image"],
+                                   atol=1e-5, rtol=1e-4)
+        if null_key:
+            torch.testing.assert_close(own[..., -1], maps["text_to_null"],
+                                       atol=1e-5, rtol=1e-4)
         swapped = image.select(torch.tensor([3, 0, 1, 2, 4]))
         drawn = model.fusion([text, swapped]).attention["text_to_image"]
-        torch.testing.assert_close(logits[1, 0].softmax(-1).mean(0), drawn[1],
+        torch.testing.assert_close(logits[1, 0].softmax(-1).mean(0)[..., :patches], drawn[1],
                                    atol=1e-5, rtol=1e-4)
 
 

@@ -92,6 +92,21 @@ def test_drop_words_rate_and_off():
     assert same is tokens and same_mask is mask
 
 
+def test_unknown_words_replace_real_words_only_at_the_rate():
+    from workbench.core.data.augment import unknown_words
+    from workbench.core.data.text import OOV, PAD
+    g = torch.Generator().manual_seed(2)
+    tokens = torch.randint(2, 50, (2000, 8))
+    tokens[:, 6:] = PAD
+    mask = tokens != PAD
+    out = unknown_words(tokens, mask, 0.2, g)
+    hit = out != tokens
+    assert (out[hit] == OOV).all() and not hit[~mask].any()  # padding stays padding
+    assert abs(hit[mask].float().mean().item() - 0.2) < 0.02
+    assert unknown_words(tokens, mask, 0.0, g) is tokens
+    assert (unknown_words(tokens, mask, 1.0, g)[mask] == OOV).all()
+
+
 def test_trainer_drops_words_of_training_batches_only(folder):
     from fixtures import tiny_config
     from workbench.core.data import load_dataset
@@ -114,3 +129,35 @@ def test_trainer_drops_words_of_training_batches_only(folder):
     assert trainer.fit().status == "finished"
     full = trainer.dataset.batch(trainer.dataset.split.train).mask.sum(1).float().mean().item()
     assert seen and sum(seen) / len(seen) < 0.85 * full
+
+
+def test_trainer_shows_unknown_words_in_training_batches_only(folder):
+    """The training batches hold the unknown word (and their bag of words with it); the
+    stored captions, which validation reads, keep theirs."""
+    from fixtures import tiny_config
+    from workbench.core.data import load_dataset
+    from workbench.core.data.text import OOV
+    from workbench.core.training import Trainer
+    from workbench.core.training.callbacks import Callback
+
+    cfg = tiny_config(folder, "training.unknown_words=0.5", "algorithm.name=contrastive",
+                      "fusion.name=mean")
+    seen = []
+
+    class Spy(Callback):
+        def on_fit_start(self, trainer, event):
+            original = trainer.model.training_step
+
+            def step(batch, optim):
+                real = batch.mask
+                seen.append(((batch.tokens[real] == OOV).float().mean().item(),
+                             bool((batch.bow[:, OOV] > 0).any())))
+                return original(batch, optim)
+            trainer.model.training_step = step
+    ds = load_dataset(cfg)
+    stored = ds.tokens.clone()
+    trainer = Trainer(cfg, ds, callbacks=[Spy()])
+    assert trainer.fit().status == "finished"
+    rate = sum(r for r, _ in seen) / len(seen)
+    assert 0.35 < rate < 0.65 and all(bow for _, bow in seen)
+    assert torch.equal(ds.tokens, stored)

@@ -158,6 +158,32 @@ def test_snapshot_stats_measure_what_the_snapshot_has():
     assert set(snapshot_stats(snap)) == {"t2i_entropy", "t2i_specificity", "i2t_entropy"}
 
 
+def test_with_a_null_key_each_word_counts_by_its_share_on_the_image():
+    """Word "a" sends 90% of its attention to the null key and its last 10% to the
+    background; "cat" all of its attention to the drawing, one patch of it. Each counts by
+    its share on the image: 0.1 and 1.0."""
+    from workbench.core.evaluation.attention_stats import snapshot_stats
+    from workbench.core.training.events import AttentionSnapshot, Probe
+    probes = [Probe(0, "a cat", ["a", "cat"], _half_inked()[0], None)]
+    t2i = np.array([[[0.0, 0.05, 0.0, 0.05], [1.0, 0.0, 0.0, 0.0]]])
+    null = np.array([[0.9, 0.0]])
+    snap = AttentionSnapshot(epoch=1, step=1, probes=probes, modality_names=[],
+                             maps={"text_to_image": t2i, "text_to_null": null}, grid=(2, 2))
+    stats = snapshot_stats(snap)
+    assert stats["t2i_null_share"] == pytest.approx(0.45)
+    # m = (0.1 * 0 + 1.0 * 1) / 1.1 with s = 0.5
+    m = 1.0 / 1.1
+    assert stats["t2i_foreground_gain"] == pytest.approx((m - 0.5) / 0.5)
+    # entropies 0.5 ("a": two of four patches evenly) and 0 ("cat"), weighted 0.1 : 1
+    assert stats["t2i_entropy"] == pytest.approx(0.05 / 1.1, abs=1e-6)
+    # the caption's mean map is mostly "cat"'s: "a" far from it, "cat" close
+    del snap.maps["text_to_null"]  # the same maps without a null key: words alike
+    plain = snapshot_stats(snap)
+    assert plain["t2i_entropy"] == pytest.approx(0.25)
+    assert plain["t2i_foreground_gain"] == pytest.approx(0.0)
+    assert stats["t2i_specificity"] < plain["t2i_specificity"]
+
+
 def test_graph_neighbour_weights_by_hand():
     from workbench.core.evaluation.attention_stats import neighbour_entropy, snapshot_stats
     from workbench.core.training.events import AttentionSnapshot

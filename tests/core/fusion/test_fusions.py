@@ -26,6 +26,8 @@ VARIANTS = [(name, FUSIONS[name].params()) for name in NAMES]
 VARIANTS += [("late", LateParams(combine=c)) for c in ("mean", "learned", "vote")]
 VARIANTS += [("coattention", CoAttentionParams(heads=h, layers=n))
              for h in (1, 2) for n in (1, 2)]
+VARIANTS += [("coattention", CoAttentionParams(heads=2, layers=n, null_key=True))
+             for n in (1, 2)]
 
 
 
@@ -216,6 +218,31 @@ def test_coattention_maps():
     padded = ~mods[0].mask  # (B, L)
     assert padded.any()
     assert i2t.transpose(1, 2)[padded].abs().max() < 1e-6
+
+
+def test_coattention_null_key_takes_the_rest_of_each_row():
+    """With a null key each map row and its null share sum to one; the null key is a learned
+    key like any other: a query that matches it better than every token sends it most of
+    its weight, and the tokens' share shrinks."""
+    torch.manual_seed(0)
+    fusion = build("coattention", CoAttentionParams(heads=2, null_key=True))
+    mods = make_mods()
+    att = fusion(mods).attention
+    t2i, t_null = att["text_to_image"], att["text_to_null"]
+    assert t2i.shape == (B, L, P) and t_null.shape == (B, L)
+    torch.testing.assert_close(t2i.sum(-1) + t_null, torch.ones(B, L))
+    i2t, i_null = att["image_to_text"], att["image_to_null"]
+    torch.testing.assert_close(i2t.sum(-1) + i_null, torch.ones(B, P))
+    assert (t_null > 0).all() and (t_null < 1).all()
+    with torch.no_grad():  # make the null key answer every query far better than a patch
+        attn = fusion.blocks[0].text_from_image.attn
+        attn.in_proj_weight[:E].zero_()  # every word's query is the bias: all ones
+        attn.in_proj_bias[:E].fill_(1.0)
+        attn.bias_k.fill_(100.0)
+    att = fusion(mods).attention
+    assert att["text_to_null"].min() > 0.99 and att["text_to_image"].sum(-1).max() < 0.01
+    # Without a null key there is no null share to report.
+    assert "text_to_null" not in build("coattention")(mods).attention
 
 
 def test_coattention_projects_image_tokens_of_another_size():

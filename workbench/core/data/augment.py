@@ -1,5 +1,6 @@
 """Augmentation of training batches: images get random horizontal flips and small shifts,
-and can be shrunk to a random size and place; captions can lose random words.
+and can be shrunk to a random size and place; captions can lose random words or have them
+read as unknown.
 
 Done on the batch tensors (vectorised, on the training device), so it costs next to nothing
 and never touches the stored data. Validation and test batches are never augmented.
@@ -10,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .text import OOV
 
 
 def augment_images(images: Tensor, generator: torch.Generator, *, max_shift: int | None = None
@@ -54,6 +57,21 @@ def shrink_images(images: Tensor, generator: torch.Generator, smallest: float) -
     ink = F.grid_sample(1.0 - images, grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)
     return 1.0 - ink
+
+
+def unknown_words(tokens: Tensor, mask: Tensor, p: float, generator: torch.Generator
+                  ) -> Tensor:
+    """Each real token replaced by the unknown-word token (OOV) with probability ``p``.
+
+    The vocabulary is the training captions' words, so training never shows the model an
+    unknown word while validation and test captions are full of them (on the built-in emoji
+    about two words in five); the OOV embedding then stays as initialised, and what it
+    makes of one, where it looks included, is noise. Word dropout to OOV (as in Iyyer et
+    al. 2015, Bowman et al. 2016) teaches it to read "some word I do not know"."""
+    if p <= 0:
+        return tokens
+    hit = (torch.rand(tokens.shape, generator=generator).to(tokens.device) < p) & mask
+    return tokens.masked_fill(hit, OOV)
 
 
 def drop_words(tokens: Tensor, mask: Tensor, p: float, generator: torch.Generator

@@ -19,6 +19,11 @@ alike and so has learned nothing about where to look.
   0 when it prefers the background. Images whose foreground share is under 5% or over 90%
   (nothing drawn, or no background to tell it from) are left out. The mask measures; no
   model ever reads it.
+- null share (co-attention with a null key): the mean share of a word's attention that went
+  to the null key rather than to any patch. The three figures above are then of the share
+  that went to the patches (each row renormalised over them: where a word looks when it
+  looks at the image), and each word counts by that share: a word that sends 99% of its
+  attention to the null key hardly counts, however its last 1% is spread.
 """
 
 from __future__ import annotations
@@ -69,19 +74,30 @@ def row_normalised_entropy(weights: np.ndarray, key_mask: np.ndarray | None = No
     return np.where(valid, entropy / np.log(np.maximum(n, 2)), np.nan)
 
 
+def _weighted_mean(values: np.ndarray, row_weight: np.ndarray | None) -> float:
+    """Mean of ``values`` over its non-NaN entries, each weighted by ``row_weight`` (same
+    shape; None: all alike); NaN when nothing counts."""
+    values = np.asarray(values, dtype=np.float64)
+    w = np.ones_like(values) if row_weight is None else np.asarray(row_weight, np.float64)
+    real = ~np.isnan(values) & (w > 0)
+    if not real.any():
+        return float("nan")
+    return float((values[real] * w[real]).sum() / w[real].sum())
+
+
 def normalised_entropy(weights: np.ndarray, row_mask: np.ndarray | None = None,
-                       key_mask: np.ndarray | None = None) -> float:
+                       key_mask: np.ndarray | None = None,
+                       row_weight: np.ndarray | None = None) -> float:
     """Mean normalised entropy over the real rows of ``weights`` (..., K).
 
     ``row_mask`` (``weights.shape[:-1]``) is True on real rows (a caption's words, not its
-    padding); rows without weight or with fewer than two real keys never count. NaN when no
-    row counts.
+    padding); rows without weight or with fewer than two real keys never count. Each row
+    counts by ``row_weight`` (``weights.shape[:-1]``; None: alike). NaN when no row counts.
     """
     per_row = row_normalised_entropy(weights, key_mask)
     if row_mask is not None:
         per_row = np.where(np.asarray(row_mask, dtype=bool), per_row, np.nan)
-    real = per_row[~np.isnan(per_row)]
-    return float(real.mean()) if real.size else float("nan")
+    return _weighted_mean(per_row, row_weight)
 
 
 def uniformity_words(value: float) -> str:
@@ -120,21 +136,27 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return 0.5 * _kl(p, m) + 0.5 * _kl(q, m)
 
 
-def word_specificity(weights: np.ndarray, row_mask: np.ndarray | None = None) -> float:
+def word_specificity(weights: np.ndarray, row_mask: np.ndarray | None = None,
+                     row_weight: np.ndarray | None = None) -> float:
     """Mean JS divergence (nats) between each real word's map and its caption's mean map,
-    for text -> image maps (captions, words, patches); NaN without a caption of two words."""
+    for text -> image maps (captions, words, patches); NaN without a caption of two words.
+    With ``row_weight`` (captions, words) the words count by it, in the caption's mean map
+    and in the mean over words."""
     p = attention_rows(weights)
     n, words = p.shape[0], p.shape[1]
     real = np.ones((n, words), dtype=bool) if row_mask is None else \
         np.asarray(row_mask, dtype=bool)
     real &= p.sum(-1) > 0
-    values = []
+    w = np.ones((n, words)) if row_weight is None else np.asarray(row_weight, np.float64)
+    values, counts = [], []
     for i in range(n):
-        rows = p[i][real[i]]
-        if len(rows) < 2:
+        rows, wi = p[i][real[i]], w[i][real[i]]
+        if len(rows) < 2 or wi.sum() <= 0:
             continue
-        values.extend(js_divergence(rows, rows.mean(0, keepdims=True)).tolist())
-    return float(np.mean(values)) if values else float("nan")
+        mean = (rows * wi[:, None]).sum(0, keepdims=True) / wi.sum()
+        values.extend(js_divergence(rows, mean).tolist())
+        counts.extend(wi.tolist())
+    return _weighted_mean(np.array(values), np.array(counts)) if values else float("nan")
 
 
 WHITE = 240  # a channel below this is ink, not the white background
@@ -158,23 +180,35 @@ def foreground_patches(images: np.ndarray, grid: tuple[int, int],
 
 def foreground_gain(weights: np.ndarray, foreground: np.ndarray,
                     row_mask: np.ndarray | None = None,
-                    share: tuple[float, float] = FOREGROUND_SHARE) -> float:
+                    share: tuple[float, float] = FOREGROUND_SHARE,
+                    row_weight: np.ndarray | None = None) -> float:
     """Mean over images of (m - s) / (1 - s) (see the module docstring) for text -> image
-    maps (N, words, patches) and their patches' foreground (N, patches); NaN when no image
-    has a foreground share inside ``share``."""
+    maps (N, words, patches) and their patches' foreground (N, patches), m the mean over the
+    words (each counting by ``row_weight``, (N, words); None: alike); NaN when no image has
+    a foreground share inside ``share``."""
     p = attention_rows(weights)
     fg = np.asarray(foreground, dtype=bool)
     real = np.ones(p.shape[:2], dtype=bool) if row_mask is None else \
         np.asarray(row_mask, dtype=bool)
     real &= p.sum(-1) > 0
+    w = np.ones(p.shape[:2]) if row_weight is None else np.asarray(row_weight, np.float64)
     gains = []
     for i in range(p.shape[0]):
         s = fg[i].mean()
         if not share[0] <= s <= share[1] or not real[i].any():
             continue
-        m = (p[i][real[i]] * fg[i]).sum(-1).mean()
-        gains.append((m - s) / (1 - s))
+        m = _weighted_mean((p[i][real[i]] * fg[i]).sum(-1), w[i][real[i]])
+        if not math.isnan(m):
+            gains.append((m - s) / (1 - s))
     return float(np.mean(gains)) if gains else float("nan")
+
+
+def null_share(null: np.ndarray, row_mask: np.ndarray | None = None) -> float:
+    """Mean over the real rows (``row_mask``) of ``null`` (..., rows): each query's weight on
+    the null key; NaN when no row is real."""
+    x = np.asarray(null, dtype=np.float64)
+    real = np.ones(x.shape, dtype=bool) if row_mask is None else np.asarray(row_mask, bool)
+    return float(x[real].mean()) if real.any() else float("nan")
 
 
 def neighbour_entropy(graph: list[dict]) -> float:
@@ -205,7 +239,7 @@ def describe_neighbours(rows, graph: list[dict]) -> str:
 
 def snapshot_stats(snap) -> dict[str, float]:
     """The figures of an attention snapshot's maps (those it has): ``t2i_entropy``,
-    ``t2i_specificity``, ``t2i_foreground_gain``, ``i2t_entropy``,
+    ``t2i_specificity``, ``t2i_foreground_gain``, ``t2i_null_share``, ``i2t_entropy``,
     ``modality_entropy``, ``graph_entropy``; NaN-free (a figure that cannot be measured is
     left out)."""
     out: dict[str, float] = {}
@@ -214,13 +248,18 @@ def snapshot_stats(snap) -> dict[str, float]:
     t2i = maps.get("text_to_image")
     if t2i is not None and len(t2i):
         words = token_mask(lengths, t2i.shape[1])
-        out["t2i_entropy"] = normalised_entropy(t2i, row_mask=words)
-        out["t2i_specificity"] = word_specificity(t2i, row_mask=words)
+        # With a null key, each word counts by the share of its attention on the image.
+        on_image = np.asarray(t2i, np.float64).sum(-1) if "text_to_null" in maps else None
+        out["t2i_entropy"] = normalised_entropy(t2i, row_mask=words, row_weight=on_image)
+        out["t2i_specificity"] = word_specificity(t2i, row_mask=words, row_weight=on_image)
         images = [p.image for p in snap.probes]
         if snap.grid is not None and all(im is not None for im in images) and \
                 snap.grid[0] * snap.grid[1] == t2i.shape[-1]:
             fg = foreground_patches(np.stack(images), snap.grid)
-            out["t2i_foreground_gain"] = foreground_gain(t2i, fg, row_mask=words)
+            out["t2i_foreground_gain"] = foreground_gain(t2i, fg, row_mask=words,
+                                                         row_weight=on_image)
+        if maps.get("text_to_null") is not None:
+            out["t2i_null_share"] = null_share(maps["text_to_null"], row_mask=words)
     i2t = maps.get("image_to_text")
     if i2t is not None and len(i2t):
         out["i2t_entropy"] = normalised_entropy(i2t, key_mask=token_mask(

@@ -39,6 +39,11 @@ class CoAttentionParams:
     layers: int = param(1, "Stacked co-attention blocks (text->image and image->text each).",
                         min=1, max=4,
                         search=(1, 3))
+    null_key: bool = param(False, "A learned key (and value) beside the other side's tokens "
+                           "that a query with nothing to find there may attend to, as "
+                           "ViT registers: without one, such a query's attention has to land "
+                           "somewhere, often on blank background. The drawn maps show the "
+                           "tokens' share; the rest went to the null key.")
 
 
 @dataclass

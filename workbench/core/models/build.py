@@ -45,7 +45,7 @@ def image_encoder(model: ModelConfig, info: DataInfo, *, tokens: bool = True) ->
     if info.image_is_pixels:
         return ImageEncoder(info.image_size, model.embed_dim, model.hidden_dim,
                             kind=model.image_encoder, patch_size=model.patch_size,
-                            dropout=model.dropout)
+                            patch_layers=model.patch_layers, dropout=model.dropout)
     return FeatureEncoder("image", info.image_dim, model.embed_dim, model.hidden_dim,
                           dropout=model.dropout)
 

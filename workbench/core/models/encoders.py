@@ -56,10 +56,15 @@ class TextEncoder(nn.Module):
 
 
 class ImageEncoder(nn.Module):
-    """A small CNN (pooling until the grid is at most 8x8) or a ViT-style patch embedding."""
+    """A small CNN (pooling until the grid is at most 8x8) or a ViT-style patch embedding.
+
+    The CNN's 3x3 convolutions widen what each grid cell sees (15 of 32 pixels at the
+    default size): a blank cell beside a drawing knows the drawing. A patch embedding's
+    cells see only their own patch, however many ``patch_layers`` (per-patch GELU + linear
+    layers, as 1x1 convolutions) it has."""
 
     def __init__(self, image_size: int, embed_dim: int, hidden_dim: int, *, kind: str = "cnn",
-                 patch_size: int = 8, dropout: float = 0.0):
+                 patch_size: int = 8, patch_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         if kind == "cnn":
             # Strided convolutions (no pooling, no per-layer norm): on a laptop CPU this is
@@ -76,7 +81,10 @@ class ImageEncoder(nn.Module):
         else:
             if image_size % patch_size:
                 raise ValueError(f"patch_size {patch_size} must divide image_size {image_size}")
-            self.features = nn.Conv2d(3, embed_dim, patch_size, stride=patch_size)
+            layers = [nn.Conv2d(3, embed_dim, patch_size, stride=patch_size)]
+            for _ in range(patch_layers - 1):
+                layers += [nn.GELU(), nn.Conv2d(embed_dim, embed_dim, 1)]
+            self.features = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
             self.grid = image_size // patch_size
         self.pos = nn.Parameter(torch.randn(self.grid * self.grid, embed_dim) * 0.02)
         self.norm = nn.LayerNorm(embed_dim)

@@ -20,7 +20,7 @@ import torch
 from .. import config as C
 from ..algorithms import ALGORITHMS
 from ..algorithms.base import Algorithm
-from ..data.augment import augment_images, drop_words, shrink_images
+from ..data.augment import augment_images, drop_words, shrink_images, unknown_words
 from ..data.dataset import PairedDataset, bag_of_words
 from ..errors import WorkbenchError
 from ..evaluation import report
@@ -286,7 +286,9 @@ class Trainer:
                                                  t.augment_scale)
                 if t.augment_images and batch.images is not None:
                     batch.images = augment_images(batch.images, aug_generator)
-                if t.drop_words > 0 and batch.tokens is not None:
+                if (t.unknown_words > 0 or t.drop_words > 0) and batch.tokens is not None:
+                    batch.tokens = unknown_words(batch.tokens, batch.mask, t.unknown_words,
+                                                 aug_generator)
                     batch.tokens, batch.mask = drop_words(batch.tokens, batch.mask,
                                                           t.drop_words, aug_generator)
                     if batch.bow is not None:

@@ -485,6 +485,15 @@ class AttentionView(QWidget):
             return
         if len(probes) > 1:
             text += f"; {normalised_entropy(t2i, row_mask=words):.3f} over {len(probes)} probes"
+        null = maps.get("text_to_null")
+        if null is not None:
+            share = null[j][words[j]]
+            who = "this caption's words" if self._token < 0 or self._token >= len(share) \
+                else f"'{probes[j].tokens[self._token]}'"
+            value = share.mean() if self._token < 0 or self._token >= len(share) \
+                else share[self._token]
+            text += (f". Null key: {who} put {value:.0%} of the attention there, not on the "
+                     "image")
         i2t = maps.get("image_to_text")
         if i2t is not None:
             back = normalised_entropy(i2t[j], key_mask=words[j])
@@ -498,6 +507,9 @@ class AttentionView(QWidget):
         if "t2i_foreground_gain" in stats:
             extra.append(f"foreground gain {stats['t2i_foreground_gain']:+.2f} (1 = all on "
                          "the drawing, 0 = as on the background, below 0 = prefers it)")
+        if "t2i_null_share" in stats:
+            extra.append(f"{stats['t2i_null_share']:.0%} of the words' attention went to the "
+                         "null key, not to the image (the figures are of the rest)")
         if extra:
             text += ". Over the probes: " + "; ".join(extra)
         self.uniformity.setText(text + ".")
