@@ -107,14 +107,15 @@ def test_unknown_words_replace_real_words_only_at_the_rate():
     assert (unknown_words(tokens, mask, 1.0, g)[mask] == OOV).all()
 
 
-def test_trainer_drops_words_of_training_batches_only(folder):
+def _train_watching_batches(folder, setting: str, look):
+    """Train the tiny contrastive model with ``setting``; ``look(batch)`` for each training
+    batch the model steps on. Returns the trainer and the looks."""
     from fixtures import tiny_config
     from workbench.core.data import load_dataset
     from workbench.core.training import Trainer
     from workbench.core.training.callbacks import Callback
 
-    cfg = tiny_config(folder, "training.drop_words=0.5", "algorithm.name=contrastive",
-                      "fusion.name=mean")
+    cfg = tiny_config(folder, setting, "algorithm.name=contrastive", "fusion.name=mean")
     seen = []
 
     class Spy(Callback):
@@ -122,11 +123,17 @@ def test_trainer_drops_words_of_training_batches_only(folder):
             original = trainer.model.training_step
 
             def step(batch, optim):
-                seen.append(batch.mask.sum(1).float().mean().item())
+                seen.append(look(batch))
                 return original(batch, optim)
             trainer.model.training_step = step
     trainer = Trainer(cfg, load_dataset(cfg), callbacks=[Spy()])
     assert trainer.fit().status == "finished"
+    return trainer, seen
+
+
+def test_trainer_drops_words_of_training_batches_only(folder):
+    trainer, seen = _train_watching_batches(folder, "training.drop_words=0.5",
+                                            lambda b: b.mask.sum(1).float().mean().item())
     full = trainer.dataset.batch(trainer.dataset.split.train).mask.sum(1).float().mean().item()
     assert seen and sum(seen) / len(seen) < 0.85 * full
 
@@ -134,30 +141,12 @@ def test_trainer_drops_words_of_training_batches_only(folder):
 def test_trainer_shows_unknown_words_in_training_batches_only(folder):
     """The training batches hold the unknown word (and their bag of words with it); the
     stored captions, which validation reads, keep theirs."""
-    from fixtures import tiny_config
-    from workbench.core.data import load_dataset
     from workbench.core.data.text import OOV
-    from workbench.core.training import Trainer
-    from workbench.core.training.callbacks import Callback
-
-    cfg = tiny_config(folder, "training.unknown_words=0.5", "algorithm.name=contrastive",
-                      "fusion.name=mean")
-    seen = []
-
-    class Spy(Callback):
-        def on_fit_start(self, trainer, event):
-            original = trainer.model.training_step
-
-            def step(batch, optim):
-                real = batch.mask
-                seen.append(((batch.tokens[real] == OOV).float().mean().item(),
-                             bool((batch.bow[:, OOV] > 0).any())))
-                return original(batch, optim)
-            trainer.model.training_step = step
-    ds = load_dataset(cfg)
-    stored = ds.tokens.clone()
-    trainer = Trainer(cfg, ds, callbacks=[Spy()])
-    assert trainer.fit().status == "finished"
+    trainer, seen = _train_watching_batches(
+        folder, "training.unknown_words=0.5",
+        lambda b: ((b.tokens[b.mask] == OOV).float().mean().item(),
+                   bool((b.bow[:, OOV] > 0).any())))
     rate = sum(r for r, _ in seen) / len(seen)
     assert 0.35 < rate < 0.65 and all(bow for _, bow in seen)
-    assert torch.equal(ds.tokens, stored)
+    from workbench.core.data import load_dataset
+    assert torch.equal(trainer.dataset.tokens, load_dataset(trainer.cfg).tokens)
