@@ -189,6 +189,8 @@ def test_refusals(shapes, models, tmp_path):
         _cfg(shapes, models["vit"], "training.augment_images=true")
     with pytest.raises(ConfigError, match="augment_scale"):
         _cfg(shapes, models["vit"], "training.augment_scale=0.5")
+    with pytest.raises(ConfigError, match="augment_tint"):
+        _cfg(shapes, models["vit"], "training.augment_tint=0.3")
     npz = tiny_config(make_npz(tmp_path / "f.npz"), "model.image_encoder=pretrained",
                       f"model.image_model={models['vit']}", "algorithm.name=classifier")
     with pytest.raises(DataError, match="image feature vectors"):

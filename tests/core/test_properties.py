@@ -40,7 +40,7 @@ SECTIONS = {"data": C.DataConfig, "preprocess": C.PreprocessConfig, "model": C.M
 # in combination, and then the message must name one of these.
 CROSS_KEYS = {"data.val_fraction", "model.patch_size", "fusion.params.heads", "fusion.name",
               "training.drop_words", "training.augment_images", "training.augment_scale",
-              "training.unknown_words",
+              "training.unknown_words", "training.augment_tint",
               "optimizer.pretrained_frozen_epochs", "algorithm.params.itm_weight",
               "algorithm.params.mlm_weight", "algorithm.params.align_weight"}
 

@@ -233,6 +233,10 @@ class TrainingConfig:
                                  "white, so small drawings off-centre are known too (1: "
                                  "never).", min=0.25, max=1.0, label="Smallest image scale",
                                  search=(0.5, 1.0))
+    augment_tint: float = param(0.0, "Tint each training image: its red, green and blue are "
+                                "each multiplied by a random factor between 1 - this and 1, "
+                                "so white becomes a random light colour (0: never).",
+                                min=0.0, max=0.9, label="Random tint", search=(0.0, 0.5))
     drop_words: float = param(0.0, "Drop each word of a training caption with this "
                               "probability (one is always kept), so short queries such as a "
                               "single word find their images too.", min=0.0, max=0.9,

@@ -79,6 +79,8 @@ _PER_STEP_CHANGES = (
      "image augmentation flips and shifts an image at each step", "false"),
     ("image", "image", "augment_scale", lambda t: t.augment_scale < 1.0,
      "shrinking images changes them at each step", "1"),
+    ("image", "image", "augment_tint", lambda t: t.augment_tint > 0,
+     "tinting images changes them at each step", "0"),
 )
 
 

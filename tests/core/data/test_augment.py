@@ -66,6 +66,21 @@ def test_a_shrunk_image_keeps_its_colours():
     assert float(out[:, 0].min()) < 0.01
 
 
+def test_tint_multiplies_each_images_channels_alike_everywhere():
+    from workbench.core.data.augment import tint_images
+    g = torch.Generator().manual_seed(3)
+    images = torch.ones(64, 3, 4, 4)
+    images[:, :, :2] = 0.0  # top half black, bottom half white
+    images[:, 0, 2, 0] = 0.5
+    out = tint_images(images, g, 0.4)
+    white = out[:, :, 3, 3]  # (64, 3): each image's factors
+    assert float(white.min()) >= 0.6 - 1e-6 and float(white.max()) <= 1.0
+    assert float(white.std(0).min()) > 0.05  # images differ, and so do channels
+    assert (out[:, :, :2] == 0).all()  # black stays black
+    torch.testing.assert_close(out[:, :, 2:], images[:, :, 2:] * white[:, :, None, None])
+    assert tint_images(images, g, 0.0) is images
+
+
 def test_drop_words_keeps_order_at_least_one_word_and_pads_the_rest():
     from workbench.core.data.augment import drop_words
     g = torch.Generator().manual_seed(0)

@@ -59,6 +59,17 @@ def shrink_images(images: Tensor, generator: torch.Generator, smallest: float) -
     return 1.0 - ink
 
 
+def tint_images(images: Tensor, generator: torch.Generator, strength: float) -> Tensor:
+    """Multiply each image's three channels by its own random factors in [1 - strength, 1]:
+    white becomes a random light colour, black stays black. Every pixel of an image is
+    tinted alike (no pixel is told apart from another), so blank background is no longer
+    the same in every image: attention parked on it changes with the image."""
+    if strength <= 0 or len(images) == 0:
+        return images
+    factors = 1.0 - strength * torch.rand(len(images), 3, 1, 1, generator=generator)
+    return images * factors.to(images.device, images.dtype)
+
+
 def unknown_words(tokens: Tensor, mask: Tensor, p: float, generator: torch.Generator
                   ) -> Tensor:
     """Each real token replaced by the unknown-word token (OOV) with probability ``p``.

@@ -20,7 +20,8 @@ import torch
 from .. import config as C
 from ..algorithms import ALGORITHMS
 from ..algorithms.base import Algorithm
-from ..data.augment import augment_images, drop_words, shrink_images, unknown_words
+from ..data.augment import (augment_images, drop_words, shrink_images, tint_images,
+                            unknown_words)
 from ..data.dataset import PairedDataset, bag_of_words
 from ..errors import WorkbenchError
 from ..evaluation import report
@@ -286,6 +287,8 @@ class Trainer:
                                                  t.augment_scale)
                 if t.augment_images and batch.images is not None:
                     batch.images = augment_images(batch.images, aug_generator)
+                if t.augment_tint > 0 and batch.images is not None:
+                    batch.images = tint_images(batch.images, aug_generator, t.augment_tint)
                 if (t.unknown_words > 0 or t.drop_words > 0) and batch.tokens is not None:
                     batch.tokens = unknown_words(batch.tokens, batch.mask, t.unknown_words,
                                                  aug_generator)
