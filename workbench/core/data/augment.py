@@ -75,8 +75,8 @@ def unknown_words(tokens: Tensor, mask: Tensor, p: float, generator: torch.Gener
     """Each real token replaced by the unknown-word token (OOV) with probability ``p``.
 
     The vocabulary is the training captions' words, so training never shows the model an
-    unknown word while validation and test captions are full of them (on the built-in emoji
-    about two words in five); the OOV embedding then stays as initialised, and what it
+    unknown word while validation and test captions hold many (on the built-in emoji about
+    one word in four); the OOV embedding then stays as initialised, and what it
     makes of one, where it looks included, is noise. Word dropout to OOV (as in Iyyer et
     al. 2015, Bowman et al. 2016) teaches it to read "some word I do not know"."""
     if p <= 0:
