@@ -206,9 +206,7 @@ def foreground_gain(weights: np.ndarray, foreground: np.ndarray,
 def null_share(null: np.ndarray, row_mask: np.ndarray | None = None) -> float:
     """Mean over the real rows (``row_mask``) of ``null`` (..., rows): each query's weight on
     the null key; NaN when no row is real."""
-    x = np.asarray(null, dtype=np.float64)
-    real = np.ones(x.shape, dtype=bool) if row_mask is None else np.asarray(row_mask, bool)
-    return float(x[real].mean()) if real.any() else float("nan")
+    return _weighted_mean(null, None if row_mask is None else np.asarray(row_mask, float))
 
 
 def neighbour_entropy(graph: list[dict]) -> float:

@@ -488,10 +488,10 @@ class AttentionView(QWidget):
         null = maps.get("text_to_null")
         if null is not None:
             share = null[j][words[j]]
-            who = "this caption's words" if self._token < 0 or self._token >= len(share) \
-                else f"'{probes[j].tokens[self._token]}'"
-            value = share.mean() if self._token < 0 or self._token >= len(share) \
-                else share[self._token]
+            if 0 <= self._token < len(share):
+                who, value = f"'{probes[j].tokens[self._token]}'", share[self._token]
+            else:
+                who, value = "this caption's words", share.mean()
             text += (f". Null key: {who} put {value:.0%} of the attention there, not on the "
                      "image")
         i2t = maps.get("image_to_text")
