@@ -18,7 +18,7 @@ from fixtures import tiny_config
 from workbench.cli import main
 from workbench.core import config as C
 from workbench.core.presets import load_preset
-from workbench.core.sweep.study import default_storage
+from workbench.core.sweep.study import default_storage, open_storage
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def _sweep_process(preset, tmp_path, *args) -> subprocess.Popen:
 
 
 def _trials(study_name: str):
-    storage = optuna.storages.RDBStorage(default_storage(study_name))
+    storage = open_storage(default_storage(study_name))
     return optuna.load_study(study_name=study_name, storage=storage).get_trials()
 
 

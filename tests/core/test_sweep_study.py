@@ -141,6 +141,35 @@ def test_storage_that_cannot_be_used_is_refused_clearly(tmp_path):
         open_storage(sqlite_url(not_a_db))
 
 
+def _open_together(url, barrier, answers):
+    """One process of the race below: open ``url`` the moment every process is ready."""
+    barrier.wait()
+    try:
+        open_storage(url)
+        answers.put("ok")
+    except SweepError as exc:
+        answers.put(str(exc))
+
+
+def test_processes_opening_one_new_storage_at_once_all_open_it(tmp_path):
+    # Optuna's check-then-create of its tables is not atomic; before the retry, half such
+    # rounds failed with "table ... already exists" (a sweep and a viewer started together)
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    for round_ in range(4):
+        url = sqlite_url(tmp_path / f"race{round_}.db")
+        barrier, answers = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_open_together, args=(url, barrier, answers))
+                 for _ in range(4)]
+        for proc in procs:
+            proc.start()
+        got = [answers.get(timeout=120) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=60)
+        assert got == ["ok"] * 4, got
+        assert open_storage(url).get_all_studies() == []
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
 def test_a_read_only_storage_file_is_refused(tmp_path):
     path = tmp_path / "s.db"

@@ -33,6 +33,8 @@ PRUNE_WARMUP_FRACTION = 0.1
 PRUNE_STARTUP_TRIALS = 4
 # Seconds SQLite waits for a lock another process holds (several trials write at once).
 SQLITE_TIMEOUT_S = 60
+# Tries at opening a storage whose tables another process is making at that moment.
+SCHEMA_RACE_TRIES = 8
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -153,14 +155,37 @@ def open_storage(url: str):
         engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     else:
         engine = {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    except ModuleNotFoundError as exc:  # the URL's database driver (psycopg2, ...) is missing
-        raise SweepError(f"storage {url}: its database driver is not installed "
-                         f"({exc.name}); pip install it") from None
-    except Exception as exc:  # sqlalchemy's errors: a bad URL, no server, no permission
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SweepError(f"storage {url}: cannot open it: {first}") from None
+    for attempt in range(SCHEMA_RACE_TRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except Exception as exc:  # noqa: BLE001 - sorted below
+            if attempt + 1 < SCHEMA_RACE_TRIES and _schema_race(exc):
+                # Optuna makes the tables with check-then-create, which is not atomic: a
+                # second process opening the same new database (two sweeps started together,
+                # a viewer polling it) finds a table the first made a moment ago. The
+                # tables are whole by the next try, and making them is skipped.
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            raise _storage_error(url, exc) from None
+    raise AssertionError("unreachable")
+
+
+def _schema_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is another process making the same tables (SQLite: "table X already
+    exists" or the schema version row already stamped; PostgreSQL: "relation X already
+    exists", a duplicate key)."""
+    text = str(exc).lower()
+    return any(part in text for part in ("already exists", "unique constraint failed",
+                                         "duplicate key"))
+
+
+def _storage_error(url: str, exc: BaseException) -> SweepError:
+    if isinstance(exc, ModuleNotFoundError):  # the URL's database driver (psycopg2, ...)
+        return SweepError(f"storage {url}: its database driver is not installed "
+                          f"({exc.name}); pip install it")
+    # sqlalchemy's errors: a bad URL, no server, no permission
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return SweepError(f"storage {url}: cannot open it: {first}")
 
 
 def open_study(storage, name: str, spec: SweepSpec, *, create: bool = True):
