@@ -74,3 +74,11 @@ def test_a_run_folder_is_scored_as_its_model_was(preset, tmp_path, capsys):
     assert row["t2i_entropy"] == pytest.approx(stats["t2i_entropy"])
     assert row["pairs"] == stats["pairs"] == len(ds.indices("val"))
     assert row["accuracy"] == pytest.approx(end.test_metrics["accuracy"])
+
+
+def test_a_setting_the_config_refuses_is_one_clear_line(preset):
+    with pytest.raises(SystemExit, match=r"^error: .*training\.nonsense"):
+        grounding_check.main(["--preset", str(preset), "--seeds", "0",
+                              "--set", "training.nonsense=1"])
+    with pytest.raises(SystemExit, match=r"^error: .*no-such-folder"):
+        grounding_check.main(["--run", str(preset.parent / "no-such-folder")])

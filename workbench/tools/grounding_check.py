@@ -22,6 +22,7 @@ import statistics
 
 from workbench.core.config import apply_overrides
 from workbench.core.data import load_dataset
+from workbench.core.errors import WorkbenchError
 from workbench.core.evaluation.grounding import pointing_game, split_attention_stats
 from workbench.core.evaluation.report import score_split
 from workbench.core.evaluation.saved_model import open_checkpoint
@@ -115,6 +116,13 @@ def main(argv: list[str] | None = None) -> None:
                     help="pointing-game composites per model (default 500)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     opts = ap.parse_args(argv)
+    try:
+        _report(opts)
+    except WorkbenchError as exc:  # a preset, override or run folder the user must fix
+        raise SystemExit(f"error: {exc}") from None
+
+
+def _report(opts: argparse.Namespace) -> None:
     if opts.run:
         rows = {"run": score_run(opts.run, opts.composites)}
     else:
