@@ -148,3 +148,38 @@ def test_refusals(shapes, tmp_path):
                       "algorithm.name=classifier")
     with pytest.raises(DataError, match="text feature vectors"):
         load_dataset(npz)
+
+
+def test_the_pointing_game_runs_on_word_pieces(tmp_path):
+    """Composites need no vocabulary: with a pretrained text model, two captions share no
+    word when their words (not their pieces) differ, and a composite's text is the captioned
+    row's own word-piece states."""
+    import json
+
+    from workbench.core.data.text import tokenize
+    from workbench.core.evaluation import grounding as G
+    folder = make_image_folder(tmp_path / "shapes", n_per_class=4)
+    meta = folder / "metadata.jsonl"
+    lines = [json.loads(x) for x in meta.read_text().splitlines()]
+    for line in lines:  # "<colour> <shape>": two of other colours and shapes share no word
+        line["text"] = " ".join(line["text"].split()[1:3])
+    meta.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    cfg = _cfg(folder, "algorithm.name=classifier", "fusion.name=coattention",
+               "data.val_fraction=0.4", "training.epochs=1")
+    ds = load_dataset(cfg)
+    assert ds.tokens is None and G.composite_problem(ds) is None
+    comps = G.make_composites(ds, n=20, seed=0)
+    assert len(comps) == 20
+    for a, b in comps.rows.tolist():
+        assert not set(tokenize(ds.table.caption(a))) & set(tokenize(ds.table.caption(b)))
+        assert ds.labels[a] != ds.labels[b]
+    batch = G.composite_batch(ds, comps)
+    real = ds.batch(torch.from_numpy(comps.captioned))
+    assert torch.equal(batch.text_states, real.text_states)
+    assert torch.equal(batch.mask, real.mask)
+    trainer = Trainer(cfg, ds)
+    trainer.fit()
+    game = G.pointing_game(trainer.model, ds, n=20, seed=0)
+    assert game["n"] == 20 and 0 <= game["rate"] <= 1
+    probes = G.composite_probes(ds, comps)
+    assert probes[0].tokens[0] == "[CLS]" and probes[0].captioned in G.SIDES

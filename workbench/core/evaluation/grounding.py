@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import Batch, PairedDataset
-from ..data.text import OOV, PAD
+from ..data.text import OOV, PAD, tokenize
 from ..errors import WorkbenchError
 from ..training.events import AttentionSnapshot, Probe
 from .attention_stats import snapshot_stats
@@ -56,9 +56,10 @@ class Composites:
 
 def composite_problem(dataset: PairedDataset) -> str | None:
     """Why composites cannot be made of ``dataset`` (None: they can): they need captions as
-    word ids, pixels the model reads, and labels to tell two emoji's groups apart."""
-    if dataset.tokens is None or dataset.vocab is None:
-        return "it needs captions the model reads as words (not feature vectors or word pieces)"
+    words the model reads one by one (word ids, or a pretrained model's word pieces), pixels
+    the model reads, and labels to tell two emoji's groups apart."""
+    if dataset.tokens is None and dataset.text_states is None and dataset.piece_ids is None:
+        return "it needs captions the model reads word by word (not as feature vectors)"
     if dataset.images is None or not dataset.pixels_to_model or dataset.image_features is not None:
         return "it needs images the model reads as pixels (not features or a pretrained model's)"
     if dataset.labels is None:
@@ -66,9 +67,14 @@ def composite_problem(dataset: PairedDataset) -> str | None:
     return None
 
 
-def _word_sets(dataset: PairedDataset, rows: np.ndarray) -> list[frozenset[int]]:
-    """Each row's caption as its set of known word ids (padding and out-of-vocabulary left
-    out: an unknown word is no evidence that two captions share one)."""
+def _word_sets(dataset: PairedDataset, rows: np.ndarray) -> list[frozenset]:
+    """Each row's caption as the set of the words the model can read in it. With a
+    vocabulary: its known word ids (padding and out-of-vocabulary left out: an unknown word
+    is no evidence that two captions share one). With a pretrained text model, which reads
+    every word: all its words (the same tokenizer as a vocabulary's, not word pieces, so
+    that "grinning" and "winning" share no word through "##ning")."""
+    if dataset.tokens is None:
+        return [frozenset(tokenize(dataset.table.caption(r))) for r in rows.tolist()]
     out = []
     for r in rows.tolist():
         ids = dataset.tokens[r, : int(dataset.lengths[r])].tolist()
