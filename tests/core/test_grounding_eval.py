@@ -268,3 +268,39 @@ def test_no_composites_without_co_attention_or_when_turned_off(shapes):
     assert snaps and all(s.composites is None for s in snaps)
     snaps, _ = snapshots(shapes, "fusion.name=coattention", "training.composite_probes=0")
     assert snaps and all(s.composites is None for s in snaps)
+
+
+# -- per label --------------------------------------------------------------------------------
+def _image(inked_patches: list[int]) -> np.ndarray:
+    """A 4 x 4 white image on a 2 x 2 patch grid with these patches black."""
+    img = np.full((3, 4, 4), 255, np.uint8)
+    for p in inked_patches:
+        r, c = divmod(p, 2)
+        img[:, 2 * r:2 * r + 2, 2 * c:2 * c + 2] = 0
+    return img
+
+
+def test_figures_by_label_are_each_labels_own_by_hand():
+    from workbench.core.training.events import Probe
+    probes = [Probe(0, "a", ["a"], _image([0]), "x"),        # share 0.25
+              Probe(1, "b c", ["b", "c"], _image([0, 1]), "y"),  # share 0.5
+              Probe(2, "d", ["d"], _image([3]), "x")]         # share 0.25
+    t2i = np.zeros((3, 2, 4))
+    t2i[0, 0] = [1, 0, 0, 0]                 # all on its ink: gain 1
+    t2i[1, 0] = [0.25] * 4                   # as the background: gain 0
+    t2i[1, 1] = [0, 0, 0.5, 0.5]             # all off its ink: m 0, gain -1
+    t2i[2, 0] = [0.5, 0, 0, 0.5]             # half on its ink: m 0.5, gain 1/3
+    snap = AttentionSnapshot(0, 0, probes, ["text", "image"], {"text_to_image": t2i}, (2, 2))
+    out = G.stats_by_label(snap)
+    assert list(out) == ["x", "y"]
+    assert out["x"]["pairs"] == 2 and out["y"]["pairs"] == 1
+    assert out["x"]["t2i_foreground_gain"] == pytest.approx((1 + 1 / 3) / 2)
+    # a caption's words count alike: m = (0.5 + 0) / 2 = 0.25, s = 0.5 -> -0.5
+    assert out["y"]["t2i_foreground_gain"] == pytest.approx(-0.5)
+    assert out["x"]["foreground_share"] == pytest.approx(0.25)
+    assert out["y"]["foreground_share"] == pytest.approx(0.5)
+    for label, idx in (("x", [0, 2]), ("y", [1])):
+        alone = AttentionSnapshot(0, 0, [probes[i] for i in idx], ["text", "image"],
+                                  {"text_to_image": t2i[idx]}, (2, 2))
+        for key, value in snapshot_stats(alone).items():
+            assert out[label][key] == pytest.approx(value), (label, key)

@@ -82,3 +82,23 @@ def test_a_setting_the_config_refuses_is_one_clear_line(preset):
                               "--set", "training.nonsense=1"])
     with pytest.raises(SystemExit, match=r"^error: .*no-such-folder"):
         grounding_check.main(["--run", str(preset.parent / "no-such-folder")])
+
+
+def test_by_label_gives_each_labels_figures_per_seed_and_their_mean(preset, capsys):
+    grounding_check.main(["--preset", str(preset), "--seeds", "0,1", "--composites", "8",
+                          "--set", "training.epochs=1", "--by-label", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    per_seed = [row["by_label"] for row in out["rows"].values()]
+    labels = sorted(per_seed[0])
+    assert len(labels) >= 2 and sorted(out["by_label"]) == labels
+    for label in labels:
+        for key in ("pairs", "t2i_entropy"):
+            values = [p[label][key] for p in per_seed if label in p]
+            assert out["by_label"][label][key]["mean"] == pytest.approx(statistics.mean(values))
+    # the pairs of the labels are the validation pairs
+    for row in out["rows"].values():
+        assert sum(v["pairs"] for v in row["by_label"].values()) == row["pairs"]
+    grounding_check.main(["--preset", str(preset), "--seeds", "0", "--composites", "8",
+                          "--set", "training.epochs=1", "--by-label"])
+    text = capsys.readouterr().out
+    assert "per label, validation" in text and labels[0] in text and "fg share" in text

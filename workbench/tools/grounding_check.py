@@ -23,7 +23,8 @@ import statistics
 from workbench.core.config import apply_overrides
 from workbench.core.data import load_dataset
 from workbench.core.errors import WorkbenchError
-from workbench.core.evaluation.grounding import pointing_game, split_attention_stats
+from workbench.core.evaluation.attention_stats import snapshot_stats
+from workbench.core.evaluation.grounding import pointing_game, split_snapshot, stats_by_label
 from workbench.core.evaluation.report import score_split
 from workbench.core.evaluation.saved_model import open_checkpoint
 from workbench.core.presets import load_preset
@@ -39,21 +40,33 @@ COLUMNS = (("t2i_entropy", "entropy", "{:.3f}"), ("t2i_specificity", "specificit
 #: the test scores reported, where the run has them: classification, retrieval (the matching
 #: algorithm's both ways: the dual encoder's and re-ranked by its cross-encoder)
 TEST_KEYS = ("accuracy", "macro_f1", "t2i_r10", "reranked_t2i_r10")
+#: the per-label table's columns (``--by-label``)
+LABEL_COLUMNS = (("pairs", "pairs", "{:.0f}"), ("foreground_share", "fg share", "{:.2f}"),
+                 ("t2i_foreground_gain", "fg gain", "{:+.3f}"),
+                 ("t2i_entropy", "entropy", "{:.3f}"), ("t2i_specificity", "specificity",
+                                                        "{:.4f}"))
 
 
-def grounding(model, dataset, test: dict, composites: int, seed: int = 0) -> dict:
+def grounding(model, dataset, test: dict, composites: int, seed: int = 0,
+              by_label: bool = False) -> dict:
     """One model's figures: the validation attention figures, the pointing game and the
-    test scores (``test``: ``report.score_split``'s dict)."""
-    stats = split_attention_stats(model, dataset, "val")
+    test scores (``test``: ``report.score_split``'s dict); with ``by_label``, the attention
+    figures per label too (``by_label``: label -> figures)."""
+    snap = split_snapshot(model, dataset, "val")
+    stats = {**snapshot_stats(snap), "pairs": len(snap.probes)}
     game = pointing_game(model, dataset, "val", n=composites, seed=seed)
     metrics, chance = test.get("metrics", {}), test.get("chance", {})
-    return {**stats, "pointing": game["rate"], "pointing_se": game["se"],
-            "pointing_n": game["n"], "pointing_chance": game["chance"],
-            **{k: metrics[k] for k in TEST_KEYS if k in metrics},
-            **{f"{k}_chance": chance[k] for k in TEST_KEYS if k in chance}}
+    row = {**stats, "pointing": game["rate"], "pointing_se": game["se"],
+           "pointing_n": game["n"], "pointing_chance": game["chance"],
+           **{k: metrics[k] for k in TEST_KEYS if k in metrics},
+           **{f"{k}_chance": chance[k] for k in TEST_KEYS if k in chance}}
+    if by_label:
+        row["by_label"] = stats_by_label(snap)
+    return row
 
 
-def train_seed(preset: str, sets: list[str], seed: int, composites: int) -> dict:
+def train_seed(preset: str, sets: list[str], seed: int, composites: int,
+               by_label: bool = False) -> dict:
     """The preset (with ``sets``) trained on ``seed`` and scored."""
     cfg = apply_overrides(load_preset(preset), sets)
     cfg.seed = seed
@@ -62,17 +75,17 @@ def train_seed(preset: str, sets: list[str], seed: int, composites: int) -> dict
     if end.status != "finished":
         raise SystemExit(f"{preset} seed {seed}: {end.status}: {end.reason}")
     return grounding(trainer.model, trainer.dataset, end.scores.get("test", {}), composites,
-                     seed)
+                     seed, by_label)
 
 
-def score_run(run_dir: str, composites: int) -> dict:
+def score_run(run_dir: str, composites: int, by_label: bool = False) -> dict:
     """A finished run folder's saved model, scored on its own data and split."""
     path = load_run(run_dir).model_checkpoint
     if path is None:
         raise SystemExit(f"{run_dir}: no checkpoint to score")
     saved = open_checkpoint(path)
     return grounding(saved.model, saved.dataset, score_split(saved.model, saved.dataset, "test"),
-                     composites, saved.config.seed)
+                     composites, saved.config.seed, by_label)
 
 
 def summary(rows: dict[str, dict]) -> dict[str, dict]:
@@ -114,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="a config override, e.g. training.epochs=5 (repeatable)")
     ap.add_argument("--composites", type=int, default=500,
                     help="pointing-game composites per model (default 500)")
+    ap.add_argument("--by-label", action="store_true",
+                    help="also the attention figures per label (where the foreground gain "
+                         "is won and lost)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     opts = ap.parse_args(argv)
     try:
@@ -124,16 +140,21 @@ def main(argv: list[str] | None = None) -> None:
 
 def _report(opts: argparse.Namespace) -> None:
     if opts.run:
-        rows = {"run": score_run(opts.run, opts.composites)}
+        rows = {"run": score_run(opts.run, opts.composites, opts.by_label)}
     else:
         rows = {}
         for seed in (int(s) for s in opts.seeds.split(",") if s.strip()):
-            rows[f"seed {seed}"] = train_seed(opts.preset, opts.set, seed, opts.composites)
+            rows[f"seed {seed}"] = train_seed(opts.preset, opts.set, seed, opts.composites,
+                                              opts.by_label)
             if not opts.json:
                 print(f"trained seed {seed}", flush=True)
     spread = summary(rows)
+    labels = label_summary(rows)
     if opts.json:
-        print(json.dumps({"rows": rows, "summary": spread}, default=float))
+        out = {"rows": rows, "summary": spread}
+        if labels:
+            out["by_label"] = labels
+        print(json.dumps(out, default=float))
         return
     columns = _shown(rows)
     print(" ".join([f"{'':>8}"] + [f"{h:>15}" if k == "pointing" else f"{h:>11}"
@@ -150,6 +171,38 @@ def _report(opts: argparse.Namespace) -> None:
     first = next(iter(rows.values()))
     print(f"chance: pointing 0.500{', test ' + chance if chance else ''}; validation pairs "
           f"{first.get('pairs', 0)}, composites {first.get('pointing_n', 0)} per model")
+    if labels:
+        print()
+        print(_label_table(labels, len(rows)))
+
+
+def label_summary(rows: dict[str, dict]) -> dict[str, dict]:
+    """Per label, the mean and sample standard deviation (NaN for one row) of each
+    per-label figure over the rows (seeds) that have it; empty without ``--by-label``."""
+    per = [r["by_label"] for r in rows.values() if "by_label" in r]
+    out: dict[str, dict] = {}
+    for label in sorted({name for p in per for name in p}):
+        cells = {}
+        for key, _, _ in LABEL_COLUMNS:
+            values = [p[label][key] for p in per if key in p.get(label, {})]
+            if values:
+                cells[key] = {"mean": statistics.mean(values),
+                              "sd": statistics.stdev(values) if len(values) > 1 else math.nan}
+        out[label] = cells
+    return out
+
+
+def _label_table(labels: dict[str, dict], seeds: int) -> str:
+    width = max(len("label"), *(len(name) for name in labels))
+    what = "per label, validation" + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
+    lines = [what, " ".join([f"{'label':<{width}}"] + [f"{h:>11}" for _, h, _ in
+                                                        LABEL_COLUMNS])]
+    for name, cells in labels.items():
+        parts = [f"{name:<{width}}"]
+        for key, _, fmt in LABEL_COLUMNS:
+            parts.append(f"{fmt.format(cells[key]['mean']) if key in cells else '-':>11}")
+        lines.append(" ".join(parts))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from ..data.dataset import Batch, PairedDataset
 from ..data.text import OOV, PAD, tokenize
 from ..errors import WorkbenchError
 from ..training.events import AttentionSnapshot, Probe
-from .attention_stats import snapshot_stats
+from .attention_stats import FOREGROUND_SHARE, foreground_patches, snapshot_stats
 from .pointing import SIDES, half_masses, pointing_hits, pointing_score
 
 MAX_TRIES = 200  # draws per composite before the split is deemed to have too few pairs
@@ -246,10 +246,9 @@ def _pad_stack(parts: list[np.ndarray]) -> np.ndarray:
                            for p in parts])
 
 
-def split_attention_stats(algorithm, dataset: PairedDataset, split: str = "val",
-                          batch_size: int = 256) -> dict:
-    """``attention_stats.snapshot_stats``'s figures over every pair of ``split`` (one
-    snapshot of them all), with ``pairs``: how many."""
+def split_snapshot(algorithm, dataset: PairedDataset, split: str = "val",
+                   batch_size: int = 256) -> AttentionSnapshot:
+    """Every pair of ``split`` as one attention snapshot (each pair a probe)."""
     parts: dict[str, list[np.ndarray]] = {}
     rows: list[int] = []
     for b in dataset.batches(split, batch_size):
@@ -259,6 +258,50 @@ def split_attention_stats(algorithm, dataset: PairedDataset, split: str = "val",
     maps = {k: _pad_stack(v) for k, v in parts.items() if len(v) and v[0].ndim >= 2}
     t2i = maps.get("text_to_image")
     grid = patch_grid(algorithm, t2i.shape[-1]) if t2i is not None else None
-    snap = AttentionSnapshot(0, 0, [probe_of(dataset, r) for r in rows],
+    return AttentionSnapshot(0, 0, [probe_of(dataset, r) for r in rows],
                              list(algorithm.modality_names), maps, grid)
-    return {**snapshot_stats(snap), "pairs": len(rows)}
+
+
+def split_attention_stats(algorithm, dataset: PairedDataset, split: str = "val",
+                          batch_size: int = 256) -> dict:
+    """``attention_stats.snapshot_stats``'s figures over every pair of ``split`` (one
+    snapshot of them all), with ``pairs``: how many."""
+    snap = split_snapshot(algorithm, dataset, split, batch_size)
+    return {**snapshot_stats(snap), "pairs": len(snap.probes)}
+
+
+def stats_by_label(snap: AttentionSnapshot) -> dict[str, dict]:
+    """The snapshot's figures per label of its probes (``snapshot_stats`` of each label's
+    probes alone), with ``pairs`` and, where the images have a white background,
+    ``foreground_share``: the mean share of inked patches over the images the foreground
+    gain counts. Where a figure misses, the breakdown says which images make it miss (a
+    group drawn edge to edge has little background, and what it has is hard to avoid)."""
+    out: dict[str, dict] = {}
+    labels = sorted({p.label for p in snap.probes if p.label is not None})
+    for label in labels:
+        keep = np.array([p.label == label for p in snap.probes])
+        sub = AttentionSnapshot(snap.epoch, snap.step,
+                                [p for p, k in zip(snap.probes, keep) if k],
+                                snap.modality_names,
+                                {k: v[keep] for k, v in snap.maps.items()
+                                 if isinstance(v, np.ndarray) and len(v) == len(keep)},
+                                snap.grid)
+        row = {**snapshot_stats(sub), "pairs": int(keep.sum())}
+        share = _foreground_share(sub)
+        if share is not None:
+            row["foreground_share"] = share
+        out[label] = row
+    return out
+
+
+def _foreground_share(snap: AttentionSnapshot) -> float | None:
+    """Mean inked-patch share of the images whose share the foreground gain counts."""
+    images = [p.image for p in snap.probes]
+    t2i = snap.maps.get("text_to_image")
+    if t2i is None or snap.grid is None or any(im is None for im in images) or \
+            snap.grid[0] * snap.grid[1] != t2i.shape[-1]:
+        return None
+    shares = foreground_patches(np.stack(images), snap.grid).mean(1)
+    low, high = FOREGROUND_SHARE
+    counted = shares[(shares >= low) & (shares <= high)]
+    return round(float(counted.mean()), 6) if len(counted) else None
