@@ -40,6 +40,19 @@ def make_image_folder(root: Path, n_per_class: int = 6, size: int = 16) -> Path:
     return root
 
 
+def make_colour_shape_folder(root: Path, n_per_class: int = 6, size: int = 16) -> Path:
+    """:func:`make_image_folder` captioned "<colour> <shape>" only: two pairs of other
+    colours and shapes then share no word (what the pointing game's composites need)."""
+    import json
+    make_image_folder(root, n_per_class, size)
+    meta = root / "metadata.jsonl"
+    lines = [json.loads(x) for x in meta.read_text().splitlines()]
+    for line in lines:
+        line["text"] = " ".join(line["text"].split()[1:3])
+    meta.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return root
+
+
 def make_npz(path: Path, n: int = 40, labels: bool = True) -> Path:
     rng = np.random.default_rng(1)
     y = np.arange(n) % 2

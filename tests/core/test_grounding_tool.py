@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from fixtures import make_image_folder, tiny_config
+from fixtures import make_colour_shape_folder, tiny_config
 from workbench.core import config as C
 from workbench.core.data import load_dataset
 from workbench.core.evaluation import grounding as G
@@ -22,12 +22,7 @@ def preset(tmp_path_factory):
     """A tiny co-attention preset over shapes captioned "<colour> <shape>" (labels: the
     colour), so that two of different colours and shapes share no word."""
     root = tmp_path_factory.mktemp("grounding")
-    folder = make_image_folder(root / "shapes")
-    meta = folder / "metadata.jsonl"
-    lines = [json.loads(x) for x in meta.read_text().splitlines()]
-    for line in lines:
-        line["text"] = " ".join(line["text"].split()[1:3])
-    meta.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    folder = make_colour_shape_folder(root / "shapes")
     cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=coattention",
                       "data.val_fraction=0.3", "data.test_fraction=0.2")
     return C.save(cfg, root / "tiny.toml")

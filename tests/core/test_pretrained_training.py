@@ -10,7 +10,7 @@ import torch
 
 pytest.importorskip("transformers")
 
-from fixtures import make_image_folder, make_npz, tiny_config  # noqa: E402
+from fixtures import make_colour_shape_folder, make_image_folder, make_npz, tiny_config  # noqa: E402
 from workbench.core.data import load_dataset  # noqa: E402
 from workbench.core.errors import ConfigError, DataError  # noqa: E402
 from workbench.core.pretrained import cache as CACHE  # noqa: E402
@@ -154,16 +154,10 @@ def test_the_pointing_game_runs_on_word_pieces(tmp_path):
     """Composites need no vocabulary: with a pretrained text model, two captions share no
     word when their words (not their pieces) differ, and a composite's text is the captioned
     row's own word-piece states."""
-    import json
 
     from workbench.core.data.text import tokenize
     from workbench.core.evaluation import grounding as G
-    folder = make_image_folder(tmp_path / "shapes", n_per_class=4)
-    meta = folder / "metadata.jsonl"
-    lines = [json.loads(x) for x in meta.read_text().splitlines()]
-    for line in lines:  # "<colour> <shape>": two of other colours and shapes share no word
-        line["text"] = " ".join(line["text"].split()[1:3])
-    meta.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    folder = make_colour_shape_folder(tmp_path / "shapes", n_per_class=4)
     cfg = _cfg(folder, "algorithm.name=classifier", "fusion.name=coattention",
                "data.val_fraction=0.4", "training.epochs=1")
     ds = load_dataset(cfg)

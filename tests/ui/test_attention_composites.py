@@ -104,18 +104,12 @@ def test_a_new_snapshot_keeps_the_chosen_composite(view):
 
 
 def test_a_real_run_shows_its_composites(view, tmp_path):
-    import json
 
-    from fixtures import make_image_folder, tiny_config
+    from fixtures import make_colour_shape_folder, tiny_config
     from workbench.core.data import load_dataset
     from workbench.core.training import Trainer
     from workbench.core.training.callbacks import EventRecorder
-    folder = make_image_folder(tmp_path / "shapes")
-    meta = folder / "metadata.jsonl"
-    lines = [json.loads(x) for x in meta.read_text().splitlines()]
-    for line in lines:  # "<colour> <shape>": two of other colours and shapes share no word
-        line["text"] = " ".join(line["text"].split()[1:3])
-    meta.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    folder = make_colour_shape_folder(tmp_path / "shapes")
     cfg = tiny_config(folder, "algorithm.name=classifier", "fusion.name=coattention",
                       "data.val_fraction=0.5")
     recorder = EventRecorder()
