@@ -171,8 +171,12 @@ def test_the_pointing_game_runs_on_word_pieces(tmp_path):
     real = ds.batch(torch.from_numpy(comps.captioned))
     assert torch.equal(batch.text_states, real.text_states)
     assert torch.equal(batch.mask, real.mask)
-    trainer = Trainer(cfg, ds)
+    rec = EventRecorder()
+    trainer = Trainer(cfg, ds, callbacks=[rec])
     trainer.fit()
+    live = rec.of(AttentionSnapshot)[-1].composites  # the Attention tab's composite probes
+    assert live is not None and len(live.probes) == cfg.training.composite_probes
+    assert live.probes[0].tokens[0] == "[CLS]" and live.probes[0].captioned in G.SIDES
     game = G.pointing_game(trainer.model, ds, n=20, seed=0)
     assert game["n"] == 20 and 0 <= game["rate"] <= 1
     probes = G.composite_probes(ds, comps)
