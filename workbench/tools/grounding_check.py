@@ -94,9 +94,13 @@ def summary(rows: dict[str, dict]) -> dict[str, dict]:
     for key, _, _ in COLUMNS:
         values = [r[key] for r in rows.values() if key in r]
         if values:
-            out[key] = {"mean": statistics.mean(values),
-                        "sd": statistics.stdev(values) if len(values) > 1 else math.nan}
+            out[key] = _spread(values)
     return out
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.mean(values),
+            "sd": statistics.stdev(values) if len(values) > 1 else math.nan}
 
 
 def _shown(rows: dict[str, dict]) -> list[tuple[str, str, str]]:
@@ -186,8 +190,7 @@ def label_summary(rows: dict[str, dict]) -> dict[str, dict]:
         for key, _, _ in LABEL_COLUMNS:
             values = [p[label][key] for p in per if key in p.get(label, {})]
             if values:
-                cells[key] = {"mean": statistics.mean(values),
-                              "sd": statistics.stdev(values) if len(values) > 1 else math.nan}
+                cells[key] = _spread(values)
         out[label] = cells
     return out
 

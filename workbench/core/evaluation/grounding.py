@@ -274,8 +274,7 @@ def stats_by_label(snap: AttentionSnapshot) -> dict[str, dict]:
     """The snapshot's figures per label of its probes (``snapshot_stats`` of each label's
     probes alone), with ``pairs`` and, where the images have a white background,
     ``foreground_share``: the mean share of inked patches over the images the foreground
-    gain counts. Where a figure misses, the breakdown says which images make it miss (a
-    group drawn edge to edge has little background, and what it has is hard to avoid)."""
+    gain counts. Where a figure misses, the breakdown says which images make it miss."""
     out: dict[str, dict] = {}
     labels = sorted({p.label for p in snap.probes if p.label is not None})
     for label in labels:
