@@ -270,6 +270,32 @@ def test_no_composites_without_co_attention_or_when_turned_off(shapes):
     assert snaps and all(s.composites is None for s in snaps)
 
 
+def test_a_run_folder_keeps_its_composite_probes(shapes, tmp_path):
+    """Reopened, a run shows the composites it showed live (the Attention tab reads them
+    back with ``latest_attention``); the real probes stay as they were."""
+    from workbench.core.runs.snapshot_files import latest_attention
+    from workbench.core.runs.writer import RunWriter
+    from workbench.core.training import Trainer
+    from workbench.core.training.callbacks import EventRecorder
+    cfg = tiny_config(shapes, "algorithm.name=classifier", "data.val_fraction=0.5",
+                      "fusion.name=coattention", "training.composite_probes=3")
+    recorder, run_dir = EventRecorder(), tmp_path / "run"
+    Trainer(cfg, load_dataset(cfg), callbacks=[recorder, RunWriter(run_dir, cfg)],
+            run_dir=run_dir).fit()
+    live, read = recorder.of(AttentionSnapshot)[-1], latest_attention(run_dir)
+    for mine, theirs in ((read, live), (read.composites, live.composites)):
+        assert [(p.index, p.caption, p.tokens, p.label, p.captioned) for p in mine.probes] \
+            == [(p.index, p.caption, p.tokens, p.label, p.captioned) for p in theirs.probes]
+        np.testing.assert_array_equal(np.stack([p.image for p in mine.probes]),
+                                      np.stack([p.image for p in theirs.probes]))
+        assert mine.maps.keys() == theirs.maps.keys() and mine.grid == theirs.grid
+        for key in mine.maps:
+            np.testing.assert_array_equal(mine.maps[key], theirs.maps[key])
+    assert read.composites.composites is None
+    assert [p.captioned for p in read.composites.probes] != [None] * 3
+    assert all(p.captioned is None for p in read.probes)
+
+
 # -- per label --------------------------------------------------------------------------------
 def _image(inked_patches: list[int]) -> np.ndarray:
     """A 4 x 4 white image on a 2 x 2 patch grid with these patches black."""

@@ -5,7 +5,9 @@ and epochs as the Trainer's events (so its curves can be drawn again).
 
 ``attention-eNNNN.npz`` holds the maps (``map_<name>``), the probe images (``probe_images``,
 (n, 3, S, S) uint8, when every probe has one) and one JSON string (``meta``) with the epoch,
-step, probes (row, caption, tokens, label), modality names, patch grid and graph neighbours.
+step, probes (row, caption, tokens, label), modality names, patch grid and graph neighbours;
+the composite probes' snapshot, where the run made composites, as the same arrays under
+``composites__``.
 Read back with ``allow_pickle=False``: a snapshot file is data, never code.
 """
 
@@ -25,6 +27,10 @@ from ..training.events import (AttentionSnapshot, EmbeddingSnapshot, EpochEnded,
 PATTERN = "attention-e*.npz"
 
 
+# The composite probes' own snapshot is kept in the same file, its arrays under this prefix.
+COMPOSITES = "composites__"
+
+
 def attention_arrays(snap: AttentionSnapshot) -> dict[str, np.ndarray]:
     """What :func:`load_attention` reads back, as arrays for ``np.savez``."""
     arrays = {f"map_{k}": np.asarray(v) for k, v in snap.maps.items()}
@@ -34,15 +40,27 @@ def attention_arrays(snap: AttentionSnapshot) -> dict[str, np.ndarray]:
     meta = {"epoch": snap.epoch, "step": snap.step, "modality_names": list(snap.modality_names),
             "grid": list(snap.grid) if snap.grid else None, "graph": snap.graph,
             "probes": [{"index": int(p.index), "caption": p.caption, "tokens": list(p.tokens),
-                        "label": p.label} for p in snap.probes]}
+                        "label": p.label, "captioned": p.captioned} for p in snap.probes]}
     arrays["meta"] = np.array(json.dumps(meta, default=float))
+    if snap.composites is not None:
+        arrays.update({COMPOSITES + k: v for k, v in attention_arrays(snap.composites).items()})
     return arrays
 
 
 def load_attention(path: str | Path) -> AttentionSnapshot:
-    """An ``attention-eNNNN.npz`` written by the run writer."""
+    """An ``attention-eNNNN.npz`` written by the run writer (with its composite probes'
+    snapshot where the run had one; files from before they were kept have none)."""
     path = Path(path)
     arrays = _read_arrays(path, "attention snapshot")
+    inner = {k[len(COMPOSITES):]: arrays.pop(k) for k in list(arrays)
+             if k.startswith(COMPOSITES)}
+    snap = _snapshot(path, arrays)
+    if inner:
+        snap.composites = _snapshot(path, inner)
+    return snap
+
+
+def _snapshot(path: Path, arrays: dict[str, np.ndarray]) -> AttentionSnapshot:
     try:
         meta = json.loads(str(arrays.pop("meta")))
     except KeyError:
@@ -52,7 +70,8 @@ def load_attention(path: str | Path) -> AttentionSnapshot:
         raise WorkbenchError(f"{path}: not a readable attention snapshot ({exc})") from None
     images = arrays.pop("probe_images", None)
     probes = [Probe(int(p["index"]), str(p["caption"]), [str(t) for t in p["tokens"]],
-                    images[i] if images is not None else None, p.get("label"))
+                    images[i] if images is not None else None, p.get("label"),
+                    p.get("captioned"))
               for i, p in enumerate(meta.get("probes", []))]
     maps = {k[len("map_"):]: v for k, v in arrays.items() if k.startswith("map_")}
     grid = meta.get("grid")
