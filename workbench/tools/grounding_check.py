@@ -23,8 +23,8 @@ import statistics
 from workbench.core.config import apply_overrides
 from workbench.core.data import load_dataset
 from workbench.core.errors import WorkbenchError
-from workbench.core.evaluation.attention_stats import snapshot_stats
-from workbench.core.evaluation.grounding import pointing_game, split_snapshot, stats_by_label
+from workbench.core.evaluation.grounding import (pointing_game, snapshot_figures,
+                                                 split_snapshot, stats_by_label)
 from workbench.core.evaluation.report import score_split
 from workbench.core.evaluation.saved_model import open_checkpoint
 from workbench.core.presets import load_preset
@@ -53,7 +53,7 @@ def grounding(model, dataset, test: dict, composites: int, seed: int = 0,
     test scores (``test``: ``report.score_split``'s dict); with ``by_label``, the attention
     figures per label too (``by_label``: label -> figures)."""
     snap = split_snapshot(model, dataset, "val")
-    stats = {**snapshot_stats(snap), "pairs": len(snap.probes)}
+    stats = snapshot_figures(snap)
     game = pointing_game(model, dataset, "val", n=composites, seed=seed)
     metrics, chance = test.get("metrics", {}), test.get("chance", {})
     row = {**stats, "pointing": game["rate"], "pointing_se": game["se"],

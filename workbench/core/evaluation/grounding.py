@@ -266,7 +266,11 @@ def split_attention_stats(algorithm, dataset: PairedDataset, split: str = "val",
                           batch_size: int = 256) -> dict:
     """``attention_stats.snapshot_stats``'s figures over every pair of ``split`` (one
     snapshot of them all), with ``pairs``: how many."""
-    snap = split_snapshot(algorithm, dataset, split, batch_size)
+    return snapshot_figures(split_snapshot(algorithm, dataset, split, batch_size))
+
+
+def snapshot_figures(snap: AttentionSnapshot) -> dict:
+    """``attention_stats.snapshot_stats`` of ``snap``, with ``pairs``: its probes."""
     return {**snapshot_stats(snap), "pairs": len(snap.probes)}
 
 
@@ -285,7 +289,7 @@ def stats_by_label(snap: AttentionSnapshot) -> dict[str, dict]:
                                 {k: v[keep] for k, v in snap.maps.items()
                                  if isinstance(v, np.ndarray) and len(v) == len(keep)},
                                 snap.grid)
-        row = {**snapshot_stats(sub), "pairs": int(keep.sum())}
+        row = snapshot_figures(sub)
         share = _foreground_share(sub)
         if share is not None:
             row["foreground_share"] = share
