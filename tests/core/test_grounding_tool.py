@@ -97,3 +97,23 @@ def test_by_label_gives_each_labels_figures_per_seed_and_their_mean(preset, caps
                           "--set", "training.epochs=1", "--by-label"])
     text = capsys.readouterr().out
     assert "per label, validation" in text and labels[0] in text and "fg share" in text
+
+
+def test_by_head_gives_each_co_attention_heads_own_figures(preset, capsys):
+    """The drawn map is the heads' mean; --by-head scores each head's own map, heads in
+    order, and a model with one head has no breakdown."""
+    grounding_check.main(["--preset", str(preset), "--seeds", "0", "--composites", "8",
+                          "--set", "training.epochs=1", "--set", "fusion.params.heads=2",
+                          "--by-head", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    row = out["rows"]["seed 0"]
+    assert list(row["by_head"]) == ["head 1", "head 2"] == list(out["by_head"])
+    for figures in row["by_head"].values():
+        assert figures["pairs"] == row["pairs"]
+        assert 0.0 <= figures["t2i_entropy"] <= 1.0
+    # Entropy is concave: the mean of two maps is at least as spread as the sharper one.
+    assert min(f["t2i_entropy"] for f in row["by_head"].values()) <= row["t2i_entropy"] + 1e-9
+    grounding_check.main(["--preset", str(preset), "--seeds", "0", "--composites", "8",
+                          "--set", "training.epochs=1", "--set", "fusion.params.heads=1",
+                          "--by-head"])
+    assert "per head" not in capsys.readouterr().out

@@ -324,6 +324,12 @@ def test_a_real_coattention_snapshot_fits(view, real_run):
     for token in range(len(probe.tokens)):
         view.select_token(token)
     assert view.selected_token == len(probe.tokens) - 1
+    # The engine's co-attention has 4 heads (the default): each has its own map to show.
+    assert snap.maps["text_to_image_heads"].shape[:2] == (len(snap.probes), 4)
+    assert view.heads.count == 4
+    view.heads.select(2)
+    np.testing.assert_allclose(view.coattention.values,
+                               snap.maps["text_to_image_heads"][0, 2, :len(probe.tokens)])
 
 
 def test_word_specificity_and_foreground_gain_beside_the_heatmap(view):
@@ -362,3 +368,47 @@ def test_the_null_key_share_is_shown_for_the_caption_and_the_chosen_word(view):
     from workbench.core.evaluation.attention_stats import snapshot_stats
     share = snapshot_stats(snap)["t2i_null_share"]
     assert f"{share:.0%} of the words' attention went to the null key" in view.uniformity.text()
+
+
+def heads_snapshot() -> AttentionSnapshot:
+    """``coattention_snapshot`` with two heads: head 1 puts word 1's weight on patch 6, head
+    2 spreads it evenly; their mean is the drawn map."""
+    snap = coattention_snapshot()
+    t2i = snap.maps["text_to_image"]
+    even = np.full_like(t2i, 1.0 / t2i.shape[-1])
+    heads = np.stack([2 * t2i - even, even], axis=1)  # mean over the heads: t2i
+    snap.maps["text_to_image_heads"] = heads
+    return snap
+
+
+def test_the_head_box_shows_one_heads_map_and_its_figures(view):
+    view.set_snapshot(coattention_snapshot())  # no maps per head: no box
+    assert view.heads.isHidden() and view.heads.count == 0
+    snap = heads_snapshot()
+    view.set_snapshot(snap)
+    assert not view.heads.isHidden() and view.heads.count == 2
+    assert view.heads.combo.currentText() == "all 2 heads (mean)"
+    np.testing.assert_allclose(view.coattention.values, snap.maps["text_to_image"][0, :3])
+    mean_text = view.uniformity.text()
+    assert not mean_text.startswith("Head ")
+    view.select_token(HOT_TOKEN)
+    view.heads.select(1)  # the even head: its map, its figures
+    heads = snap.maps["text_to_image_heads"]
+    np.testing.assert_allclose(view.coattention.values, heads[0, 1, :3])
+    text = view.uniformity.text()
+    assert text.startswith("Head 2 of 2: Words → patches, normalised entropy 1.000")
+    from workbench.core.evaluation.attention_heads import head_snapshot
+    from workbench.core.evaluation.attention_stats import snapshot_stats
+    spec = snapshot_stats(head_snapshot(snap, 1))["t2i_specificity"]
+    assert f"word specificity {spec:.4f} nats" in text and spec < 1e-6
+    view.heads.select(0)  # the sharp head: word 1's overlay peaks on patch 6 again
+    np.testing.assert_allclose(view.coattention.values, heads[0, 0, :3])
+    w = view.overlay.weights
+    r, c = np.unravel_index(np.argmax(w), w.shape)
+    assert (r // 4, c // 4) == divmod(HOT_PATCH, GRID[1])
+    view.set_snapshot(heads_snapshot())  # a new snapshot keeps the chosen head
+    assert view.heads.head == 0
+    view.set_snapshot(coattention_snapshot())  # a model with one head: back to the mean
+    assert view.heads.isHidden() and view.heads.head == -1
+    np.testing.assert_array_equal(view.coattention.values,
+                                  coattention_snapshot().maps["text_to_image"][0, :3])

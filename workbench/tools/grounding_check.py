@@ -6,11 +6,13 @@ entropy, word specificity and foreground gain (and the image -> text entropy); t
 game's rate on ``--composites`` composites of the validation split (chance 0.5, ± its
 binomial standard error); and, beside them, the run's test accuracy (and macro-F1) and their
 chance. Then the mean and the sample standard deviation over the seeds. ``--run`` scores a
-finished run folder's saved model instead of training.
+finished run folder's saved model instead of training. ``--by-label`` adds the attention
+figures per label, ``--by-head`` per co-attention head (the drawn map is the heads' mean).
 
     python -m workbench.tools.grounding_check --preset NAME [--seeds 0,1,2]
-        [--set KEY=VALUE ...] [--composites 500] [--json]
-    python -m workbench.tools.grounding_check --run RUN_DIR [--composites 500] [--json]
+        [--set KEY=VALUE ...] [--composites 500] [--by-label] [--by-head] [--json]
+    python -m workbench.tools.grounding_check --run RUN_DIR [--composites 500] [--by-label]
+        [--by-head] [--json]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import statistics
 from workbench.core.config import apply_overrides
 from workbench.core.data import load_dataset
 from workbench.core.errors import WorkbenchError
+from workbench.core.evaluation.attention_heads import head_count, head_snapshot
 from workbench.core.evaluation.grounding import (pointing_game, snapshot_figures,
                                                  split_snapshot, stats_by_label)
 from workbench.core.evaluation.report import score_split
@@ -45,13 +48,19 @@ LABEL_COLUMNS = (("pairs", "pairs", "{:.0f}"), ("foreground_share", "fg share", 
                  ("t2i_foreground_gain", "fg gain", "{:+.3f}"),
                  ("t2i_entropy", "entropy", "{:.3f}"), ("t2i_specificity", "specificity",
                                                         "{:.4f}"))
+#: the per-head table's columns (``--by-head``)
+HEAD_COLUMNS = tuple(c for c in LABEL_COLUMNS if c[0] != "foreground_share") + (
+    ("t2i_null_share", "null", "{:.3f}"),)
+#: the breakdowns a row may hold: (its key, the table's first column, its columns)
+PARTS = (("by_label", "label", LABEL_COLUMNS), ("by_head", "head", HEAD_COLUMNS))
 
 
 def grounding(model, dataset, test: dict, composites: int, seed: int = 0,
-              by_label: bool = False) -> dict:
+              by_label: bool = False, by_head: bool = False) -> dict:
     """One model's figures: the validation attention figures, the pointing game and the
     test scores (``test``: ``report.score_split``'s dict); with ``by_label``, the attention
-    figures per label too (``by_label``: label -> figures)."""
+    figures per label too (``by_label``: label -> figures); with ``by_head``, each
+    co-attention head's own (``by_head``: "head 1" ... -> figures; none for one head)."""
     snap = split_snapshot(model, dataset, "val")
     stats = snapshot_figures(snap)
     game = pointing_game(model, dataset, "val", n=composites, seed=seed)
@@ -62,11 +71,14 @@ def grounding(model, dataset, test: dict, composites: int, seed: int = 0,
            **{f"{k}_chance": chance[k] for k in TEST_KEYS if k in chance}}
     if by_label:
         row["by_label"] = stats_by_label(snap)
+    if by_head:
+        row["by_head"] = {f"head {h + 1}": snapshot_figures(head_snapshot(snap, h))
+                          for h in range(head_count(snap))}
     return row
 
 
 def train_seed(preset: str, sets: list[str], seed: int, composites: int,
-               by_label: bool = False) -> dict:
+               by_label: bool = False, by_head: bool = False) -> dict:
     """The preset (with ``sets``) trained on ``seed`` and scored."""
     cfg = apply_overrides(load_preset(preset), sets)
     cfg.seed = seed
@@ -75,17 +87,18 @@ def train_seed(preset: str, sets: list[str], seed: int, composites: int,
     if end.status != "finished":
         raise SystemExit(f"{preset} seed {seed}: {end.status}: {end.reason}")
     return grounding(trainer.model, trainer.dataset, end.scores.get("test", {}), composites,
-                     seed, by_label)
+                     seed, by_label, by_head)
 
 
-def score_run(run_dir: str, composites: int, by_label: bool = False) -> dict:
+def score_run(run_dir: str, composites: int, by_label: bool = False,
+              by_head: bool = False) -> dict:
     """A finished run folder's saved model, scored on its own data and split."""
     path = load_run(run_dir).model_checkpoint
     if path is None:
         raise SystemExit(f"{run_dir}: no checkpoint to score")
     saved = open_checkpoint(path)
     return grounding(saved.model, saved.dataset, score_split(saved.model, saved.dataset, "test"),
-                     composites, saved.config.seed, by_label)
+                     composites, saved.config.seed, by_label, by_head)
 
 
 def summary(rows: dict[str, dict]) -> dict[str, dict]:
@@ -134,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--by-label", action="store_true",
                     help="also the attention figures per label (where the foreground gain "
                          "is won and lost)")
+    ap.add_argument("--by-head", action="store_true",
+                    help="also each co-attention head's own attention figures (the drawn "
+                         "map is the heads' mean)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     opts = ap.parse_args(argv)
     try:
@@ -144,20 +160,19 @@ def main(argv: list[str] | None = None) -> None:
 
 def _report(opts: argparse.Namespace) -> None:
     if opts.run:
-        rows = {"run": score_run(opts.run, opts.composites, opts.by_label)}
+        rows = {"run": score_run(opts.run, opts.composites, opts.by_label, opts.by_head)}
     else:
         rows = {}
         for seed in (int(s) for s in opts.seeds.split(",") if s.strip()):
             rows[f"seed {seed}"] = train_seed(opts.preset, opts.set, seed, opts.composites,
-                                              opts.by_label)
+                                              opts.by_label, opts.by_head)
             if not opts.json:
                 print(f"trained seed {seed}", flush=True)
     spread = summary(rows)
-    labels = label_summary(rows)
+    parts = {key: part_summary(rows, key, columns) for key, _, columns in PARTS}
     if opts.json:
         out = {"rows": rows, "summary": spread}
-        if labels:
-            out["by_label"] = labels
+        out.update({key: value for key, value in parts.items() if value})
         print(json.dumps(out, default=float))
         return
     columns = _shown(rows)
@@ -175,36 +190,38 @@ def _report(opts: argparse.Namespace) -> None:
     first = next(iter(rows.values()))
     print(f"chance: pointing 0.500{', test ' + chance if chance else ''}; validation pairs "
           f"{first.get('pairs', 0)}, composites {first.get('pointing_n', 0)} per model")
-    if labels:
-        print()
-        print(_label_table(labels, len(rows)))
+    for key, what, columns in PARTS:
+        if parts[key]:
+            print()
+            print(_part_table(parts[key], len(rows), what, columns))
 
 
-def label_summary(rows: dict[str, dict]) -> dict[str, dict]:
-    """Per label, the mean and sample standard deviation (NaN for one row) of each
-    per-label figure over the rows (seeds) that have it; empty without ``--by-label``."""
-    per = [r["by_label"] for r in rows.values() if "by_label" in r]
+def part_summary(rows: dict[str, dict], key: str = "by_label",
+                 columns=LABEL_COLUMNS) -> dict[str, dict]:
+    """Per part (label, head) of the breakdown ``key``, the mean and sample standard
+    deviation (NaN for one row) of each figure over the rows (seeds) that have it; empty
+    where no row has that breakdown."""
+    per = [r[key] for r in rows.values() if key in r]
     out: dict[str, dict] = {}
-    for label in sorted({name for p in per for name in p}):
+    for part in dict.fromkeys(name for p in per for name in p):  # labels sorted, heads 1..H
         cells = {}
-        for key, _, _ in LABEL_COLUMNS:
-            values = [p[label][key] for p in per if key in p.get(label, {})]
+        for column, _, _ in columns:
+            values = [p[part][column] for p in per if column in p.get(part, {})]
             if values:
-                cells[key] = _spread(values)
-        out[label] = cells
+                cells[column] = _spread(values)
+        out[part] = cells
     return out
 
 
-def _label_table(labels: dict[str, dict], seeds: int) -> str:
-    width = max(len("label"), *(len(name) for name in labels))
-    what = "per label, validation" + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
-    lines = [what, " ".join([f"{'label':<{width}}"] + [f"{h:>11}" for _, h, _ in
-                                                        LABEL_COLUMNS])]
-    for name, cells in labels.items():
-        parts = [f"{name:<{width}}"]
-        for key, _, fmt in LABEL_COLUMNS:
-            parts.append(f"{fmt.format(cells[key]['mean']) if key in cells else '-':>11}")
-        lines.append(" ".join(parts))
+def _part_table(parts: dict[str, dict], seeds: int, what: str, columns) -> str:
+    width = max(len(what), *(len(name) for name in parts))
+    title = f"per {what}, validation" + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
+    lines = [title, " ".join([f"{what:<{width}}"] + [f"{h:>11}" for _, h, _ in columns])]
+    for name, cells in parts.items():
+        cells_shown = [f"{name:<{width}}"]
+        for key, _, fmt in columns:
+            cells_shown.append(f"{fmt.format(cells[key]['mean']) if key in cells else '-':>11}")
+        lines.append(" ".join(cells_shown))
     return "\n".join(lines)
 
 

@@ -245,6 +245,29 @@ def test_coattention_null_key_takes_the_rest_of_each_row():
     assert "text_to_null" not in build("coattention")(mods).attention
 
 
+@pytest.mark.parametrize("null_key", [False, True])
+def test_coattention_reports_each_heads_map_whose_mean_is_the_drawn_one(null_key):
+    """Several heads: each head's words -> patches map (and null share) is reported beside
+    their mean; each is a distribution of its own, and the heads differ. One head: its map
+    is the drawn one and nothing else is reported."""
+    torch.manual_seed(0)
+    fusion = build("coattention", CoAttentionParams(heads=4, null_key=null_key))
+    att = fusion(make_mods()).attention
+    heads = att["text_to_image_heads"]
+    assert heads.shape == (B, 4, L, P)
+    torch.testing.assert_close(heads.mean(1), att["text_to_image"])
+    rows = heads.sum(-1)
+    if null_key:
+        torch.testing.assert_close(att["text_to_null_heads"].mean(1), att["text_to_null"])
+        rows = rows + att["text_to_null_heads"]
+    else:
+        assert "text_to_null_heads" not in att
+    torch.testing.assert_close(rows, torch.ones(B, 4, L))
+    assert (heads[:, 0] - heads[:, 1]).abs().max() > 1e-3
+    one = build("coattention", CoAttentionParams(heads=1, null_key=null_key))(make_mods())
+    assert not any(k.endswith("_heads") for k in one.attention)
+
+
 def test_coattention_projects_image_tokens_of_another_size():
     dims = [TEXT, ModalityDims("image", H, 12, 12)]
     fusion = build("coattention", CoAttentionParams(heads=2), dims=dims)

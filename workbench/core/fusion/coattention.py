@@ -7,7 +7,11 @@ each with a residual, LayerNorm and a small feed-forward. Each side is then pool
 mean and the two are concatenated and projected to ``out_dim``.
 
 The last block's weights, averaged over heads, are reported as ``text_to_image`` (B, L, P) and
-``image_to_text`` (B, P, L): the token x patch heatmap the GUI draws over the image.
+``image_to_text`` (B, P, L): the token x patch heatmap the GUI draws over the image. With more
+than one head each head's own words -> patches map is reported too, ``text_to_image_heads``
+(B, H, L, P): heads that look at different places make a mean map broader than any of them
+(on the emoji, four heads' own foreground gains +0.14 to +0.49, their mean's +0.30), and
+the Attention tab can show each.
 
 With ``null_key`` each cross-attention also has a learned key and value of its own
 (``nn.MultiheadAttention``'s ``add_bias_kv``), the same for every sample: a query with
@@ -48,15 +52,15 @@ class _CrossAttention(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor, y: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``keys`` (B, Ly) True where a key may be attended to; returns x, the weights on
-        ``y`` (B, Lx, Ly) and on the null key (B, Lx; zeros without one)."""
+        """``keys`` (B, Ly) True where a key may be attended to; returns x, each head's
+        weights on ``y`` (B, H, Lx, Ly) and on the null key (B, H, Lx; zeros without one)."""
         has_keys = keys.any(1)  # (B,)
         dummy = torch.zeros_like(keys)
         dummy[:, 0] = ~has_keys
         out, weights = self.attn(x, y, y, key_padding_mask=~(keys | dummy), need_weights=True,
-                                 average_attn_weights=True)
+                                 average_attn_weights=False)
         out = torch.where(has_keys[:, None, None], out, 0.0)
-        weights = torch.where(has_keys[:, None, None], weights, 0.0)
+        weights = torch.where(has_keys[:, None, None, None], weights, 0.0)
         # add_bias_kv appends the null key after the real ones.
         null = weights[..., y.shape[1]:].sum(-1)
         x = self.norm1(x + out)
@@ -72,8 +76,11 @@ class _CoAttentionBlock(nn.Module):
     def forward(self, t: Tensor, i: Tensor, t_keys: Tensor, i_keys: Tensor):
         t_new, t2i, t_null = self.text_from_image(t, i, i_keys)
         i_new, i2t, i_null = self.image_from_text(i, t, t_keys)
-        return t_new, i_new, {"text_to_image": t2i, "image_to_text": i2t,
-                              "text_to_null": t_null, "image_to_null": i_null}
+        maps = {"text_to_image": t2i.mean(1), "image_to_text": i2t.mean(1),
+                "text_to_null": t_null.mean(1), "image_to_null": i_null.mean(1)}
+        if t2i.shape[1] > 1:  # one head's map is the mean already
+            maps["text_to_image_heads"], maps["text_to_null_heads"] = t2i, t_null
+        return t_new, i_new, maps
 
 
 class CoAttentionFusion(Fusion):
@@ -109,7 +116,7 @@ class CoAttentionFusion(Fusion):
         for block in self.blocks:
             t, i, maps = block(t, i, t_keys, i_keys)
         if not self.null_key:
-            maps = {k: v for k, v in maps.items() if not k.endswith("_null")}
+            maps = {k: v for k, v in maps.items() if "_null" not in k}
         # masked_mean of an absent side (no keys) is zero: it adds nothing to z.
         pooled = torch.cat([masked_mean(t, t_keys), masked_mean(i, i_keys)], dim=-1)
         return FusionOutput(self.out(pooled), maps, {"text": t, "image": i})

@@ -11,6 +11,9 @@ when the run has them, follow the real probes in the probe list; the captioned h
 outlined over the image and the text says whether its words look at it more than at the
 other half (the pointing game). The figures over the probes stay the real probes' own.
 
+A co-attention with several heads draws their mean by default; the Head box shows one head's
+own map instead, and every figure beside it is then that head's.
+
 Attention maps are coloured by default as deviation from uniform attention (a diverging map
 centred on 1/keys, marked on the colour bar), and the co-attention's normalised entropy says
 in one figure how far from uniform it is: near-uniform weights on a 0..max scale paint one
@@ -25,12 +28,14 @@ from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
+from ...core.evaluation.attention_heads import head_count, head_snapshot
 from ...core.evaluation.attention_stats import (describe_entropy, describe_neighbours,
                                                 normalised_entropy, snapshot_stats, token_mask,
                                                 uniform_weight)
 from ...core.evaluation.pointing import SIDES, patch_halves, snapshot_pointing
 from ...core.training.events import AttentionSnapshot, EpochEnded
 from ..flow_layout import FlowLayout
+from .head_picker import HeadPicker
 from .heatmap import (CategoryAxis, Heatmap, ImageOverlay, abbreviate, fixed_plot,
                       white_canvas)
 
@@ -104,6 +109,7 @@ class AttentionView(QWidget):
 
         self.probe_combo.currentIndexChanged.connect(self._on_probe_changed)
         self.token_combo.currentIndexChanged.connect(self._on_token_changed)
+        self.heads.changed.connect(self._on_head_changed)
         self.colour_combo.currentIndexChanged.connect(self._on_colour_mode_changed)
         self.coattention.cell_clicked.connect(self._on_cell_clicked)
         self.overlay.cell_clicked.connect(self._on_overlay_clicked)
@@ -114,6 +120,7 @@ class AttentionView(QWidget):
         self.coattention = Heatmap(row_title="word", col_title="image patch (row,col)",
                                    value_name="attention", nouns=("word", "patch"))
         self.token_combo = QComboBox()
+        self.heads = HeadPicker()
         self.overlay = ImageOverlay(value_name="attention", alpha=OVERLAY_ALPHA)
         self._patch_title = QLabel("")
         self._patch_title.setWordWrap(True)
@@ -142,6 +149,7 @@ class AttentionView(QWidget):
         side.addWidget(self._patch_title)
         side.addWidget(patch_glw, 2)
         main = QVBoxLayout()
+        main.addWidget(self.heads)
         main.addWidget(self.coattention, 1)
         main.addWidget(self.uniformity)
         page = QWidget()
@@ -210,6 +218,7 @@ class AttentionView(QWidget):
         with QSignalBlocker(self.probe_combo):
             self.probe_combo.clear()
         self._set_tokens([])
+        self.heads.sync(0)
         self._info.setText("")
         self.uniformity.setText("")
         self._show_placeholder(WAITING)
@@ -296,6 +305,10 @@ class AttentionView(QWidget):
     def _on_token_changed(self, index: int) -> None:
         data = self.token_combo.itemData(index)
         self._token = -1 if data is None else int(data)
+        self._patch = None
+        self._draw()
+
+    def _on_head_changed(self, _head: int) -> None:
         self._patch = None
         self._draw()
 
@@ -386,12 +399,18 @@ class AttentionView(QWidget):
                 self._token = words.index(old_word)
             self.token_combo.setCurrentIndex(self.token_combo.findData(self._token))
 
+    def _head_view(self, snap: AttentionSnapshot) -> AttentionSnapshot:
+        """``snap`` as the chosen head sees it (itself for the mean)."""
+        head = self.heads.head
+        return head_snapshot(snap, head) if 0 <= head < head_count(snap) else snap
+
     def _draw(self) -> None:
         if self._snapshot is None or not self._snapshot.probes:
             return
         self._shown, j = self._selected()
         maps = self._shown.maps
         if "text_to_image" in maps:
+            self.heads.sync(head_count(self._snapshot))
             self._draw_coattention(j)
         if "self_attention" in maps:
             m = maps["self_attention"][j]
@@ -430,7 +449,7 @@ class AttentionView(QWidget):
         return [f"{p // cols},{p % cols}" if rows > 1 else str(p) for p in range(count)]
 
     def _draw_coattention(self, j: int) -> None:
-        t2i = self._shown.maps["text_to_image"][j]
+        t2i = self._head_view(self._shown).maps["text_to_image"][j]
         words = self._words(j, t2i.shape[0])
         t2i = t2i[: len(words)]
         self._set_tokens(words)
@@ -473,13 +492,15 @@ class AttentionView(QWidget):
     def _show_uniformity(self, j: int) -> None:
         """The co-attention's normalised entropy, words -> patches, for this probe and over
         all probes (each over its caption's words only)."""
-        maps, probes = self._shown.maps, self._shown.probes
+        maps, probes = self._head_view(self._shown).maps, self._shown.probes
         t2i = maps["text_to_image"]
         lengths = [len(p.tokens) if p.tokens else t2i.shape[1] for p in probes]
         words = token_mask(lengths, t2i.shape[1])
         this = normalised_entropy(t2i[j], row_mask=words[j])
         text = (f"Words → patches, {describe_entropy(this)} (1 = uniform over the "
                 f"{t2i.shape[2]} patches, 0 = one patch)")
+        if 0 <= self.heads.head < head_count(self._shown):
+            text = f"Head {self.heads.head + 1} of {head_count(self._shown)}: " + text
         if self.composite_shown:
             self.uniformity.setText(text + ". " + self._pointing_text(j))
             return
@@ -499,7 +520,7 @@ class AttentionView(QWidget):
             back = normalised_entropy(i2t[j], key_mask=words[j])
             text += f". Patches → words: {back:.3f}"
         # over every probe: do the words look at different patches, and at the drawing?
-        stats = snapshot_stats(self._snapshot)
+        stats = snapshot_stats(self._head_view(self._snapshot))
         extra = []
         if "t2i_specificity" in stats:
             extra.append(f"word specificity {stats['t2i_specificity']:.4f} nats (0 = every "
@@ -516,7 +537,7 @@ class AttentionView(QWidget):
 
     def _pointing_text(self, j: int) -> str:
         """The pointing game on the shown composite and on all of them."""
-        game = snapshot_pointing(self._shown)
+        game = snapshot_pointing(self._head_view(self._shown))
         if game is None:
             return ""
         side = self._shown.probes[j].captioned
