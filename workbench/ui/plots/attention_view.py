@@ -29,12 +29,11 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from ...core.evaluation.attention_heads import head_count, head_snapshot
-from ...core.evaluation.attention_stats import (describe_entropy, describe_neighbours,
-                                                normalised_entropy, snapshot_stats, token_mask,
-                                                uniform_weight)
-from ...core.evaluation.pointing import SIDES, patch_halves, snapshot_pointing
+from ...core.evaluation.attention_stats import describe_neighbours, uniform_weight
+from ...core.evaluation.pointing import SIDES, patch_halves
 from ...core.training.events import AttentionSnapshot, EpochEnded
 from ..flow_layout import FlowLayout
+from .coattention_figures import figures_text
 from .head_picker import HeadPicker
 from .heatmap import (CategoryAxis, Heatmap, ImageOverlay, abbreviate, fixed_plot,
                       white_canvas)
@@ -490,67 +489,12 @@ class AttentionView(QWidget):
         self._patch_plot.setYRange(0, top, padding=0.05)
 
     def _show_uniformity(self, j: int) -> None:
-        """The co-attention's normalised entropy, words -> patches, for this probe and over
-        all probes (each over its caption's words only)."""
-        maps, probes = self._head_view(self._shown).maps, self._shown.probes
-        t2i = maps["text_to_image"]
-        lengths = [len(p.tokens) if p.tokens else t2i.shape[1] for p in probes]
-        words = token_mask(lengths, t2i.shape[1])
-        this = normalised_entropy(t2i[j], row_mask=words[j])
-        text = (f"Words → patches, {describe_entropy(this)} (1 = uniform over the "
-                f"{t2i.shape[2]} patches, 0 = one patch)")
-        if 0 <= self.heads.head < head_count(self._shown):
-            text = f"Head {self.heads.head + 1} of {head_count(self._shown)}: " + text
-        if self.composite_shown:
-            self.uniformity.setText(text + ". " + self._pointing_text(j))
-            return
-        if len(probes) > 1:
-            text += f"; {normalised_entropy(t2i, row_mask=words):.3f} over {len(probes)} probes"
-        null = maps.get("text_to_null")
-        if null is not None:
-            share = null[j][words[j]]
-            if 0 <= self._token < len(share):
-                who, value = f"'{probes[j].tokens[self._token]}'", share[self._token]
-            else:
-                who, value = "this caption's words", share.mean()
-            text += (f". Null key: {who} put {value:.0%} of the attention there, not on the "
-                     "image")
-        i2t = maps.get("image_to_text")
-        if i2t is not None:
-            back = normalised_entropy(i2t[j], key_mask=words[j])
-            text += f". Patches → words: {back:.3f}"
-        # over every probe: do the words look at different patches, and at the drawing?
-        stats = snapshot_stats(self._head_view(self._snapshot))
-        extra = []
-        if "t2i_specificity" in stats:
-            extra.append(f"word specificity {stats['t2i_specificity']:.4f} nats (0 = every "
-                         "word looks at the same patches)")
-        if "t2i_foreground_gain" in stats:
-            extra.append(f"foreground gain {stats['t2i_foreground_gain']:+.2f} (1 = all on "
-                         "the drawing, 0 = as on the background, below 0 = prefers it)")
-        if "t2i_null_share" in stats:
-            extra.append(f"{stats['t2i_null_share']:.0%} of the words' attention went to the "
-                         "null key, not to the image (the figures are of the rest)")
-        if extra:
-            text += ". Over the probes: " + "; ".join(extra)
-        self.uniformity.setText(text + ".")
-
-    def _pointing_text(self, j: int) -> str:
-        """The pointing game on the shown composite and on all of them."""
-        game = snapshot_pointing(self._head_view(self._shown))
-        if game is None:
-            return ""
-        side = self._shown.probes[j].captioned
-        i = SIDES.index(side)
-        mine, other = game["masses"][j, i], game["masses"][j, 1 - i]
-        verdict = "a hit" if mine > other else "a miss"
-        text = (f"Composite: the caption describes the {side} emoji (outlined); its words put "
-                f"{mine:.1%} of their attention on that half and {other:.1%} on the other: "
-                f"{verdict}")
-        if game["n"] > 1:
-            text += (f". Pointing game over the {game['n']} composites: {game['hits']} "
-                     f"hit{'s' if game['hits'] != 1 else ''} (chance half)")
-        return text + "."
+        """The figures under the heatmap (``coattention_figures``), as the chosen head sees
+        the maps."""
+        count, head = head_count(self._shown), self.heads.head
+        self.uniformity.setText(figures_text(
+            self._head_view(self._shown), self._head_view(self._snapshot), j, self._token,
+            composite=self.composite_shown, head=(head, count) if 0 <= head < count else None))
 
     def _draw_modality(self, j: int) -> None:
         maps, names = self._shown.maps, self._shown.modality_names
