@@ -96,9 +96,9 @@ class AttentionSnapshot:
     ``text_to_image`` (n, L, P), ``image_to_text`` (n, P, L), ``self_attention`` (n, L, L),
     ``modality_weights`` (n, M), ``gate`` (n, H); co-attention with several heads adds each
     head's ``text_to_image_heads`` (n, H, L, P) (and ``text_to_null_heads`` (n, H, L) with
-    a null key), whose mean over the heads ``text_to_image`` is. ``graph`` holds, per probe caption node,
-    its neighbours' weights: GAT attention (last layer, mean over heads) or, for GCN, the
-    fixed 1 / c_ij; the node's own self loop included."""
+    a null key), whose mean over the heads ``text_to_image`` is. ``graph`` holds, per probe
+    caption node, its neighbours' weights: GAT attention (last layer, mean over heads) or,
+    for GCN, the fixed 1 / c_ij; the node's own self loop included."""
 
     epoch: int
     step: int
