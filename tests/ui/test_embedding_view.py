@@ -337,3 +337,17 @@ def test_a_saved_picture_carries_the_legend(qtbot, view, tmp_path):
     assert corner != colours(bare, w // 2, w, 0, h // 2)
     for i in range(K):
         assert EV.label_colour(i, K).rgb() in corner
+
+
+def test_the_preview_s_planted_clusters_gather_epoch_by_epoch(qtbot, view):
+    """``python -m workbench.ui.plots.embedding_preview`` feeds the tab planted clusters
+    whose captions and images move together: the gap between them closes over the epochs."""
+    from workbench.ui.plots.embedding_preview import preview_snapshots
+    snaps = preview_snapshots(n=60, epochs=3)
+    for snap in snaps:
+        fed(qtbot, view, snap)
+    assert view.epochs == [1, 2, 3]
+    last_gap = view.stats()["gap"]
+    with qtbot.waitSignal(view.projected, timeout=WAIT_MS):
+        view.epoch_slider.setValue(0)
+    assert view.stats()["gap"] > 2 * last_gap, (view.stats()["gap"], last_gap)
