@@ -491,10 +491,11 @@ class AttentionView(QWidget):
     def _show_uniformity(self, j: int) -> None:
         """The figures under the heatmap (``coattention_figures``), as the chosen head sees
         the maps."""
-        count, head = head_count(self._shown), self.heads.head
-        self.uniformity.setText(figures_text(
-            self._head_view(self._shown), self._head_view(self._snapshot), j, self._token,
-            composite=self.composite_shown, head=(head, count) if 0 <= head < count else None))
+        shown = self._head_view(self._shown)
+        head = (self.heads.head, head_count(shown)) if shown is not self._shown else None
+        self.uniformity.setText(figures_text(shown, self._head_view(self._snapshot), j,
+                                             self._token, composite=self.composite_shown,
+                                             head=head))
 
     def _draw_modality(self, j: int) -> None:
         maps, names = self._shown.maps, self._shown.modality_names

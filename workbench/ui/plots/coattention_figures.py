@@ -11,6 +11,17 @@ from ...core.evaluation.pointing import SIDES, snapshot_pointing
 from ...core.training.events import AttentionSnapshot
 
 
+#: The figures over all probes, in order, each where the snapshot has it: (its key in
+#: ``snapshot_stats``, how the line says it).
+OVER_PROBES = (
+    ("t2i_specificity", "word specificity {:.4f} nats (0 = every word looks at the same "
+                        "patches)"),
+    ("t2i_foreground_gain", "foreground gain {:+.2f} (1 = all on the drawing, 0 = as on the "
+                            "background, below 0 = prefers it)"),
+    ("t2i_null_share", "{:.0%} of the words' attention went to the null key, not to the "
+                       "image (the figures are of the rest)"))
+
+
 def figures_text(shown: AttentionSnapshot, probes: AttentionSnapshot, j: int, token: int, *,
                  composite: bool = False, head: tuple[int, int] | None = None) -> str:
     """The figures of probe ``j`` of ``shown`` (the real probes' snapshot or the
@@ -45,16 +56,7 @@ def figures_text(shown: AttentionSnapshot, probes: AttentionSnapshot, j: int, to
         text += f". Patches → words: {back:.3f}"
     # over every probe: do the words look at different patches, and at the drawing?
     stats = snapshot_stats(probes)
-    extra = []
-    if "t2i_specificity" in stats:
-        extra.append(f"word specificity {stats['t2i_specificity']:.4f} nats (0 = every "
-                     "word looks at the same patches)")
-    if "t2i_foreground_gain" in stats:
-        extra.append(f"foreground gain {stats['t2i_foreground_gain']:+.2f} (1 = all on "
-                     "the drawing, 0 = as on the background, below 0 = prefers it)")
-    if "t2i_null_share" in stats:
-        extra.append(f"{stats['t2i_null_share']:.0%} of the words' attention went to the "
-                     "null key, not to the image (the figures are of the rest)")
+    extra = [text.format(stats[key]) for key, text in OVER_PROBES if key in stats]
     if extra:
         text += ". Over the probes: " + "; ".join(extra)
     return text + "."
